@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Plays a patch: scripts/run.sh [PATCH] (default patches/default.json).
+# Installs missing system packages on Debian/Ubuntu, builds release, runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+if command -v dpkg >/dev/null; then
+  for pkg in pkg-config libasound2-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+  if ((${#need[@]})); then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${need[*]}"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}"
+  fi
+else
+  echo "note: not a Debian/Ubuntu system; make sure the ALSA development files (libasound2-dev) and pkg-config are installed" >&2
+fi
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust from https://rustup.rs" >&2
+  exit 1
+fi
+
+cargo build --release
+patch="${1:-patches/default.json}"
+out="out/$(basename "$patch" .json)"
+./target/release/dmm-synth render "$patch" --ticks 3750 --every 375 --out "$out"
+echo "The live window is not in this build yet: the patch was rendered headless to $out (PNG frames, audio.wav, trace.jsonl)."

@@ -1,0 +1,206 @@
+//! The CPU backend: the reference semantics. Plain Rust, threads for images (rayon), a real GEMM
+//! (matrixmultiply) for matmul.
+
+pub mod kernels;
+
+use super::{Backend, BackendError, Frame, TickCtx, TickOutputs, to_u8};
+use crate::engine::kind::Kind;
+use crate::engine::network::{DownPlan, Network, Row};
+use kernels::UpCtx;
+use rayon::prelude::*;
+
+#[derive(Default)]
+pub struct CpuBackend {
+    /// Per neuron, per input port: this tick's input values (after the down stroke).
+    ins: Vec<Vec<Vec<f32>>>,
+    /// Per neuron, per output port: the latest outputs (the state carried between ticks).
+    outs: Vec<Vec<Vec<f32>>>,
+    /// Rows of the current plan by neuron: `row_of[n][p]` indexes `plan.rows`.
+    row_of: Vec<Vec<Option<usize>>>,
+    plan_version: Option<u64>,
+}
+
+impl CpuBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// `dst = Σ w·src`, with the weight ramped from w0 to w1 across audio blocks.
+fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
+    dst.fill(0.0);
+    let n = dst.len();
+    for t in &row.terms {
+        let src = &outs[t.neuron][t.port];
+        if row.kind == Kind::Audio && t.w0 != t.w1 {
+            let step = (t.w1 - t.w0) / n as f32;
+            for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
+                *d += (t.w0 + step * (i + 1) as f32) * s;
+            }
+        } else {
+            let w = t.w1;
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d += w * s;
+            }
+        }
+    }
+}
+
+/// Replaces NaN/Inf by 0; returns how many there were.
+pub fn guard(v: &mut [f32]) -> u32 {
+    let mut n = 0;
+    for x in v.iter_mut() {
+        if !x.is_finite() {
+            *x = 0.0;
+            n += 1;
+        }
+    }
+    n
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+
+    fn set_layout(&mut self, net: &Network, carry: &[Option<usize>]) -> Result<(), BackendError> {
+        let bl = net.block_len();
+        let mut ins = Vec::with_capacity(net.neurons.len());
+        let mut outs = Vec::with_capacity(net.neurons.len());
+        for (i, def) in net.neurons.iter().enumerate() {
+            if def.engine_side() {
+                ins.push(Vec::new());
+                outs.push(Vec::new());
+                continue;
+            }
+            ins.push(
+                def.inputs
+                    .iter()
+                    .map(|p| vec![0.0; p.kind.len(bl)])
+                    .collect(),
+            );
+            let kept = carry
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|j| self.outs.get_mut(j))
+                .map(std::mem::take);
+            outs.push(match kept {
+                Some(o) if !o.is_empty() => o,
+                _ => kernels::init_outputs(def, bl),
+            });
+        }
+        self.ins = ins;
+        self.outs = outs;
+        self.plan_version = None;
+        Ok(())
+    }
+
+    fn tick(
+        &mut self,
+        net: &Network,
+        plan: &DownPlan,
+        ctx: &TickCtx,
+        out: &mut TickOutputs,
+    ) -> Result<(), BackendError> {
+        if self.plan_version != Some(plan.version) {
+            self.row_of = net
+                .neurons
+                .iter()
+                .map(|n| vec![None; n.inputs.len()])
+                .collect();
+            for (r, row) in plan.rows.iter().enumerate() {
+                self.row_of[row.neuron][row.port] = Some(r);
+            }
+            self.plan_version = Some(plan.version);
+        }
+        // Down stroke: every input from the previous tick's outputs.
+        let outs = &self.outs;
+        let row_of = &self.row_of;
+        self.ins.par_iter_mut().enumerate().for_each(|(n, ins)| {
+            for (p, dst) in ins.iter_mut().enumerate() {
+                match row_of[n][p] {
+                    Some(r) => lincomb(dst, &plan.rows[r], outs),
+                    None => dst.fill(0.0),
+                }
+            }
+        });
+        // Up stroke: every neuron from its inputs (and its previous outputs, its state).
+        let up = UpCtx {
+            tick: ctx.tick,
+            seed: ctx.seed,
+            tick_rate: net.settings.tick_rate,
+            sample_rate: net.settings.sample_rate as f64,
+        };
+        out.nonfinite.clear();
+        out.nonfinite.resize(net.neurons.len(), 0);
+        let ins = &self.ins;
+        self.outs
+            .par_iter_mut()
+            .zip(out.nonfinite.par_iter_mut())
+            .enumerate()
+            .for_each(|(n, (outs, bad))| {
+                let def = &net.neurons[n];
+                if def.engine_side() {
+                    return;
+                }
+                kernels::up(def, &ins[n], outs, &up);
+                *bad = outs.iter_mut().map(|o| guard(o)).sum();
+            });
+        // Read-back.
+        out.scalars.clear();
+        out.scalars
+            .extend(net.scalar_ports.iter().map(|&(n, p)| self.outs[n][p][0]));
+        let bl = net.block_len();
+        out.left.clear();
+        out.left.resize(bl, 0.0);
+        out.right.clear();
+        out.right.resize(bl, 0.0);
+        for &n in &net.audio_outs {
+            let [l, r] = &mut self.ins[n][..] else {
+                continue;
+            };
+            // The last guard before the speakers: count against the audio_out neuron.
+            out.nonfinite[n] += guard(l) + guard(r);
+            for (dst, src) in [(&mut out.left, &*l), (&mut out.right, &*r)] {
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d += s;
+                }
+            }
+        }
+        out.frames.clear();
+        if ctx.capture {
+            for &n in &net.displays {
+                let def = &net.neurons[n];
+                let ins = &self.ins[n];
+                let mut rgba = Vec::with_capacity(def.rows * def.cols * 4);
+                let [g, r, gr, b] = &ins[..] else { continue };
+                for (((&g, &r), &gr), &b) in g.iter().zip(r).zip(gr).zip(b) {
+                    rgba.extend_from_slice(&[to_u8(g + r), to_u8(g + gr), to_u8(g + b), 255]);
+                }
+                out.frames.push(Frame {
+                    neuron: n,
+                    rows: def.rows,
+                    cols: def.cols,
+                    rgba,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn read_port(
+        &mut self,
+        _net: &Network,
+        neuron: usize,
+        port: usize,
+        output: bool,
+    ) -> Result<Vec<f32>, BackendError> {
+        let store = if output { &self.outs } else { &self.ins };
+        Ok(store
+            .get(neuron)
+            .and_then(|n| n.get(port))
+            .cloned()
+            .unwrap_or_default())
+    }
+}

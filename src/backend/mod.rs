@@ -1,0 +1,113 @@
+//! The backend interface. A backend owns the dense stream values (scalars, audio blocks, images)
+//! of every neuron that is not engine-side, and runs the down and up strokes over them. The engine
+//! keeps the sparse matrix values (W, deltas) and the neurons that work on them (`self`, `edits`,
+//! matrix-kind `accum`/`identity`/`gate`) on the CPU in every backend: W is a sparse map.
+//!
+//! Values may live in device memory; only the backend touches them. Once per tick the backend
+//! hands back what the CPU needs (`TickOutputs`).
+
+pub mod cpu;
+
+use crate::engine::network::{DownPlan, Network};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BackendError {
+    #[error("backend {backend}: {msg}")]
+    Failed { backend: String, msg: String },
+}
+
+/// Per-tick facts every kernel may use.
+#[derive(Clone, Copy, Debug)]
+pub struct TickCtx {
+    pub tick: u64,
+    /// Global seed (from `--seed`), mixed into every `noise` neuron.
+    pub seed: u64,
+    /// Produce display frames this tick.
+    pub capture: bool,
+}
+
+/// A display frame, RGBA8, row-major, rows×cols.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub neuron: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub rgba: Vec<u8>,
+}
+
+/// What the backend reads back once per tick.
+#[derive(Clone, Debug, Default)]
+pub struct TickOutputs {
+    /// One value per `Network::scalar_ports`, after this tick's up stroke.
+    pub scalars: Vec<f32>,
+    /// Sum of every `audio_out` neuron's inputs (this tick's down stroke); NaN/Inf replaced by 0.
+    pub left: Vec<f32>,
+    pub right: Vec<f32>,
+    /// One frame per `Network::displays`, only when `TickCtx::capture`.
+    pub frames: Vec<Frame>,
+    /// Non-finite values replaced by 0 this tick, per neuron index.
+    pub nonfinite: Vec<u32>,
+}
+
+pub trait Backend: Send {
+    fn name(&self) -> String;
+
+    /// Installs a new catalogue. `carry[i] = Some(j)` means new neuron `i` is old neuron `j`
+    /// unchanged: its outputs (its state) must carry over. New neurons start from their `init`.
+    fn set_layout(&mut self, net: &Network, carry: &[Option<usize>]) -> Result<(), BackendError>;
+
+    /// One tick: the down stroke described by `plan`, then every neuron's up stroke, then the
+    /// read-back into `out`.
+    fn tick(
+        &mut self,
+        net: &Network,
+        plan: &DownPlan,
+        ctx: &TickCtx,
+        out: &mut TickOutputs,
+    ) -> Result<(), BackendError>;
+
+    /// The current value of one port (`output = false` reads an input after the last down
+    /// stroke). The slow path, for tests and thumbnails; empty for engine-side neurons.
+    fn read_port(
+        &mut self,
+        net: &Network,
+        neuron: usize,
+        port: usize,
+        output: bool,
+    ) -> Result<Vec<f32>, BackendError>;
+}
+
+/// Maps a display value to a byte: clamp to [0, 1], NaN to 0.
+pub fn to_u8(v: f32) -> u8 {
+    if v.is_nan() {
+        0
+    } else {
+        (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8
+    }
+}
+
+/// The 32-bit hash behind `noise` (PCG output permutation); WGSL has the same function.
+pub fn pcg_hash(x: u32) -> u32 {
+    let state = x.wrapping_mul(747796405).wrapping_add(2891336453);
+    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277803737);
+    (word >> 22) ^ word
+}
+
+/// FNV-1a of a neuron name: gives each noise neuron its own stream.
+pub fn name_hash(name: &str) -> u32 {
+    name.bytes()
+        .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
+}
+
+/// The per-neuron noise key from the global seed, the neuron's `seed` setting and its name.
+pub fn noise_key(global: u64, own: u64, name: &str) -> u32 {
+    let s = global ^ own.rotate_left(17);
+    pcg_hash(name_hash(name) ^ pcg_hash(s as u32 ^ pcg_hash((s >> 32) as u32)))
+}
+
+/// Noise value for one element: uniform in [-1, 1).
+pub fn noise_value(key: u32, tick: u64, index: u32) -> f32 {
+    let h = pcg_hash(index ^ pcg_hash(tick as u32 ^ pcg_hash(key ^ (tick >> 32) as u32)));
+    (h >> 8) as f32 * (2.0 / 16777216.0) - 1.0
+}

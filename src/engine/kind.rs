@@ -1,0 +1,140 @@
+//! The four kinds of stream (DESIGN §1) and the machine-wide settings that give them their sizes.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The kind of value a port carries each tick. A weight may only join ports of the same kind
+/// (and, for images, the same shape): the type-correctness rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// One f32 per tick.
+    Scalar,
+    /// A block of `block_len` f32 samples per tick.
+    Audio,
+    /// A rows×cols f32 matrix (row-major).
+    Image { rows: usize, cols: usize },
+    /// A network-matrix (W-shaped) sparse value.
+    Matrix,
+}
+
+impl Kind {
+    /// Number of f32 values a dense value of this kind holds (0 for matrices, which are sparse).
+    pub fn len(&self, block_len: usize) -> usize {
+        match *self {
+            Kind::Scalar => 1,
+            Kind::Audio => block_len,
+            Kind::Image { rows, cols } => rows * cols,
+            Kind::Matrix => 0,
+        }
+    }
+
+    pub fn is_dense(&self) -> bool {
+        !matches!(self, Kind::Matrix)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kind::Scalar => write!(f, "scalar"),
+            Kind::Audio => write!(f, "audio"),
+            Kind::Image { rows, cols } => write!(f, "image {rows}x{cols}"),
+            Kind::Matrix => write!(f, "matrix"),
+        }
+    }
+}
+
+/// Machine-wide settings. `block_len = sample_rate / tick_rate` must be a whole number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Ticks (down+up strokes) per second.
+    #[serde(default = "default_tick_rate")]
+    pub tick_rate: f64,
+    /// Audio samples per second.
+    #[serde(default = "default_sample_rate")]
+    pub sample_rate: u32,
+    /// Default image shape `[rows, cols]` for image-kind neurons that do not give their own.
+    #[serde(default = "default_image_size")]
+    pub image_size: [usize; 2],
+    /// Seconds over which a hot-reloaded weight change is spread (0 = instant).
+    #[serde(default)]
+    pub morph_time: f64,
+}
+
+fn default_tick_rate() -> f64 {
+    375.0
+}
+fn default_sample_rate() -> u32 {
+    48_000
+}
+fn default_image_size() -> [usize; 2] {
+    [128, 128]
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tick_rate: default_tick_rate(),
+            sample_rate: default_sample_rate(),
+            image_size: default_image_size(),
+            morph_time: 0.0,
+        }
+    }
+}
+
+/// Largest image side we accept (keeps a typo from allocating gigabytes).
+pub const MAX_IMAGE_SIDE: usize = 4096;
+/// Largest audio block we accept.
+pub const MAX_BLOCK_LEN: usize = 1 << 16;
+
+impl Settings {
+    /// Samples per tick. Call `check` first; this rounds.
+    pub fn block_len(&self) -> usize {
+        (self.sample_rate as f64 / self.tick_rate).round() as usize
+    }
+
+    /// Checks the settings and says what is wrong, naming the field.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let bad = |field: &str, msg: String| Err((field.to_string(), msg));
+        if !(self.tick_rate.is_finite() && self.tick_rate > 0.0) {
+            return bad(
+                "tick_rate",
+                format!("expected a positive number, found {}", self.tick_rate),
+            );
+        }
+        if self.sample_rate == 0 {
+            return bad("sample_rate", "expected a positive integer, found 0".into());
+        }
+        let ratio = self.sample_rate as f64 / self.tick_rate;
+        if (ratio - ratio.round()).abs() > 1e-9 || ratio.round() < 1.0 {
+            return bad(
+                "tick_rate",
+                format!(
+                    "sample_rate / tick_rate must be a whole number of samples per tick, found {} / {} = {ratio}",
+                    self.sample_rate, self.tick_rate
+                ),
+            );
+        }
+        if ratio.round() as usize > MAX_BLOCK_LEN {
+            return bad(
+                "tick_rate",
+                format!("block of {ratio} samples per tick is larger than {MAX_BLOCK_LEN}"),
+            );
+        }
+        let [r, c] = self.image_size;
+        if r == 0 || c == 0 || r > MAX_IMAGE_SIDE || c > MAX_IMAGE_SIDE {
+            return bad(
+                "image_size",
+                format!("expected [rows, cols] each in 1..={MAX_IMAGE_SIDE}, found [{r}, {c}]"),
+            );
+        }
+        if !(self.morph_time.is_finite() && self.morph_time >= 0.0) {
+            return bad(
+                "morph_time",
+                format!("expected seconds >= 0, found {}", self.morph_time),
+            );
+        }
+        Ok(())
+    }
+}

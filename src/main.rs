@@ -1,0 +1,201 @@
+//! The command line: parse, call into the library, print errors. anyhow lives here only.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use dmm_synth::backend::cpu::CpuBackend;
+use dmm_synth::engine::Level;
+use dmm_synth::engine::edits::parse_edits_jsonl;
+use dmm_synth::neurons::{Kinds, PortKind, TYPES};
+use dmm_synth::patch::Patch;
+use dmm_synth::render::{RenderOptions, render};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "dmm-synth",
+    version,
+    about = "A live-coding audiovisual synthesizer whose engine is a dataflow matrix machine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check patch files; print every error (file, place, what was expected). Exit 1 on any error.
+    Check {
+        #[arg(required = true)]
+        patches: Vec<PathBuf>,
+    },
+    /// Run a patch headless as fast as possible; write PNG frames, audio.wav and trace.jsonl.
+    Render {
+        patch: PathBuf,
+        /// Number of ticks to run.
+        #[arg(long, default_value_t = 375)]
+        ticks: u64,
+        /// Output folder.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Write a frame of every display neuron every K-th tick.
+        #[arg(long, default_value_t = 1)]
+        every: u64,
+        /// Timed edit requests to replay, one JSON object per line with a "tick" field.
+        #[arg(long)]
+        edits: Option<PathBuf>,
+        /// Seed for every noise neuron.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Print the neuron table (markdown).
+    Types,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check { patches } => {
+            let mut bad = 0;
+            for p in &patches {
+                match Patch::load(p) {
+                    Ok(patch) => println!(
+                        "{}: ok ({} neurons, {} weights)",
+                        p.display(),
+                        patch.neurons.len(),
+                        patch.weights.len()
+                    ),
+                    Err(errs) => {
+                        bad += 1;
+                        eprintln!("{errs}");
+                    }
+                }
+            }
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Render {
+            patch,
+            ticks,
+            out,
+            every,
+            edits,
+            seed,
+        } => {
+            let p = Patch::load(&patch).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let edits = match edits {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    parse_edits_jsonl(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                }
+                None => Vec::new(),
+            };
+            if every == 0 {
+                bail!("--every must be at least 1");
+            }
+            let opts = RenderOptions {
+                ticks,
+                out_dir: out.clone(),
+                every,
+                edits,
+                seed,
+            };
+            let report = render(&p, Box::new(CpuBackend::new()), &opts, |m| {
+                let tag = if m.level == Level::Error {
+                    "error"
+                } else {
+                    "note"
+                };
+                eprintln!("tick {}: {tag}: {}", m.tick, m.text);
+            })?;
+            println!(
+                "rendered {} ticks ({:.2} s of audio) in {:.2} s wall ({:.1}x real time) on the cpu backend",
+                report.ticks,
+                report.audio_seconds,
+                report.wall_seconds,
+                report.audio_seconds / report.wall_seconds.max(1e-9)
+            );
+            println!(
+                "wrote {} frame(s), audio.wav and trace.jsonl to {}",
+                report.frames_written,
+                out.display()
+            );
+            Ok(if report.rejected_edits > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Types => {
+            print!("{}", types_markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The neuron table as markdown (the README's table is this output).
+fn types_markdown() -> String {
+    let kind = |k: &PortKind| match k {
+        PortKind::Scalar => "scalar",
+        PortKind::Audio => "audio",
+        PortKind::Matrix => "matrix",
+        PortKind::Any => "any",
+        PortKind::Image => "image",
+        PortKind::ImageT => "image (cols×rows)",
+        PortKind::MatA => "image (rows×inner)",
+        PortKind::MatB => "image (inner×cols)",
+    };
+    let ports = |ps: &[(&str, PortKind)]| {
+        if ps.is_empty() {
+            "—".to_string()
+        } else {
+            ps.iter()
+                .map(|(n, k)| format!("`{n}` {}", kind(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let mut s = String::from(
+        "| type | inputs | outputs | `kind` | settings | what it does |\n|---|---|---|---|---|---|\n",
+    );
+    for t in TYPES {
+        let kinds = match t.kinds {
+            Kinds::None => "—",
+            Kinds::Dense => "scalar, audio, image",
+            Kinds::All => "scalar, audio, image, matrix",
+        };
+        let settings = if t.settings.is_empty() {
+            "—".to_string()
+        } else {
+            t.settings
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            t.name,
+            ports(t.inputs),
+            ports(t.outputs),
+            kinds,
+            settings,
+            t.doc
+        ));
+    }
+    s
+}

@@ -1,0 +1,379 @@
+//! The neuron catalogue: the type table and the resolution of one neuron's settings into concrete
+//! ports with kinds (a `NeuronDef`).
+
+mod table;
+
+pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, type_info, type_names};
+
+use crate::engine::kind::{Kind, MAX_IMAGE_SIDE, Settings};
+use crate::engine::wmatrix::WMatrix;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A neuron as written in a patch file or an edit request: its type and static settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NeuronSpec {
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(flatten)]
+    pub settings: Map<String, Json>,
+}
+
+impl NeuronSpec {
+    pub fn new(ty: &str) -> Self {
+        NeuronSpec {
+            ty: ty.to_string(),
+            settings: Map::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, v: impl Into<Json>) -> Self {
+        self.settings.insert(key.to_string(), v.into());
+        self
+    }
+}
+
+/// One port of a resolved neuron.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Port {
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+/// The initial output value of a stateful neuron.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Init {
+    #[default]
+    Zero,
+    /// Every element starts at this value.
+    Fill(f32),
+    /// A matrix-kind neuron's initial W-shaped value.
+    Matrix(WMatrix),
+}
+
+/// Parsed static settings.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    pub init: Init,
+    pub seed: u64,
+    pub temperature: f32,
+    /// Grey pixels of a `picture`, rows×cols, row-major.
+    pub picture: Option<Arc<Vec<f32>>>,
+}
+
+/// A neuron instance with every port's kind resolved.
+#[derive(Clone, Debug)]
+pub struct NeuronDef {
+    pub name: String,
+    pub info: &'static TypeInfo,
+    /// The `kind` setting (Scalar when the type has no `Any` port).
+    pub kind: Kind,
+    pub rows: usize,
+    pub cols: usize,
+    pub inputs: Vec<Port>,
+    pub outputs: Vec<Port>,
+    pub params: Params,
+    pub spec: NeuronSpec,
+}
+
+impl NeuronDef {
+    pub fn op(&self) -> Op {
+        self.info.op
+    }
+
+    /// Runs on the engine (CPU, sparse W values) in every backend: `self`, `edits` and any neuron of
+    /// kind `matrix`. Their values are sparse maps, not dense buffers.
+    pub fn engine_side(&self) -> bool {
+        matches!(self.op(), Op::SelfW | Op::Edits) || self.kind == Kind::Matrix
+    }
+
+    pub fn input(&self, port: &str) -> Option<(usize, Kind)> {
+        self.inputs
+            .iter()
+            .position(|p| p.name == port)
+            .map(|i| (i, self.inputs[i].kind))
+    }
+
+    pub fn output(&self, port: &str) -> Option<(usize, Kind)> {
+        self.outputs
+            .iter()
+            .position(|p| p.name == port)
+            .map(|i| (i, self.outputs[i].kind))
+    }
+}
+
+/// What went wrong in one neuron's settings: the settings key (empty for the neuron itself) and
+/// what was expected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpecError {
+    pub field: String,
+    pub msg: String,
+}
+
+fn err<T>(field: &str, msg: impl Into<String>) -> Result<T, SpecError> {
+    Err(SpecError {
+        field: field.to_string(),
+        msg: msg.into(),
+    })
+}
+
+/// Names are identifiers: letters, digits, `_` and `-`, not starting with a digit.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "neuron name {name:?} must be 1-64 letters, digits, '_' or '-', not starting with a digit"
+        ))
+    }
+}
+
+/// Where relative asset paths are looked up.
+#[derive(Clone, Debug, Default)]
+pub struct AssetDirs {
+    /// The patch file's directory.
+    pub base: Option<PathBuf>,
+}
+
+impl AssetDirs {
+    pub fn for_patch(path: &Path) -> Self {
+        AssetDirs {
+            base: path.parent().map(Path::to_path_buf),
+        }
+    }
+
+    /// `file` relative to the patch; a bare name is also looked for in `assets/` next to the
+    /// patch folder and in `./assets/`.
+    pub fn resolve(&self, file: &str) -> Vec<PathBuf> {
+        let base = self.base.clone().unwrap_or_default();
+        let mut c = vec![base.join(file)];
+        if Path::new(file).components().count() == 1 {
+            c.push(base.join("..").join("assets").join(file));
+            c.push(PathBuf::from("assets").join(file));
+        }
+        c
+    }
+}
+
+fn get_usize(spec: &NeuronSpec, key: &str, default: usize) -> Result<usize, SpecError> {
+    match spec.settings.get(key) {
+        None => Ok(default),
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 && n as usize <= MAX_IMAGE_SIDE => Ok(n as usize),
+            _ => err(
+                key,
+                format!("expected an integer in 1..={MAX_IMAGE_SIDE}, found {v}"),
+            ),
+        },
+    }
+}
+
+fn get_f64(spec: &NeuronSpec, key: &str) -> Result<Option<f64>, SpecError> {
+    match spec.settings.get(key) {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(x) if x.is_finite() => Ok(Some(x)),
+            _ => err(key, format!("expected a finite number, found {v}")),
+        },
+    }
+}
+
+/// Resolves a spec into a neuron with concrete port kinds. Matrix `init` values are parsed here
+/// but checked against the catalogue by the network (they name other neurons' ports).
+pub fn resolve(
+    name: &str,
+    spec: &NeuronSpec,
+    settings: &Settings,
+    assets: &AssetDirs,
+) -> Result<NeuronDef, SpecError> {
+    check_name(name).map_err(|m| SpecError {
+        field: String::new(),
+        msg: m,
+    })?;
+    let Some(info) = type_info(&spec.ty) else {
+        return err(
+            "type",
+            format!(
+                "unknown neuron type {:?}; known types: {}",
+                spec.ty,
+                type_names().join(", ")
+            ),
+        );
+    };
+    // Unknown settings keys are errors: a typo must not be silently ignored.
+    let shape = info.has_shape();
+    for key in spec.settings.keys() {
+        let known = key == "comment"
+            || (info.kinds != Kinds::None && key == "kind")
+            || (shape && (key == "rows" || key == "cols"))
+            || info.settings.contains(&key.as_str());
+        if !known {
+            let mut allowed: Vec<&str> = vec!["comment"];
+            if info.kinds != Kinds::None {
+                allowed.push("kind");
+            }
+            if shape {
+                allowed.extend(["rows", "cols"]);
+            }
+            allowed.extend(info.settings);
+            return err(
+                key,
+                format!(
+                    "unknown setting {key:?} for type {}; allowed: {}",
+                    info.name,
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+    let [dr, dc] = settings.image_size;
+    let rows = get_usize(spec, "rows", dr)?;
+    let cols = get_usize(spec, "cols", dc)?;
+    let inner = get_usize(spec, "inner", cols)?;
+    let kind = match (info.kinds, spec.settings.get("kind")) {
+        (Kinds::None, _) | (_, None) => Kind::Scalar,
+        (ks, Some(v)) => match v.as_str() {
+            Some("scalar") => Kind::Scalar,
+            Some("audio") => Kind::Audio,
+            Some("image") => Kind::Image { rows, cols },
+            Some("matrix") if ks == Kinds::All => Kind::Matrix,
+            _ => {
+                let allowed = if ks == Kinds::All {
+                    "\"scalar\", \"audio\", \"image\" or \"matrix\""
+                } else {
+                    "\"scalar\", \"audio\" or \"image\""
+                };
+                return err("kind", format!("expected {allowed}, found {v}"));
+            }
+        },
+    };
+    let port = |(pname, pk): &(&'static str, PortKind)| Port {
+        name: pname,
+        kind: match pk {
+            PortKind::Scalar => Kind::Scalar,
+            PortKind::Audio => Kind::Audio,
+            PortKind::Matrix => Kind::Matrix,
+            PortKind::Any => kind,
+            PortKind::Image => Kind::Image { rows, cols },
+            PortKind::ImageT => Kind::Image {
+                rows: cols,
+                cols: rows,
+            },
+            PortKind::MatA => Kind::Image { rows, cols: inner },
+            PortKind::MatB => Kind::Image { rows: inner, cols },
+        },
+    };
+    let mut params = Params {
+        temperature: 1.0,
+        ..Params::default()
+    };
+    if let Some(v) = spec.settings.get("init") {
+        params.init = match (kind, v) {
+            (Kind::Matrix, Json::Object(_)) => {
+                let m: WMatrix = serde_json::from_value(v.clone()).map_err(|e| SpecError {
+                    field: "init".into(),
+                    msg: format!("expected a W-shaped map {{\"n.in\": {{\"m.out\": w}}}}: {e}"),
+                })?;
+                if let Some((t, s, w)) = m.entries().find(|(_, _, w)| !w.is_finite()) {
+                    return err("init", format!("weight {t} <- {s} is not finite ({w})"));
+                }
+                Init::Matrix(m)
+            }
+            (Kind::Matrix, _) => {
+                return err(
+                    "init",
+                    format!("a matrix neuron's init is a W-shaped map, found {v}"),
+                );
+            }
+            (_, _) => match v.as_f64() {
+                Some(x) if x.is_finite() => Init::Fill(x as f32),
+                _ => return err("init", format!("expected a finite number, found {v}")),
+            },
+        };
+    }
+    if let Some(s) = spec.settings.get("seed") {
+        params.seed = s.as_u64().ok_or_else(|| SpecError {
+            field: "seed".into(),
+            msg: format!("expected a non-negative integer, found {s}"),
+        })?;
+    }
+    if let Some(t) = get_f64(spec, "temperature")? {
+        if t <= 0.0 {
+            return err(
+                "temperature",
+                format!("expected a positive number, found {t}"),
+            );
+        }
+        params.temperature = t as f32;
+    }
+    if info.op == Op::Picture {
+        let Some(file) = spec.settings.get("file") else {
+            return err("file", "a picture needs \"file\": the path of a PNG asset");
+        };
+        let Some(file) = file.as_str() else {
+            return err("file", format!("expected a path string, found {file}"));
+        };
+        params.picture = Some(Arc::new(load_picture(file, rows, cols, assets).map_err(
+            |m| SpecError {
+                field: "file".into(),
+                msg: m,
+            },
+        )?));
+    }
+    Ok(NeuronDef {
+        name: name.to_string(),
+        info,
+        kind,
+        rows,
+        cols,
+        inputs: info.inputs.iter().map(port).collect(),
+        outputs: info.outputs.iter().map(port).collect(),
+        params,
+        spec: spec.clone(),
+    })
+}
+
+/// Loads a PNG as grey (BT.601 luma) in [0, 1], resized to rows×cols (triangle filter).
+pub fn load_picture(
+    file: &str,
+    rows: usize,
+    cols: usize,
+    assets: &AssetDirs,
+) -> Result<Vec<f32>, String> {
+    let candidates = assets.resolve(file);
+    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "asset {file:?} not found (looked in: {})",
+            tried.join(", ")
+        ));
+    };
+    let img = image::open(path)
+        .map_err(|e| format!("cannot read {} as an image: {e}", path.display()))?
+        .to_rgb32f();
+    let (w, h) = img.dimensions();
+    let grey: Vec<f32> = img
+        .pixels()
+        .map(|p| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2])
+        .collect();
+    if w as usize == cols && h as usize == rows {
+        return Ok(grey);
+    }
+    let buf: image::ImageBuffer<image::Luma<f32>, Vec<f32>> =
+        image::ImageBuffer::from_raw(w, h, grey).ok_or("image buffer size mismatch")?;
+    let resized = image::imageops::resize(
+        &buf,
+        cols as u32,
+        rows as u32,
+        image::imageops::FilterType::Triangle,
+    );
+    Ok(resized.into_raw())
+}

@@ -1,0 +1,151 @@
+//! Headless rendering: run a patch as fast as possible and write what it shows and plays.
+//! Same patch, edits and seed give byte-identical files.
+
+use crate::audio::wav::WavSink;
+use crate::backend::{Backend, Frame};
+use crate::engine::edits::TimedEdit;
+use crate::engine::machine::{EngineError, Level, Machine, Message};
+use crate::neurons::AssetDirs;
+use crate::patch::Patch;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
+    #[error("{path}: {err}")]
+    Wav { path: PathBuf, err: hound::Error },
+    #[error("{path}: {err}")]
+    Png {
+        path: PathBuf,
+        err: image::ImageError,
+    },
+}
+
+pub struct RenderOptions {
+    pub ticks: u64,
+    pub out_dir: PathBuf,
+    /// Write frames on ticks t with (t + 1) % every == 0.
+    pub every: u64,
+    pub edits: Vec<TimedEdit>,
+    pub seed: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct RenderReport {
+    pub ticks: u64,
+    pub frames_written: usize,
+    pub audio_seconds: f64,
+    pub wall_seconds: f64,
+    pub messages: Vec<Message>,
+    pub rejected_edits: usize,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RenderError + '_ {
+    move |err| RenderError::Io {
+        path: path.to_path_buf(),
+        err,
+    }
+}
+
+/// Writes a frame as an RGB PNG.
+pub fn write_png(path: &Path, f: &Frame) -> Result<(), RenderError> {
+    let rgb: Vec<u8> = f.rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    image::save_buffer(
+        path,
+        &rgb,
+        f.cols as u32,
+        f.rows as u32,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|err| RenderError::Png {
+        path: path.to_path_buf(),
+        err,
+    })
+}
+
+/// Renders `patch` for `opts.ticks` ticks into `opts.out_dir`: `NAME_TICK.png` per display
+/// neuron, `audio.wav`, `trace.jsonl` (one line per tick with every scalar output).
+pub fn render(
+    patch: &Patch,
+    backend: Box<dyn Backend>,
+    opts: &RenderOptions,
+    mut on_message: impl FnMut(&Message),
+) -> Result<RenderReport, RenderError> {
+    std::fs::create_dir_all(&opts.out_dir).map_err(io(&opts.out_dir))?;
+    let assets = patch
+        .path
+        .as_deref()
+        .map(AssetDirs::for_patch)
+        .unwrap_or_default();
+    let mut m = Machine::new(
+        patch.network.clone(),
+        patch.initial_w(),
+        backend,
+        assets,
+        opts.seed,
+    )?;
+    let wav_path = opts.out_dir.join("audio.wav");
+    let mut wav =
+        WavSink::create(&wav_path, patch.settings.sample_rate).map_err(|err| RenderError::Wav {
+            path: wav_path.clone(),
+            err,
+        })?;
+    let trace_path = opts.out_dir.join("trace.jsonl");
+    let mut trace =
+        std::io::BufWriter::new(std::fs::File::create(&trace_path).map_err(io(&trace_path))?);
+    let mut report = RenderReport::default();
+    let every = opts.every.max(1);
+    let mut pending = opts.edits.iter().peekable();
+    let start = Instant::now();
+    let mut line = String::new();
+    for t in 0..opts.ticks {
+        while let Some(e) = pending.next_if(|e| e.tick <= t) {
+            m.submit(e.edit.clone());
+        }
+        let capture = (t + 1) % every == 0;
+        m.tick(capture)?;
+        let out = m.outputs();
+        wav.write_block(&out.left, &out.right)
+            .map_err(|err| RenderError::Wav {
+                path: wav_path.clone(),
+                err,
+            })?;
+        for f in &out.frames {
+            let name = &m.network().neurons[f.neuron].name;
+            let path = opts.out_dir.join(format!("{name}_{t:06}.png"));
+            write_png(&path, f)?;
+            report.frames_written += 1;
+        }
+        line.clear();
+        let _ = write!(line, "{{\"tick\":{t},\"scalars\":{{");
+        for (i, (name, v)) in m.scalar_names().iter().zip(&out.scalars).enumerate() {
+            let sep = if i > 0 { "," } else { "" };
+            let _ = write!(line, "{sep}\"{name}\":{v}");
+        }
+        line.push_str("}}\n");
+        trace.write_all(line.as_bytes()).map_err(io(&trace_path))?;
+        for msg in m.take_messages() {
+            if msg.level == Level::Error && msg.text.starts_with("edit rejected") {
+                report.rejected_edits += 1;
+            }
+            on_message(&msg);
+            report.messages.push(msg);
+        }
+    }
+    trace.flush().map_err(io(&trace_path))?;
+    wav.finish().map_err(|err| RenderError::Wav {
+        path: wav_path.clone(),
+        err,
+    })?;
+    report.ticks = opts.ticks;
+    report.wall_seconds = start.elapsed().as_secs_f64();
+    report.audio_seconds = opts.ticks as f64 / patch.settings.tick_rate;
+    Ok(report)
+}
