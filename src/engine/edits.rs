@@ -108,22 +108,34 @@ pub enum EditOutcome {
     Rejected { tick: u64, errors: Vec<String> },
 }
 
-/// A morph in progress: `remaining` per-tick slices of `total` left to emit.
+/// A morph in progress: `steps` equal per-tick slices of `total`, landing on `target`.
 #[derive(Clone, Debug)]
 pub(crate) struct Morph {
     pub total: WMatrix,
     pub emitted: WMatrix,
+    /// W's expected value for every touched entry once the morph is done (start + total).
+    pub target: Vec<(PortRef, PortRef, f64)>,
     pub steps: u64,
     pub done: u64,
 }
 
 impl Morph {
-    /// The next slice. The last slice is `total − emitted`, so the sum is exact.
-    pub fn next_slice(&mut self) -> WMatrix {
+    /// The next slice. The last slice is `total − emitted`, corrected by the rounding left in
+    /// `w` (the latest W, which holds every slice emitted before this tick) so that the entry
+    /// lands exactly on its target: a connection morphed to 0 disappears.
+    pub fn next_slice(&mut self, w: &WMatrix) -> WMatrix {
         self.done += 1;
         let slice = if self.done >= self.steps {
             let mut rest = self.total.clone();
             rest.add_scaled(&self.emitted, -1.0);
+            for (t, s, target) in &self.target {
+                let exact = target - w.get(t, s);
+                let plain = rest.get(t, s);
+                // Only absorb rounding, never undo someone else's change to the same entry.
+                if (exact - plain).abs() <= 1e-9 * target.abs().max(1.0) {
+                    rest.add_entry(t, s, exact - plain);
+                }
+            }
             rest
         } else {
             self.total.scaled(1.0 / self.steps as f64)

@@ -365,8 +365,9 @@ impl Machine {
     /// The `edits` neuron: morph slices plus every queued request, each checked in full first.
     fn take_requests(&mut self) -> WMatrix {
         let mut delta = WMatrix::new();
+        let w_now = &self.mout[SELF];
         for m in &mut self.morphs {
-            delta.add_scaled(&m.next_slice(), 1.0);
+            delta.add_scaled(&m.next_slice(w_now), 1.0);
         }
         self.morphs.retain(|m| !m.finished());
         let inbox = std::mem::take(&mut self.inbox);
@@ -575,9 +576,21 @@ impl Machine {
         if steps <= 1 {
             st.delta.add_scaled(&d, 1.0);
         } else {
+            let w_now = &self.mout[SELF];
+            let target = d
+                .entries()
+                .map(|(t, s, v)| {
+                    (
+                        t.clone(),
+                        s.clone(),
+                        w_now.get(t, s) + st.delta.get(t, s) + v,
+                    )
+                })
+                .collect();
             st.morphs.push(Morph {
                 total: d,
                 emitted: WMatrix::new(),
+                target,
                 steps,
                 done: 0,
             });
