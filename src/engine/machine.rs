@@ -629,8 +629,9 @@ impl Machine {
             .map(|n| old.get(n).copied().unwrap_or(0.0))
             .collect();
         self.out.scalars.clone_from(&self.prev_scalars);
+        // Rebuild the plan; `plan_w` stays the W used last tick, so audio weights do not ramp
+        // from zero after a catalogue change.
         self.plan_dirty = true;
-        self.plan_w = WMatrix::new();
         Ok(())
     }
 
