@@ -354,3 +354,22 @@ fn a_connection_morphed_to_zero_disappears() {
     );
     assert_eq!(m.scalar("x.out").unwrap(), 0.0);
 }
+
+#[test]
+fn scalars_stay_with_their_names_when_the_catalogue_changes() {
+    let mut m = machine(&patch_str(COUNTER));
+    let mut acc = Vec::new();
+    for t in 0..8 {
+        if t == 3 {
+            // The catalogue changes in the middle of this tick: its read-back must stay current.
+            m.submit(Edit::AddNeuron {
+                name: "a0".into(),
+                neuron: NeuronSpec::new("identity"),
+                weights: WMatrix::new(),
+            });
+        }
+        m.tick(false).unwrap();
+        acc.push(m.scalar("acc.out").unwrap());
+    }
+    assert_eq!(acc, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+}

@@ -616,11 +616,11 @@ impl Machine {
             }
         }
         self.mout.retain(|k, _| net.contains(k));
-        // Scalars move when the catalogue changes: remap last tick's values by port.
+        // Scalars move when the catalogue changes: remap the newest read-back by port name.
         let old: HashMap<String, f32> = self
             .scalar_names()
             .into_iter()
-            .zip(self.prev_scalars.iter().copied())
+            .zip(self.out.scalars.iter().copied())
             .collect();
         self.net = Arc::new(net);
         self.prev_scalars = self
