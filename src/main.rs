@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use dmm_synth::backend::cpu::CpuBackend;
+use cpal::traits::{DeviceTrait, HostTrait};
+use dmm_synth::backend::{self, BackendChoice, gpu};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
 use dmm_synth::neurons::{Kinds, PortKind, TYPES};
@@ -47,9 +48,14 @@ enum Command {
         /// Seed for every noise neuron.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
+        #[arg(long, default_value = "auto")]
+        backend: BackendChoice,
     },
     /// Print the neuron table (markdown).
     Types,
+    /// List GPU adapters (name, API, device type) and audio output devices.
+    Info,
 }
 
 fn main() -> ExitCode {
@@ -93,6 +99,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             every,
             edits,
             seed,
+            backend,
         } => {
             let p = Patch::load(&patch).map_err(|e| anyhow::anyhow!("{e}"))?;
             let edits = match edits {
@@ -114,7 +121,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 edits,
                 seed,
             };
-            let report = render(&p, Box::new(CpuBackend::new()), &opts, |m| {
+            let (backend, note) = backend::create(backend)?;
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            let name = backend.name();
+            let report = render(&p, backend, &opts, |m| {
                 let tag = if m.level == Level::Error {
                     "error"
                 } else {
@@ -123,7 +135,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("tick {}: {tag}: {}", m.tick, m.text);
             })?;
             println!(
-                "rendered {} ticks ({:.2} s of audio) in {:.2} s wall ({:.1}x real time) on the cpu backend",
+                "rendered {} ticks ({:.2} s of audio) in {:.2} s wall ({:.1}x real time) on the {name} backend",
                 report.ticks,
                 report.audio_seconds,
                 report.wall_seconds,
@@ -144,6 +156,79 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", types_markdown());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Info => {
+            info();
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Adapters and audio devices, and what `--backend auto` would pick.
+fn info() {
+    println!("GPU adapters:");
+    let adapters = gpu::adapters();
+    if adapters.is_empty() {
+        println!(
+            "  none (install Vulkan drivers, e.g. mesa-vulkan-drivers, for a GPU or lavapipe)"
+        );
+    }
+    for a in &adapters {
+        println!(
+            "  {} | {} | {}{} | {}",
+            a.name,
+            a.api,
+            a.device_type,
+            if a.software { " (software)" } else { "" },
+            a.driver
+        );
+    }
+    match backend::create(BackendChoice::Auto) {
+        Ok((b, note)) => {
+            println!("--backend auto picks: {}", b.name());
+            if let Some(n) = note {
+                println!("  {n}");
+            }
+        }
+        Err(e) => println!("--backend auto fails: {e}"),
+    }
+    println!("Audio output devices:");
+    let host = cpal::default_host();
+    let default = host
+        .default_output_device()
+        .and_then(|d| d.description().ok())
+        .map(|d| d.name().to_string());
+    match host.output_devices() {
+        Ok(devs) => {
+            let mut any = false;
+            for d in devs {
+                any = true;
+                let name = d
+                    .description()
+                    .map(|d| d.name().to_string())
+                    .unwrap_or_else(|e| format!("(unnamed: {e})"));
+                let config = d
+                    .default_output_config()
+                    .map(|c| {
+                        format!(
+                            "{} Hz, {} ch, {:?}",
+                            c.sample_rate(),
+                            c.channels(),
+                            c.sample_format()
+                        )
+                    })
+                    .unwrap_or_else(|e| format!("no default config: {e}"));
+                let mark = if default.as_deref() == Some(name.as_str()) {
+                    " (default)"
+                } else {
+                    ""
+                };
+                println!("  {name}{mark} | {config}");
+            }
+            if !any {
+                println!("  none (the app plays into a null sink)");
+            }
+        }
+        Err(e) => println!("  cannot list devices: {e}"),
     }
 }
 
