@@ -142,9 +142,4 @@ impl GpuContext {
             None => Ok(()),
         }
     }
-
-    /// Destroys the device, as a driver reset would (for tests of the CPU fallback).
-    pub fn simulate_loss(&self) {
-        self.device.destroy();
-    }
 }

@@ -91,12 +91,39 @@ pub fn compile(
         Some((line, col, msg)) => (COMMON.0.to_string(), line, col, msg),
         None => (file.to_string(), 0, 0, err.to_string()),
     };
+    let msg = renumber(&msg, common_lines);
     Err(BackendError::Shader {
         file,
         line,
         col,
         msg,
     })
+}
+
+/// The compiler's source excerpts number lines of `COMMON + src`; give them the kernel file's.
+fn renumber(msg: &str, common_lines: u32) -> String {
+    let fix = |n: &str| match n.parse::<u32>() {
+        Ok(v) if v > common_lines => (v - common_lines).to_string(),
+        _ => n.to_string(),
+    };
+    msg.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            let indent = &l[..l.len() - t.len()];
+            let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
+            if !digits.is_empty() && t[digits.len()..].starts_with(" │") {
+                return format!("{indent}{}{}", fix(&digits), &t[digits.len()..]);
+            }
+            if let Some(rest) = t.strip_prefix("┌─ ")
+                && let Some((file, pos)) = rest.split_once(':')
+                && let Some((line, col)) = pos.split_once(':')
+            {
+                return format!("{indent}┌─ {file}:{}:{col}", fix(line));
+            }
+            l.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub struct Kernels {

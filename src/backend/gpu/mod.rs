@@ -190,9 +190,9 @@ impl GpuBackend {
         self.matmul_entry
     }
 
-    /// Destroys the device (tests of the engine's CPU fallback).
-    pub fn simulate_device_loss(&self) {
-        self.ctx.simulate_loss();
+    /// A handle on the device (tests destroy it to check the engine's CPU fallback).
+    pub fn device(&self) -> wgpu::Device {
+        self.ctx.device.clone()
     }
 
     fn rebind(&mut self) {
@@ -613,7 +613,7 @@ impl Backend for GpuBackend {
             out_off.push(oo);
             out_len.push(ol);
         }
-        let max = self.ctx.limits.max_storage_buffer_binding_size as u64;
+        let max = self.ctx.limits.max_storage_buffer_binding_size;
         if ni * 4 > max || no * 4 > max {
             return Err(BackendError::Failed {
                 backend: "gpu".into(),
