@@ -388,8 +388,7 @@ fn shader_errors_name_file_line_and_column() {
     let ctx = GpuContext::new().unwrap();
     let src = "\n\nfn broken() -> f32 {\n    return 1u;\n}\n";
     let err = kernels::compile(&ctx.device, "shaders/broken.wgsl", src)
-        .err()
-        .expect("a type error must not compile");
+        .expect_err("a type error must not compile");
     let text = err.to_string();
     // The compiler locates the function whose body is wrong (line 3) and shows the offending
     // line with its number in the kernel file (4), not in the concatenated source.
@@ -413,8 +412,7 @@ fn shader_errors_name_file_line_and_column() {
         "shaders/syntax.wgsl",
         "fn f() {\n  let x = ;\n}\n",
     )
-    .err()
-    .expect("a syntax error must not compile");
+    .expect_err("a syntax error must not compile");
     assert!(
         err.to_string().starts_with("shaders/syntax.wgsl:2:"),
         "{err}"
