@@ -62,7 +62,8 @@ fn matmul_tiled(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_i
 }
 
 // 32 lanes × (8 rows × 4 columns strided by 32): a workgroup covers 8 rows × 128 columns.
-const RT: u32 = 8u;
+// Accumulators are plain variables and every index is clamped instead of branched on, so the
+// whole inner loop stays in registers on a CPU adapter.
 const LANES: u32 = 32u;
 
 @compute @workgroup_size(32, 1)
@@ -70,27 +71,55 @@ fn matmul_regs(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id
     let M = P.rows;
     let N = P.cols;
     let K = P.k;
-    let row0 = wid.y * RT;
+    let row0 = wid.y * 8u;
     let c0 = wid.x * (4u * LANES) + l.x;
     let cols = vec4<u32>(c0, c0 + LANES, c0 + 2u * LANES, c0 + 3u * LANES);
-    let live = cols < vec4<u32>(N);
-    // Clamped column indices keep every read in bounds; the extra lanes are not stored.
     let cc = min(cols, vec4<u32>(N - 1u));
-    var acc: array<vec4<f32>, 8>;
-    for (var i = 0u; i < RT; i++) { acc[i] = vec4<f32>(0.0); }
-    let rows_here = min(RT, M - min(row0, M));
+    let last = M - 1u;
+    let a0 = P.in0 + min(row0, last) * K;
+    let a1 = P.in0 + min(row0 + 1u, last) * K;
+    let a2 = P.in0 + min(row0 + 2u, last) * K;
+    let a3 = P.in0 + min(row0 + 3u, last) * K;
+    let a4 = P.in0 + min(row0 + 4u, last) * K;
+    let a5 = P.in0 + min(row0 + 5u, last) * K;
+    let a6 = P.in0 + min(row0 + 6u, last) * K;
+    let a7 = P.in0 + min(row0 + 7u, last) * K;
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
+    var s4 = vec4<f32>(0.0);
+    var s5 = vec4<f32>(0.0);
+    var s6 = vec4<f32>(0.0);
+    var s7 = vec4<f32>(0.0);
+    var bo = P.in1;
     for (var k = 0u; k < K; k++) {
-        let bo = P.in1 + k * N;
         let b = vec4<f32>(ins[bo + cc.x], ins[bo + cc.y], ins[bo + cc.z], ins[bo + cc.w]);
-        for (var i = 0u; i < rows_here; i++) {
-            acc[i] += ins[P.in0 + (row0 + i) * K + k] * b;
-        }
+        s0 += ins[a0 + k] * b;
+        s1 += ins[a1 + k] * b;
+        s2 += ins[a2 + k] * b;
+        s3 += ins[a3 + k] * b;
+        s4 += ins[a4 + k] * b;
+        s5 += ins[a5 + k] * b;
+        s6 += ins[a6 + k] * b;
+        s7 += ins[a7 + k] * b;
+        bo += N;
     }
-    for (var i = 0u; i < rows_here; i++) {
-        let o = P.out0 + (row0 + i) * N;
-        if live.x { put(o + cols.x, acc[i].x); }
-        if live.y { put(o + cols.y, acc[i].y); }
-        if live.z { put(o + cols.z, acc[i].z); }
-        if live.w { put(o + cols.w, acc[i].w); }
-    }
+    store_row(row0, M, N, cols, s0);
+    store_row(row0 + 1u, M, N, cols, s1);
+    store_row(row0 + 2u, M, N, cols, s2);
+    store_row(row0 + 3u, M, N, cols, s3);
+    store_row(row0 + 4u, M, N, cols, s4);
+    store_row(row0 + 5u, M, N, cols, s5);
+    store_row(row0 + 6u, M, N, cols, s6);
+    store_row(row0 + 7u, M, N, cols, s7);
+}
+
+fn store_row(r: u32, M: u32, N: u32, cols: vec4<u32>, v: vec4<f32>) {
+    if r >= M { return; }
+    let o = P.out0 + r * N;
+    if cols.x < N { put(o + cols.x, v.x); }
+    if cols.y < N { put(o + cols.y, v.y); }
+    if cols.z < N { put(o + cols.z, v.z); }
+    if cols.w < N { put(o + cols.w, v.w); }
 }

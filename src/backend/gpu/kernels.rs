@@ -72,10 +72,11 @@ pub fn compile(
     let full = format!("{}{}", COMMON.1, src);
     let common_lines = COMMON.1.lines().count() as u32;
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+    let desc = wgpu::ShaderModuleDescriptor {
         label: Some(file),
         source: wgpu::ShaderSource::Wgsl(full.into()),
-    });
+    };
+    let module = device.create_shader_module(desc);
     let Some(err) = pollster::block_on(scope.pop()) else {
         return Ok(module);
     };

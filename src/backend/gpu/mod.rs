@@ -136,10 +136,12 @@ impl GpuBackend {
     pub fn with_context(ctx: GpuContext) -> Result<GpuBackend, BackendError> {
         let k = Kernels::new(&ctx.device)?;
         // CPU adapters: barriers cost a context switch per invocation there; use registers only.
-        let matmul_entry = if ctx.software() {
-            "matmul_regs"
-        } else {
-            "matmul_tiled"
+        // DMM_MATMUL=tiled|regs overrides the choice (for benchmarking the other variant).
+        let matmul_entry = match std::env::var("DMM_MATMUL").as_deref() {
+            Ok("tiled") => "matmul_tiled",
+            Ok("regs") => "matmul_regs",
+            _ if ctx.software() => "matmul_regs",
+            _ => "matmul_tiled",
         };
         let d = &ctx.device;
         let make = |label, usage| buffer(d, label, 16, usage);
@@ -193,6 +195,84 @@ impl GpuBackend {
     /// A handle on the device (tests destroy it to check the engine's CPU fallback).
     pub fn device(&self) -> wgpu::Device {
         self.ctx.device.clone()
+    }
+
+    /// Times `reps` n×n·n×n products of the matmul kernel this adapter uses, in one submission
+    /// (after one warm-up run); returns seconds per product. For the benchmark.
+    pub fn matmul_seconds(&self, n: usize, reps: u32) -> Result<f64, BackendError> {
+        let d = &self.ctx.device;
+        let nn = (n * n) as u64;
+        let ins = buffer(d, "bench a, b", 2 * nn * 4, STORAGE);
+        let outs = buffer(d, "bench c", nn * 4, STORAGE);
+        let a: Vec<f32> = (0..2 * nn).map(|i| ((i % 7) as f32 - 3.0) * 0.1).collect();
+        self.ctx
+            .queue
+            .write_buffer(&ins, 0, bytemuck::cast_slice(&a));
+        let small = |l| buffer(d, l, 1024, STORAGE);
+        let (plan, scratch, bad, io) = (small("plan"), small("scratch"), small("bad"), small("io"));
+        let params = buffer(
+            d,
+            "params",
+            PARAM_SLOT,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        );
+        let n32 = n as u32;
+        let p = Params {
+            in1: nn as u32,
+            rows: n32,
+            cols: n32,
+            k: n32,
+            n: nn as u32,
+            ..Default::default()
+        };
+        self.ctx
+            .queue
+            .write_buffer(&params, 0, bytemuck::bytes_of(&p));
+        let entries: Vec<wgpu::BindGroupEntry> = [&ins, &outs, &params, &plan, &scratch, &bad, &io]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: if i == 2 {
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: b,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(64),
+                    })
+                } else {
+                    b.as_entire_binding()
+                },
+            })
+            .collect();
+        let bind = d.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("bench"),
+            layout: &self.k.layout,
+            entries: &entries,
+        });
+        let groups = if self.matmul_entry == "matmul_regs" {
+            (n32.div_ceil(128), n32.div_ceil(8))
+        } else {
+            (n32.div_ceil(64), n32.div_ceil(64))
+        };
+        let run = |reps: u32| -> Result<f64, BackendError> {
+            let t = std::time::Instant::now();
+            let mut enc = d.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(self.k.get(self.matmul_entry));
+                pass.set_bind_group(0, &bind, &[0]);
+                for _ in 0..reps {
+                    pass.dispatch_workgroups(groups.0, groups.1, 1);
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+            d.poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| self.fail(e.to_string()))?;
+            self.ctx.check()?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        run(1)?;
+        Ok(run(reps)? / reps as f64)
     }
 
     fn rebind(&mut self) {
