@@ -629,7 +629,19 @@ impl Machine {
             .iter()
             .map(|n| self.net.find(&n.name).map(|(i, _)| i))
             .collect();
-        self.backend.set_layout(&net, &carry)?;
+        if let Err(e) = self.backend.set_layout(&net, &carry) {
+            if !self.backend.falls_back_to_cpu() {
+                return Err(e.into());
+            }
+            let was = self.backend.name();
+            let mut cpu: Box<dyn Backend> = Box::new(CpuBackend::new());
+            cpu.set_layout(&net, &vec![None; net.neurons.len()])?;
+            self.backend = cpu;
+            self.say(
+                Level::Error,
+                format!("{was} cannot hold the new network ({e}); the engine goes on with the cpu backend (neuron states restarted)"),
+            );
+        }
         for n in net.neurons.iter().filter(|n| n.engine_side()) {
             if !self.mout.contains_key(&n.name) {
                 let init = match &n.params.init {
