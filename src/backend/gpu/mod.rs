@@ -228,27 +228,7 @@ impl GpuBackend {
         self.ctx
             .queue
             .write_buffer(&params, 0, bytemuck::bytes_of(&p));
-        let entries: Vec<wgpu::BindGroupEntry> = [&ins, &outs, &params, &plan, &scratch, &bad, &io]
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: if i == 2 {
-                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: b,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(64),
-                    })
-                } else {
-                    b.as_entire_binding()
-                },
-            })
-            .collect();
-        let bind = d.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("bench"),
-            layout: &self.k.layout,
-            entries: &entries,
-        });
+        let bind = self.bind_group([&ins, &outs, &params, &plan, &scratch, &bad, &io]);
         let groups = if self.matmul_entry == "matmul_regs" {
             (n32.div_ceil(128), n32.div_ceil(8))
         } else {
@@ -275,8 +255,35 @@ impl GpuBackend {
         Ok(run(reps)? / reps as f64)
     }
 
+    /// A bind group over the seven buffers of the kernels' one layout (shaders/common.wgsl).
+    fn bind_group(&self, buffers: [&wgpu::Buffer; 7]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: if i == 2 {
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: b,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(64),
+                    })
+                } else {
+                    b.as_entire_binding()
+                },
+            })
+            .collect();
+        self.ctx
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("dmm state"),
+                layout: &self.k.layout,
+                entries: &entries,
+            })
+    }
+
     fn rebind(&mut self) {
-        let entries: Vec<wgpu::BindGroupEntry> = [
+        self.bind = Some(self.bind_group([
             &self.ins,
             &self.outs,
             &self.params,
@@ -284,31 +291,7 @@ impl GpuBackend {
             &self.scratch,
             &self.bad,
             &self.io,
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: if i == 2 {
-                wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: b,
-                    offset: 0,
-                    size: wgpu::BufferSize::new(64),
-                })
-            } else {
-                b.as_entire_binding()
-            },
-        })
-        .collect();
-        self.bind = Some(
-            self.ctx
-                .device
-                .create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("dmm state"),
-                    layout: &self.k.layout,
-                    entries: &entries,
-                }),
-        );
+        ]));
     }
 
     /// The up-stroke dispatches of one neuron.
