@@ -7,3 +7,4 @@ pub mod engine;
 pub mod neurons;
 pub mod patch;
 pub mod render;
+pub mod ui;
