@@ -138,7 +138,7 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
         .target
         .as_ref()
         .map(|t| t.to_string())
-        .unwrap_or_else(|| "choose…".into());
+        .unwrap_or_else(|| "choose".into());
     egui::ComboBox::from_label("target input")
         .selected_text(target_text)
         .width(200.0)
@@ -160,7 +160,7 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
         .source
         .as_ref()
         .map(|t| t.to_string())
-        .unwrap_or_else(|| "choose…".into());
+        .unwrap_or_else(|| "choose".into());
     ui.add_enabled_ui(ed.target.is_some(), |ui| {
         egui::ComboBox::from_label("source output")
             .selected_text(source_text)
@@ -295,7 +295,7 @@ pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
     }
     let cell = (ui.available_width() / cols as f32).clamp(HEAT_CELL_MIN, HEAT_CELL_MAX);
     ui.label(format!(
-        "{} weights · rows: {rows} inputs · columns: {cols} outputs",
+        "{} weights; rows: {rows} inputs, columns: {cols} outputs",
         st.w.len()
     ));
     egui::ScrollArea::horizontal()
@@ -372,12 +372,12 @@ pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
             if let Some((r, c)) = resp.hover_pos().and_then(cell_at) {
                 let (t, s) = (&st.inputs[r], &st.outputs[c]);
                 resp.on_hover_ui_at_pointer(|ui| {
-                    ui.label(format!("{} ← {}", t.port, s.port));
+                    ui.label(format!("{} <- {}", t.port, s.port));
                     let w = st.w.get(&t.port, &s.port);
                     if t.kind == s.kind {
                         ui.label(format!("weight {}   ({})", fmt_weight(w), t.kind));
                     } else {
-                        ui.label(format!("no weight possible: {} ← {}", t.kind, s.kind));
+                        ui.label(format!("no weight possible: {} <- {}", t.kind, s.kind));
                     }
                 });
             }
