@@ -2,16 +2,16 @@
 //! engine snapshot every frame (never waiting for the engine), the egui panel beside them, and
 //! sends the panel's edit requests through Self (`Live::send`).
 
+use super::UiError;
 use super::gfx::Gfx;
 use super::keys::{Action, shortcuts};
+use super::live_shim::{Live, LiveEvent, LiveOptions};
 use super::panel::{Editor, panel};
 use super::state::{AudioMeter, PanelState};
-use super::UiError;
 use crate::backend::{Backend, Frame};
 use crate::engine::edits::{EditOutcome, TimedEdit};
 use crate::engine::machine::Level;
 use crate::engine::thread::Snapshot;
-use crate::live::{Live, LiveEvent, LiveOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -164,10 +164,7 @@ impl App {
         if let Some(note) = live.audio().note() {
             st.push_log(Level::Notice, note);
         }
-        st.push_log(
-            Level::Notice,
-            format!("playing {}", live.path().display()),
-        );
+        st.push_log(Level::Notice, format!("playing {}", live.path().display()));
         App {
             pending: opts.edits.iter().cloned().collect(),
             show_panel: opts.panel,
@@ -211,10 +208,9 @@ impl App {
                         self.st.push_log(Level::Error, e);
                     }
                 }
-                LiveEvent::Message(m) => {
-                    self.st
-                        .push_log(m.level, format!("tick {}: {}", m.tick, m.text))
-                }
+                LiveEvent::Message(m) => self
+                    .st
+                    .push_log(m.level, format!("tick {}: {}", m.tick, m.text)),
                 LiveEvent::Outcome { id, outcome } => {
                     if let EditOutcome::Rejected { tick, errors } = outcome {
                         self.st.push_log(
@@ -268,7 +264,8 @@ impl App {
             .iter()
             .filter_map(|&i| snap.net.neurons.get(i).map(|n| n.name.as_str()))
             .collect();
-        self.pictures.retain(|(n, _)| displays.contains(&n.as_str()));
+        self.pictures
+            .retain(|(n, _)| displays.contains(&n.as_str()));
         self.st.thumbnails = self
             .pictures
             .iter()
@@ -287,7 +284,10 @@ impl App {
                 let id = live.send(e.edit);
                 self.st.push_log(
                     Level::Notice,
-                    format!("scripted edit {id} sent at tick {tick} (for tick {})", e.tick),
+                    format!(
+                        "scripted edit {id} sent at tick {tick} (for tick {})",
+                        e.tick
+                    ),
                 );
             }
         }
@@ -301,9 +301,9 @@ impl App {
             Action::ToggleFullscreen => {
                 self.fullscreen = !self.fullscreen;
                 if let Some(w) = &self.win {
-                    w.gfx.window.set_fullscreen(
-                        self.fullscreen.then_some(Fullscreen::Borderless(None)),
-                    );
+                    w.gfx
+                        .window
+                        .set_fullscreen(self.fullscreen.then_some(Fullscreen::Borderless(None)));
                 }
             }
             Action::TogglePanel => self.show_panel = !self.show_panel,
@@ -439,9 +439,7 @@ impl App {
             .handle_platform_output(&win.gfx.window, output.platform_output.clone());
         self.frames += 1;
         let capture_now = match (&self.opts.capture, &snap) {
-            (Some(c), Some(s)) => {
-                !self.captured && s.tick >= c.tick && self.frames > SETTLE_FRAMES
-            }
+            (Some(c), Some(s)) => !self.captured && s.tick >= c.tick && self.frames > SETTLE_FRAMES,
             _ => false,
         };
         let painted = win.gfx.paint(&self.ctx, output, capture_now);

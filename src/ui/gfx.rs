@@ -45,10 +45,9 @@ fn gpu(what: &str) -> impl FnOnce(String) -> UiError + '_ {
 impl Gfx {
     /// Creates the surface for `window` and a device that can present to it.
     pub fn new(el: &ActiveEventLoop, window: Arc<Window>) -> Result<Gfx, UiError> {
-        let desc =
-            wgpu::InstanceDescriptor::new_with_display_handle_from_env(Box::new(
-                el.owned_display_handle(),
-            ));
+        let desc = wgpu::InstanceDescriptor::new_with_display_handle_from_env(Box::new(
+            el.owned_display_handle(),
+        ));
         let instance = wgpu::Instance::new(desc);
         let surface = instance
             .create_surface(window.clone())
@@ -57,12 +56,13 @@ impl Gfx {
             power_preference: wgpu::PowerPreference::HighPerformance,
             force_fallback_adapter: false,
             compatible_surface: Some(&surface),
+            ..Default::default()
         }))
         .map_err(|e| gpu("finding a GPU adapter that can draw to the window")(e.to_string()))?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("dmm-synth window"),
-            required_limits: wgpu::Limits::downlevel_webgl2_defaults()
-                .using_resolution(adapter.limits()),
+            required_limits:
+                wgpu::Limits::downlevel_webgl2_defaults().using_resolution(adapter.limits()),
             ..Default::default()
         }))
         .map_err(|e| gpu("opening the GPU device")(e.to_string()))?;
@@ -98,7 +98,8 @@ impl Gfx {
             color_space: wgpu::SurfaceColorSpace::Auto,
         };
         surface.configure(&device, &config);
-        let renderer = egui_wgpu::Renderer::new(&device, format, egui_wgpu::RendererOptions::default());
+        let renderer =
+            egui_wgpu::Renderer::new(&device, format, egui_wgpu::RendererOptions::default());
         Ok(Gfx {
             window,
             surface,
@@ -127,13 +128,16 @@ impl Gfx {
     pub fn paint(
         &mut self,
         ctx: &egui::Context,
-        output: egui::FullOutput,
+        mut output: egui::FullOutput,
         capture: bool,
     ) -> Result<Option<Captured>, UiError> {
         let ppp = output.pixels_per_point;
-        for (id, delta) in &output.textures_delta.set {
-            self.renderer
-                .update_texture(&self.device, &self.queue, *id, delta);
+        let mut textures = std::mem::take(&mut output.textures_delta);
+        for (id, deltas) in textures.set.drain() {
+            for delta in deltas {
+                self.renderer
+                    .update_texture(&self.device, &self.queue, id, &delta);
+            }
         }
         let jobs = ctx.tessellate(output.shapes, ppp);
         let screen = egui_wgpu::ScreenDescriptor {
@@ -159,7 +163,9 @@ impl Gfx {
             _ => None,
         };
         if let Some(f) = &frame {
-            let view = f.texture.create_view(&wgpu::TextureViewDescriptor::default());
+            let view = f
+                .texture
+                .create_view(&wgpu::TextureViewDescriptor::default());
             self.pass(&mut enc, &view, &jobs, &screen);
         }
         let readback = if capture {
@@ -171,16 +177,15 @@ impl Gfx {
         self.queue.submit(cmds);
         if let Some(f) = frame {
             self.window.pre_present_notify();
-            f.present();
+            self.queue.present(f);
         }
-        let captured = match readback {
-            Some((buf, padded)) => Some(self.read_back(&buf, padded)?),
-            None => None,
-        };
-        for id in &output.textures_delta.free {
-            self.renderer.free_texture(id);
+        for id in textures.free.drain() {
+            self.renderer.free_texture(&id);
         }
-        Ok(captured)
+        match readback {
+            Some((buf, padded)) => Ok(Some(self.read_back(&buf, padded)?)),
+            None => Ok(None),
+        }
     }
 
     fn pass(
@@ -280,7 +285,9 @@ impl Gfx {
         );
         let mut rgba = Vec::with_capacity((w * h * 4) as usize);
         {
-            let data = slice.get_mapped_range();
+            let data = slice
+                .get_mapped_range()
+                .map_err(|e| gpu("reading the capture")(e.to_string()))?;
             for row in data.chunks(padded as usize).take(h as usize) {
                 for px in row[..(w * 4) as usize].chunks_exact(4) {
                     if bgra {

@@ -40,10 +40,19 @@ pub const SHORTCUTS: &[(&str, Action, &str)] = &[
 pub fn shortcuts(ctx: &egui::Context) -> Vec<Action> {
     let cmd_shift = Modifiers::COMMAND | Modifiers::SHIFT;
     let table = [
-        (KeyboardShortcut::new(cmd_shift, Key::H), Action::TogglePanel),
+        (
+            KeyboardShortcut::new(cmd_shift, Key::H),
+            Action::TogglePanel,
+        ),
         (KeyboardShortcut::new(cmd_shift, Key::S), Action::SaveAs),
-        (KeyboardShortcut::new(Modifiers::COMMAND, Key::S), Action::Save),
-        (KeyboardShortcut::new(Modifiers::COMMAND, Key::O), Action::Open),
+        (
+            KeyboardShortcut::new(Modifiers::COMMAND, Key::S),
+            Action::Save,
+        ),
+        (
+            KeyboardShortcut::new(Modifiers::COMMAND, Key::O),
+            Action::Open,
+        ),
         (
             KeyboardShortcut::new(Modifiers::COMMAND, Key::Period),
             Action::ToggleMute,

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod gfx;
 pub mod keys;
+mod live_shim;
 pub mod panel;
 pub mod state;
 

@@ -263,7 +263,7 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
 /// Colour of one weight: red positive, blue negative, brightness on a log scale of |w|/max.
 fn weight_color(w: f64, max: f64) -> Color32 {
     let t = ((1.0 + w.abs()).ln() / (1.0 + max).ln()).clamp(0.0, 1.0) as f32;
-    let v = (60.0 + 195.0 * t) as u8;
+    let v = (110.0 + 145.0 * t.sqrt()) as u8;
     if w > 0.0 {
         Color32::from_rgb(v, (v as f32 * 0.35) as u8, 40)
     } else {
@@ -551,7 +551,7 @@ pub fn meters(ui: &mut Ui, st: &PanelState) {
         };
         ui.add(
             egui::ProgressBar::new(load.clamp(0.0, 1.0) as f32)
-                .desired_width(140.0)
+                .desired_width(220.0)
                 .text(format!(
                     "{:.2} ms ({:.0}% of {:.2} ms)",
                     m.tick_seconds * 1e3,
@@ -565,11 +565,11 @@ pub fn meters(ui: &mut Ui, st: &PanelState) {
         ui.end_row();
         ui.label("audio");
         match &m.audio {
-            Some(a) => {
+            Some(a) if a.capacity > 0 => {
                 let f = a.fill as f32 / a.capacity.max(1) as f32;
                 ui.add(
                     egui::ProgressBar::new(f)
-                        .desired_width(140.0)
+                        .desired_width(220.0)
                         .text(format!("buffer {} / {}", a.fill, a.capacity)),
                 );
                 ui.end_row();
@@ -580,8 +580,8 @@ pub fn meters(ui: &mut Ui, st: &PanelState) {
                     if a.muted { "   MUTED (Ctrl+.)" } else { "" }
                 ));
             }
-            None => {
-                ui.label("no audio output");
+            _ => {
+                ui.label("null sink (no audio device)");
             }
         }
         ui.end_row();
