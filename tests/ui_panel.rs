@@ -331,3 +331,33 @@ fn whole_panel_draws_the_default_patch_and_removes_a_neuron() {
         vec![Edit::RemoveNeuron { name: "k".into() }]
     );
 }
+
+#[test]
+fn shortcuts_map_to_actions() {
+    use dmm_synth::ui::keys::{Action, shortcuts};
+    use egui::{Key, Modifiers};
+    let mut h = Harness::builder().build_ui_state(
+        |ui, got: &mut Vec<Action>| got.extend(shortcuts(ui.ctx())),
+        Vec::new(),
+    );
+    h.run();
+    let cases = [
+        (Modifiers::COMMAND | Modifiers::SHIFT, Key::S, Action::SaveAs),
+        (Modifiers::COMMAND, Key::S, Action::Save),
+        (Modifiers::COMMAND, Key::O, Action::Open),
+        (Modifiers::COMMAND | Modifiers::SHIFT, Key::H, Action::TogglePanel),
+        (Modifiers::COMMAND, Key::Period, Action::ToggleMute),
+        (Modifiers::NONE, Key::F11, Action::ToggleFullscreen),
+    ];
+    for (mods, key, want) in cases {
+        h.state_mut().clear();
+        h.key_press_modifiers(mods, key);
+        h.run();
+        assert_eq!(h.state(), &vec![want], "{mods:?}+{key:?}");
+    }
+    // A plain letter is no shortcut.
+    h.state_mut().clear();
+    h.key_press(Key::S);
+    h.run();
+    assert!(h.state().is_empty());
+}
