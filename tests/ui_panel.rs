@@ -342,10 +342,18 @@ fn shortcuts_map_to_actions() {
     );
     h.run();
     let cases = [
-        (Modifiers::COMMAND | Modifiers::SHIFT, Key::S, Action::SaveAs),
+        (
+            Modifiers::COMMAND | Modifiers::SHIFT,
+            Key::S,
+            Action::SaveAs,
+        ),
         (Modifiers::COMMAND, Key::S, Action::Save),
         (Modifiers::COMMAND, Key::O, Action::Open),
-        (Modifiers::COMMAND | Modifiers::SHIFT, Key::H, Action::TogglePanel),
+        (
+            Modifiers::COMMAND | Modifiers::SHIFT,
+            Key::H,
+            Action::TogglePanel,
+        ),
         (Modifiers::COMMAND, Key::Period, Action::ToggleMute),
         (Modifiers::NONE, Key::F11, Action::ToggleFullscreen),
     ];

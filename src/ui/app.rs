@@ -5,13 +5,13 @@
 use super::UiError;
 use super::gfx::Gfx;
 use super::keys::{Action, shortcuts};
-use super::live_shim::{Live, LiveEvent, LiveOptions};
 use super::panel::{Editor, panel};
 use super::state::{AudioMeter, PanelState};
 use crate::backend::{Backend, Frame};
 use crate::engine::edits::{EditOutcome, TimedEdit};
 use crate::engine::machine::Level;
 use crate::engine::thread::Snapshot;
+use crate::live::{Live, LiveEvent, LiveOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -318,7 +318,12 @@ impl App {
                 Ok(()) => self
                     .st
                     .push_log(Level::Notice, format!("saved {}", live.path().display())),
-                Err(e) => self.st.push_log(Level::Error, format!("save failed: {e}")),
+                Err(e) => {
+                    for line in e.lines() {
+                        self.st
+                            .push_log(Level::Error, format!("save failed: {line}"));
+                    }
+                }
             },
             Action::SaveAs => {
                 self.prompt = Some(Prompt {
@@ -360,8 +365,8 @@ impl App {
                 .push_log(Level::Notice, format!("saved as {}", path.display())),
             // A bad file shows its errors and keeps the current patch.
             (_, Err(e)) => {
-                for line in e.to_string().lines() {
-                    self.st.push_log(Level::Error, line.to_string());
+                for line in e.lines() {
+                    self.st.push_log(Level::Error, line);
                 }
             }
         }

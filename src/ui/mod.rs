@@ -6,7 +6,6 @@
 pub mod app;
 pub mod gfx;
 pub mod keys;
-mod live_shim;
 pub mod panel;
 pub mod state;
 
