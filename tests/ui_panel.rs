@@ -369,3 +369,15 @@ fn shortcuts_map_to_actions() {
     h.run();
     assert!(h.state().is_empty());
 }
+
+#[test]
+fn readme_lists_every_shortcut() {
+    use dmm_synth::ui::keys::SHORTCUTS;
+    let readme = std::fs::read_to_string(common::root().join("README.md")).expect("README.md");
+    for (keys, _, _) in SHORTCUTS {
+        assert!(
+            readme.contains(&format!("| {keys} |")),
+            "README's shortcut table lacks {keys}"
+        );
+    }
+}
