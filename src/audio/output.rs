@@ -106,9 +106,15 @@ pub struct RingReader {
 }
 
 impl RingReader {
+    /// Frames waiting in the ring.
+    pub fn available(&self) -> usize {
+        self.cons.slots() / 2
+    }
+
     /// Fills `out` (interleaved, `channels` per frame) from the ring: the callback body.
-    /// Lock-free, allocation-free.
-    pub fn fill<T>(&mut self, out: &mut [T], channels: usize)
+    /// Lock-free, allocation-free. Returns the frames that came from the ring (the rest of
+    /// `out` is silence).
+    pub fn fill<T>(&mut self, out: &mut [T], channels: usize) -> usize
     where
         T: SizedSample + FromSample<f32>,
     {
@@ -151,6 +157,7 @@ impl RingReader {
         }
         stats.played.fetch_add(frames as u64, Ordering::Relaxed);
         stats.fill.store(self.cons.slots() / 2, Ordering::Relaxed);
+        written
     }
 }
 
@@ -399,7 +406,9 @@ where
     device
         .build_output_stream::<T, _, _>(
             *config,
-            move |data: &mut [T], _: &cpal::OutputCallbackInfo| reader.fill(data, channels),
+            move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
+                reader.fill(data, channels);
+            },
             move |_err| {
                 // Counted, not logged: this may run on the audio thread.
                 errors.fetch_add(1, Ordering::Relaxed);
