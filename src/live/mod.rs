@@ -354,13 +354,11 @@ impl Live {
         if now < *until {
             return;
         }
-        self.flight = match later.take() {
-            Some(e) => Some(Flight::Sent {
-                id: self.engine().send(e),
-                later: None,
-            }),
-            None => None,
-        };
+        let later = later.take();
+        self.flight = later.map(|e| Flight::Sent {
+            id: self.engine().send(e),
+            later: None,
+        });
     }
 
     /// Reads the file after a change on disk and applies it (or reports its errors).
