@@ -386,16 +386,44 @@ fn a_file_with_errors_changes_nothing_and_says_what_is_wrong() {
 
 #[test]
 fn an_unrelated_edit_keeps_phase_and_accumulator_unbroken() {
-    let (dir, path) = temp_patch(COUNTER);
+    // COUNTER plus an audio oscillator (a 100 Hz phasor ×0.5, 1/32 a sample) on the left.
+    let text = COUNTER
+        .replace(
+            r#""ph": { "type": "phasor" }"#,
+            r#""ph": { "type": "phasor" },
+    "one": { "type": "one", "kind": "audio" },
+    "aph": { "type": "phasor", "kind": "audio" },
+    "out": { "type": "audio_out" }"#,
+        )
+        .replace(
+            r#""ph.freq": { "k.out": 7 }"#,
+            r#""ph.freq": { "k.out": 7 },
+    "aph.freq": { "one.out": 100 },
+    "out.left": { "aph.out": 0.5 }"#,
+        );
+    let (dir, path) = temp_patch(&text);
     let tr = dir.path().join("trace.jsonl");
     let mut live = open(&path, opts(false, Some(tr.clone())));
-    wait_ticks(&mut live, 10);
+    let audio = std::cell::RefCell::new(Vec::new());
+    let drain = |l: &Live| {
+        for (left, _) in l.engine().audio.try_iter() {
+            audio.borrow_mut().extend(left);
+        }
+    };
+    let until = 10;
+    poll_until(&mut live, "start", |l, _| {
+        drain(l);
+        tick(l) >= until
+    });
     assert!(!live.dirty());
     assert_eq!(live.title(), "counter.json");
     let id = live.send(Edit::set("x.in", "k.out", 5.0).unwrap());
     assert!(live.dirty());
     assert_eq!(live.title(), "counter.json •");
-    let ev = poll_until(&mut live, "edit", |l, _| scalar(l, "x.out") == Some(5.0));
+    let ev = poll_until(&mut live, "edit", |l, _| {
+        drain(l);
+        scalar(l, "x.out") == Some(5.0)
+    });
     let ev2 = poll_until(&mut live, "outcome", |_, e| {
         ev.iter()
             .chain(e)
@@ -412,8 +440,25 @@ fn an_unrelated_edit_keeps_phase_and_accumulator_unbroken() {
     assert!(ev.iter().any(
         |e| matches!(e, LiveEvent::Message(m) if m.level == Level::Error && m.text.contains("nope"))
     ));
-    wait_ticks(&mut live, 10);
+    let until = tick(&live) + 10;
+    poll_until(&mut live, "after", |l, _| {
+        drain(l);
+        tick(l) >= until
+    });
+    assert_eq!(
+        live.engine()
+            .dropped_audio
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     live.stop();
+    // The oscillator's phase ran on through the edit: every sample 1/32 above the last.
+    let audio = audio.into_inner();
+    assert!(audio.len() > 16 * 20);
+    for (i, w) in audio[3 * 16..].windows(2).enumerate() {
+        let d = (w[1] - w[0]).rem_euclid(0.5);
+        assert!((d - 1.0 / 32.0).abs() < 1e-4, "sample {i}: {w:?}");
+    }
     let x = trace(&tr, "x.out");
     assert_eq!(x.first(), Some(&1.0));
     assert_eq!(x.last(), Some(&5.0));
