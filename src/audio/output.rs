@@ -28,6 +28,8 @@ pub struct AudioStats {
     last_request: AtomicUsize,
     /// Frames the callback has played (silence for underruns included).
     played: AtomicU64,
+    /// Under/overruns the device reported (cpal's `ErrorKind::Xrun`).
+    xruns: AtomicU64,
 }
 
 impl AudioStats {
@@ -40,6 +42,7 @@ impl AudioStats {
             callbacks: AtomicU64::new(0),
             last_request: AtomicUsize::new(0),
             played: AtomicU64::new(0),
+            xruns: AtomicU64::new(0),
         }
     }
 
@@ -76,6 +79,11 @@ impl AudioStats {
         self.played.load(Ordering::Relaxed)
     }
 
+    /// Under/overruns reported by the device itself (besides `underruns`, which are ours).
+    pub fn device_xruns(&self) -> u64 {
+        self.xruns.load(Ordering::Relaxed)
+    }
+
     /// Frames asked for by the device's last callback (0 before the first).
     pub fn last_request(&self) -> usize {
         self.last_request.load(Ordering::Relaxed)
@@ -106,9 +114,15 @@ pub struct RingReader {
 }
 
 impl RingReader {
+    /// Frames waiting in the ring.
+    pub fn available(&self) -> usize {
+        self.cons.slots() / 2
+    }
+
     /// Fills `out` (interleaved, `channels` per frame) from the ring: the callback body.
-    /// Lock-free, allocation-free.
-    pub fn fill<T>(&mut self, out: &mut [T], channels: usize)
+    /// Lock-free, allocation-free. Returns the frames that came from the ring (the rest of
+    /// `out` is silence).
+    pub fn fill<T>(&mut self, out: &mut [T], channels: usize) -> usize
     where
         T: SizedSample + FromSample<f32>,
     {
@@ -151,6 +165,7 @@ impl RingReader {
         }
         stats.played.fetch_add(frames as u64, Ordering::Relaxed);
         stats.fill.store(self.cons.slots() / 2, Ordering::Relaxed);
+        written
     }
 }
 
@@ -396,13 +411,20 @@ where
     T: SizedSample + FromSample<f32>,
 {
     let channels = config.channels as usize;
+    let stats = reader.stats.clone();
     device
         .build_output_stream::<T, _, _>(
             *config,
-            move |data: &mut [T], _: &cpal::OutputCallbackInfo| reader.fill(data, channels),
-            move |_err| {
+            move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
+                reader.fill(data, channels);
+            },
+            move |err: cpal::Error| {
                 // Counted, not logged: this may run on the audio thread.
-                errors.fetch_add(1, Ordering::Relaxed);
+                if err.kind() == cpal::ErrorKind::Xrun {
+                    stats.xruns.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
             },
             None,
         )

@@ -17,6 +17,7 @@
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
+use crate::backend::cpu::CpuBackend;
 use crate::engine::edits::{Edit, EditOutcome};
 use crate::engine::kind::Settings;
 use crate::engine::machine::{EDIT_LATENCY_TICKS, EngineError, Level, Machine, Message};
@@ -354,13 +355,11 @@ impl Live {
         if now < *until {
             return;
         }
-        self.flight = match later.take() {
-            Some(e) => Some(Flight::Sent {
-                id: self.engine().send(e),
-                later: None,
-            }),
-            None => None,
-        };
+        let later = later.take();
+        self.flight = later.map(|e| Flight::Sent {
+            id: self.engine().send(e),
+            later: None,
+        });
     }
 
     /// Reads the file after a change on disk and applies it (or reports its errors).
@@ -469,20 +468,60 @@ impl Live {
                 Report::Outcome { id, outcome } => LiveEvent::Outcome { id, outcome },
             });
         }
+        let before = old.latest();
         let (machine, pace) = old.stop_parts();
         let pace = match pace {
             Pace::Audio(f) => Pace::Audio(f),
             _ => Pace::WallClock,
         };
-        let machine = machine?;
-        let backend = machine.into_backend();
-        let m = Machine::new(
-            p.network.clone(),
-            p.initial_w(),
-            backend,
-            AssetDirs::for_patch(&self.path),
-            0,
-        )?;
+        let assets = AssetDirs::for_patch(&self.path);
+        // The backend goes to the new machine. Should that fail (a backend that cannot hold
+        // the new sizes, or an engine that had stopped on an error), the CPU backend runs the
+        // new patch, or failing that the old network, so there is always an engine.
+        let mut failures = Vec::new();
+        let first = match machine {
+            Ok(m) => Machine::new(
+                p.network.clone(),
+                p.initial_w(),
+                m.into_backend(),
+                assets.clone(),
+                0,
+            ),
+            Err(e) => Err(e),
+        };
+        let m = match first {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(e.to_string());
+                match Machine::new(
+                    p.network.clone(),
+                    p.initial_w(),
+                    Box::new(CpuBackend::new()),
+                    assets.clone(),
+                    0,
+                ) {
+                    Ok(m) => m,
+                    Err(e2) => {
+                        failures.push(e2.to_string());
+                        let old = before.ok_or_else(|| LiveError::NoEngine(failures.join("; ")))?;
+                        Machine::new(
+                            (*old.net).clone(),
+                            old.w.clone(),
+                            Box::new(CpuBackend::new()),
+                            assets,
+                            0,
+                        )?
+                    }
+                }
+            }
+        };
+        for f in failures {
+            self.queued.push(LiveEvent::Message(Message {
+                tick: 0,
+                level: Level::Error,
+                text: format!("restart: {f}; running on the cpu backend"),
+            }));
+        }
         self.engine = Some(spawn_traced(
             m,
             pace,

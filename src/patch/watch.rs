@@ -11,7 +11,7 @@ use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// Quiet time after the last event before a change is reported.
@@ -79,9 +79,20 @@ impl PatchWatcher {
                     if !relevant(&ev) {
                         continue;
                     }
+                    // Quiet means no event for our file for DEBOUNCE; other files in the
+                    // folder (a trace being written, say) do not hold the change back.
+                    let mut quiet_from = Instant::now();
                     loop {
-                        match raw_rx.recv_timeout(DEBOUNCE) {
-                            Ok(_) => continue,
+                        let left = DEBOUNCE.saturating_sub(quiet_from.elapsed());
+                        if left.is_zero() {
+                            break;
+                        }
+                        match raw_rx.recv_timeout(left) {
+                            Ok(ev) => {
+                                if relevant(&ev) {
+                                    quiet_from = Instant::now();
+                                }
+                            }
                             Err(RecvTimeoutError::Timeout) => break,
                             Err(RecvTimeoutError::Disconnected) => return,
                         }
