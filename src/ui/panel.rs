@@ -575,13 +575,24 @@ pub fn meters(ui: &mut Ui, st: &PanelState) {
                 ui.end_row();
                 ui.label("underruns");
                 ui.label(format!(
-                    "{}{}",
+                    "{} (device xruns {}){}",
                     a.underruns,
+                    a.device_xruns,
                     if a.muted { "   MUTED (Ctrl+.)" } else { "" }
                 ));
+                ui.end_row();
+                ui.label("device");
+                ui.label(&a.device);
             }
-            _ => {
-                ui.label("null sink (no audio device)");
+            Some(a) => {
+                ui.label(if a.muted {
+                    "null sink (no audio device), MUTED"
+                } else {
+                    "null sink (no audio device)"
+                });
+            }
+            None => {
+                ui.label("(no engine yet)");
             }
         }
         ui.end_row();

@@ -184,7 +184,9 @@ impl Session {
             fill: stats.fill(),
             capacity: stats.capacity(),
             underruns: stats.underruns(),
+            device_xruns: stats.device_xruns(),
             muted: stats.muted(),
+            device: self.live.audio().device_name(),
         });
         for f in &snap.frames {
             let Some(def) = snap.net.neurons.get(f.neuron) else {

@@ -27,12 +27,15 @@ pub struct NeuronInfo {
 }
 
 /// Audio ring buffer figures (absent with no audio output).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AudioMeter {
     pub fill: usize,
     pub capacity: usize,
     pub underruns: u64,
+    /// Over- and underruns the device itself reported.
+    pub device_xruns: u64,
     pub muted: bool,
+    pub device: String,
 }
 
 /// Numbers for the meters section.
