@@ -179,3 +179,58 @@ fn session_edits_saves_opens_mutes_and_hides() {
 
     h.into_state().into_live().stop();
 }
+
+#[test]
+fn several_displays_share_the_area_with_their_aspect_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("two.json");
+    std::fs::write(
+        &path,
+        r#"{
+  "settings": { "tick_rate": 375, "sample_rate": 48000, "image_size": [16, 16] },
+  "neurons": {
+    "xy":    { "type": "coords" },
+    "wide":  { "type": "coords", "rows": 8, "cols": 32 },
+    "sq":    { "type": "display" },
+    "strip": { "type": "display", "rows": 8, "cols": 32 }
+  },
+  "weights": { "sq.in": { "xy.x": 1 }, "strip.in": { "wide.y": 1 } }
+}"#,
+    )
+    .expect("write patch");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 600.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), open(&path));
+    // Hide the panel: the pictures get the whole window.
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::H);
+    run_until(&mut h, "frames of both displays", |s| {
+        s.latest().is_some_and(|l| l.frames.len() == 2)
+    });
+    h.run();
+    let a = h.get_by_label("display sq").rect();
+    let b = h.get_by_label("display strip").rect();
+    // Two cells side by side, each half the area's width; each picture fills its cell's width
+    // (the cells are taller than either picture needs) and sits centred in it.
+    assert!(
+        (a.width() / a.height() - 1.0).abs() < 0.01,
+        "square stays square: {a:?}"
+    );
+    assert!(
+        (b.width() / b.height() - 4.0).abs() < 0.01,
+        "8x32 stays 1:4: {b:?}"
+    );
+    let half = (b.max.x - a.min.x) / 2.0;
+    assert!(
+        (a.width() - half).abs() < 1.0 && (b.width() - half).abs() < 1.0,
+        "{a:?} {b:?}"
+    );
+    assert!(
+        a.max.x <= b.min.x + 0.5,
+        "side by side, not overlapping: {a:?} {b:?}"
+    );
+    assert!(
+        (a.center().y - b.center().y).abs() < 1.0,
+        "both centred vertically"
+    );
+    h.into_state().into_live().stop();
+}
