@@ -177,7 +177,7 @@ impl Session {
             return;
         }
         self.last_tick = Some(snap.tick);
-        self.st.update(&snap, &snap.net);
+        self.st.update(&snap);
         self.st.meters.backend = snap.backend.clone();
         let stats = self.live.audio().stats();
         self.st.meters.audio = Some(AudioMeter {

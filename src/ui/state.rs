@@ -6,6 +6,7 @@ use crate::engine::network::{EDITS, Network, SELF};
 use crate::engine::thread::Snapshot;
 use crate::engine::{Kind, PortRef, WMatrix};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 /// One port of the catalogue, as the panel lists it.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,8 +82,9 @@ pub struct PanelState {
     pub log: VecDeque<LogLine>,
     /// Display neuron name → texture showing its newest frame (filled in by the window).
     pub thumbnails: BTreeMap<String, egui::TextureId>,
-    /// The catalogue version these ports were built from (a pointer identity of the Network).
-    catalogue: usize,
+    /// The catalogue these ports were built from. Holding it keeps its address unique, so a new
+    /// catalogue is never mistaken for this one.
+    catalogue: Option<Arc<Network>>,
 }
 
 impl PanelState {
@@ -94,12 +96,12 @@ impl PanelState {
         st
     }
 
-    /// Takes the newest snapshot and the catalogue it ran with.
-    pub fn update(&mut self, snap: &Snapshot, net: &Network) {
-        let id = net as *const Network as usize;
-        if id != self.catalogue || self.neurons.len() != net.neurons.len() {
+    /// Takes the newest snapshot (and the catalogue it ran with).
+    pub fn update(&mut self, snap: &Snapshot) {
+        let net = &snap.net;
+        if !self.catalogue.as_ref().is_some_and(|c| Arc::ptr_eq(c, net)) {
             self.set_network(net);
-            self.catalogue = id;
+            self.catalogue = Some(net.clone());
         }
         self.tick = snap.tick;
         self.w.clone_from(&snap.w);
