@@ -234,6 +234,14 @@ fn the_engine_keeps_the_ring_at_its_target_fill_and_the_audio_is_unbroken() {
         let d = (w[1] - w[0]).rem_euclid(0.5);
         assert!((d - 1.0 / 32.0).abs() < 1e-4, "sample {i}: {w:?}");
     }
+    // The device stops calling back (unplugged, say): the engine does not freeze but keeps
+    // wall-clock time, far beyond what the ring could hold.
+    let t = h.latest().unwrap().tick;
+    let cap_ticks = (1024 / block) as u64;
+    while h.latest().unwrap().tick < t + cap_ticks + 20 {
+        assert!(t0.elapsed() < DEADLINE, "the engine froze with the device");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     h.stop().unwrap();
 }
 
