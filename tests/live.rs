@@ -645,3 +645,79 @@ fn mute_is_a_flag_the_callback_reads() {
     reader.fill(&mut out, 2);
     assert_eq!(feed.stats().underruns(), 1, "an empty ring is an underrun");
 }
+
+/// The CPU backend, failing once at a given tick (a lost GPU, say).
+struct Failing {
+    inner: CpuBackend,
+    fail_at: u64,
+}
+
+impl dmm_synth::backend::Backend for Failing {
+    fn name(&self) -> String {
+        "failing".into()
+    }
+    fn set_layout(
+        &mut self,
+        net: &dmm_synth::engine::Network,
+        carry: &[Option<usize>],
+    ) -> Result<(), dmm_synth::backend::BackendError> {
+        self.inner.set_layout(net, carry)
+    }
+    fn tick(
+        &mut self,
+        net: &dmm_synth::engine::Network,
+        plan: &dmm_synth::engine::network::DownPlan,
+        ctx: &dmm_synth::backend::TickCtx,
+        out: &mut dmm_synth::backend::TickOutputs,
+    ) -> Result<(), dmm_synth::backend::BackendError> {
+        if ctx.tick == self.fail_at {
+            return Err(dmm_synth::backend::BackendError::Failed {
+                backend: "failing".into(),
+                msg: "device lost".into(),
+            });
+        }
+        self.inner.tick(net, plan, ctx, out)
+    }
+    fn read_port(
+        &mut self,
+        net: &dmm_synth::engine::Network,
+        neuron: usize,
+        port: usize,
+        output: bool,
+    ) -> Result<Vec<f32>, dmm_synth::backend::BackendError> {
+        self.inner.read_port(net, neuron, port, output)
+    }
+}
+
+#[test]
+fn a_backend_failure_restarts_on_the_cpu_with_the_running_network() {
+    let (_dir, path) = temp_patch(COUNTER);
+    let backend = Failing {
+        inner: CpuBackend::new(),
+        fail_at: 30,
+    };
+    let mut live =
+        Live::open(&path, Box::new(backend), opts(false, None)).unwrap_or_else(|e| panic!("{e}"));
+    wait_ticks(&mut live, 5);
+    live.send(Edit::set("x.in", "k.out", 8.0).unwrap());
+    let ev = poll_until(&mut live, "recovery", |_, ev| {
+        ev.iter()
+            .any(|e| matches!(e, LiveEvent::Message(m) if m.text.contains("restarted the engine")))
+    });
+    assert!(
+        ev.iter().any(|e| matches!(e, LiveEvent::Message(m)
+            if m.level == Level::Error && m.text.contains("device lost"))),
+        "the cause is reported: {ev:?}"
+    );
+    poll_until(&mut live, "running again", |l, _| {
+        l.engine()
+            .latest()
+            .is_some_and(|s| s.backend == "cpu" && s.tick > 5)
+    });
+    assert_eq!(
+        scalar(&live, "x.out"),
+        Some(8.0),
+        "the edited W carried over"
+    );
+    live.stop();
+}
