@@ -234,6 +234,14 @@ fn the_engine_keeps_the_ring_at_its_target_fill_and_the_audio_is_unbroken() {
         let d = (w[1] - w[0]).rem_euclid(0.5);
         assert!((d - 1.0 / 32.0).abs() < 1e-4, "sample {i}: {w:?}");
     }
+    // The device stops calling back (unplugged, say): the engine does not freeze but keeps
+    // wall-clock time, far beyond what the ring could hold.
+    let t = h.latest().unwrap().tick;
+    let cap_ticks = (1024 / block) as u64;
+    while h.latest().unwrap().tick < t + cap_ticks + 20 {
+        assert!(t0.elapsed() < DEADLINE, "the engine froze with the device");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     h.stop().unwrap();
 }
 
@@ -636,4 +644,80 @@ fn mute_is_a_flag_the_callback_reads() {
     assert_eq!(feed.stats().underruns(), 0);
     reader.fill(&mut out, 2);
     assert_eq!(feed.stats().underruns(), 1, "an empty ring is an underrun");
+}
+
+/// The CPU backend, failing once at a given tick (a lost GPU, say).
+struct Failing {
+    inner: CpuBackend,
+    fail_at: u64,
+}
+
+impl dmm_synth::backend::Backend for Failing {
+    fn name(&self) -> String {
+        "failing".into()
+    }
+    fn set_layout(
+        &mut self,
+        net: &dmm_synth::engine::Network,
+        carry: &[Option<usize>],
+    ) -> Result<(), dmm_synth::backend::BackendError> {
+        self.inner.set_layout(net, carry)
+    }
+    fn tick(
+        &mut self,
+        net: &dmm_synth::engine::Network,
+        plan: &dmm_synth::engine::network::DownPlan,
+        ctx: &dmm_synth::backend::TickCtx,
+        out: &mut dmm_synth::backend::TickOutputs,
+    ) -> Result<(), dmm_synth::backend::BackendError> {
+        if ctx.tick == self.fail_at {
+            return Err(dmm_synth::backend::BackendError::Failed {
+                backend: "failing".into(),
+                msg: "device lost".into(),
+            });
+        }
+        self.inner.tick(net, plan, ctx, out)
+    }
+    fn read_port(
+        &mut self,
+        net: &dmm_synth::engine::Network,
+        neuron: usize,
+        port: usize,
+        output: bool,
+    ) -> Result<Vec<f32>, dmm_synth::backend::BackendError> {
+        self.inner.read_port(net, neuron, port, output)
+    }
+}
+
+#[test]
+fn a_backend_failure_restarts_on_the_cpu_with_the_running_network() {
+    let (_dir, path) = temp_patch(COUNTER);
+    let backend = Failing {
+        inner: CpuBackend::new(),
+        fail_at: 30,
+    };
+    let mut live =
+        Live::open(&path, Box::new(backend), opts(false, None)).unwrap_or_else(|e| panic!("{e}"));
+    wait_ticks(&mut live, 5);
+    live.send(Edit::set("x.in", "k.out", 8.0).unwrap());
+    let ev = poll_until(&mut live, "recovery", |_, ev| {
+        ev.iter()
+            .any(|e| matches!(e, LiveEvent::Message(m) if m.text.contains("restarted the engine")))
+    });
+    assert!(
+        ev.iter().any(|e| matches!(e, LiveEvent::Message(m)
+            if m.level == Level::Error && m.text.contains("device lost"))),
+        "the cause is reported: {ev:?}"
+    );
+    poll_until(&mut live, "running again", |l, _| {
+        l.engine()
+            .latest()
+            .is_some_and(|s| s.backend == "cpu" && s.tick > 5)
+    });
+    assert_eq!(
+        scalar(&live, "x.out"),
+        Some(8.0),
+        "the edited W carried over"
+    );
+    live.stop();
 }

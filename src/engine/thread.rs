@@ -18,6 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// With `Pace::Audio`: a device silent this long after it last called back counts as stalled.
+pub const DEVICE_STALL: Duration = Duration::from_millis(500);
+
 /// How the engine thread paces its ticks.
 #[derive(Debug)]
 pub enum Pace {
@@ -220,6 +223,7 @@ impl Loop {
         // Our own ids for the machine's submissions map back to the sender's ids.
         let mut ids: BTreeMap<u64, u64> = BTreeMap::new();
         let mut names: Option<(Arc<Network>, Arc<Vec<String>>)> = None;
+        let (mut last_cb, mut last_cb_at, mut stalled) = (0u64, Instant::now(), false);
         while !self.stop.load(Ordering::Relaxed) {
             if let Pace::Audio(feed) = pace {
                 if feed.abandoned() {
@@ -229,9 +233,20 @@ impl Loop {
                     start_tick = machine.tick_count();
                 } else {
                     let block = machine.network().block_len();
+                    stalled = false;
                     if feed.full_enough(block) {
-                        std::thread::sleep(nap);
-                        continue;
+                        let cb = feed.stats().callbacks();
+                        if cb != last_cb {
+                            (last_cb, last_cb_at) = (cb, Instant::now());
+                        }
+                        // A device that has played and then stops calling back (unplugged,
+                        // suspended) must not freeze the engine: keep wall-clock time (the
+                        // blocks are dropped) until it calls again.
+                        if cb == 0 || last_cb_at.elapsed() < DEVICE_STALL {
+                            std::thread::sleep(nap);
+                            continue;
+                        }
+                        stalled = true;
                     }
                 }
             }
@@ -283,6 +298,9 @@ impl Loop {
             }
             if capture || self.capture_every == 0 {
                 self.publish(machine, capture, &backend, tick_seconds);
+            }
+            if stalled {
+                std::thread::sleep(tick_dt);
             }
             if matches!(pace, Pace::WallClock) {
                 let due = start + tick_dt.mul_f64((machine.tick_count() - start_tick) as f64);

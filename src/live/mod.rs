@@ -35,6 +35,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+/// Automatic restarts after engine errors before `Live` gives up and says so.
+const MAX_RECOVERIES: u32 = 3;
+
 /// Rows the trace channel holds before the engine starts dropping (and counting) them.
 const TRACE_ROWS: usize = 1 << 16;
 
@@ -134,6 +137,7 @@ pub struct Live {
     queued: Vec<LiveEvent>,
     trace: Option<TraceWriter>,
     said_stopped: bool,
+    recoveries: u32,
 }
 
 /// Settings for the engine on a device running at `device_rate` (0: no device, keep them).
@@ -244,6 +248,7 @@ impl Live {
             queued: Vec::new(),
             trace,
             said_stopped: false,
+            recoveries: 0,
         })
     }
 
@@ -309,15 +314,40 @@ impl Live {
             self.reload(&mut ev);
         }
         if !self.said_stopped && self.engine().finished() {
-            self.said_stopped = true;
-            ev.push(LiveEvent::Message(Message {
-                tick: self.engine().latest().map(|s| s.tick).unwrap_or(0),
-                level: Level::Error,
-                text: "the engine stopped after an error; save your work and reopen the patch"
-                    .into(),
-            }));
+            self.recover(&mut ev);
         }
         ev
+    }
+
+    /// The engine stopped on an error (a backend failure): start again from the last snapshot's
+    /// network and W on the CPU backend, a few times at most. Neuron state starts from `init`.
+    fn recover(&mut self, ev: &mut Vec<LiveEvent>) {
+        let last = self.engine().latest();
+        let tick = last.as_ref().map(|s| s.tick).unwrap_or(0);
+        if self.recoveries < MAX_RECOVERIES
+            && let Some(s) = last
+        {
+            self.recoveries += 1;
+            let p = Patch::from_running(&s.net.settings, self.comment.clone(), &s.net, &s.w);
+            // `restart` reports the error that stopped the engine and the switch to the CPU.
+            if self.restart(&p).is_ok() {
+                ev.append(&mut self.queued);
+                ev.push(LiveEvent::Message(Message {
+                    tick,
+                    level: Level::Notice,
+                    text: format!(
+                        "restarted the engine from the network as it was at tick {tick}; neurons start from their init"
+                    ),
+                }));
+                return;
+            }
+        }
+        self.said_stopped = true;
+        ev.push(LiveEvent::Message(Message {
+            tick,
+            level: Level::Error,
+            text: "the engine stopped after an error; save your work and reopen the patch".into(),
+        }));
     }
 
     /// Follows a reload batch's outcome.
