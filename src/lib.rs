@@ -4,6 +4,8 @@
 pub mod audio;
 pub mod backend;
 pub mod engine;
+pub mod live;
 pub mod neurons;
 pub mod patch;
 pub mod render;
+pub mod ui;

@@ -1,3 +1,7 @@
-//! Audio sinks. The WAV sink writes what `audio_out` plays (32-bit float, stereo).
+//! Audio sinks. The WAV sink writes what `audio_out` plays (32-bit float, stereo); the output
+//! module plays it on the sound card (or a null sink).
 
+pub mod output;
 pub mod wav;
+
+pub use output::{AudioFeed, AudioOutput, AudioStats};

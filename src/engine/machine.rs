@@ -146,6 +146,11 @@ impl Machine {
         self.tick
     }
 
+    /// Gives the backend back (to start a machine on another patch).
+    pub fn into_backend(self) -> Box<dyn Backend> {
+        self.backend
+    }
+
     pub fn backend_name(&self) -> String {
         self.backend.name()
     }

@@ -1,9 +1,15 @@
 //! The engine thread: owns the machine (and so the backend), runs ticks, takes edit requests from
 //! a crossbeam channel and publishes outputs without ever waiting for a reader.
+//!
+//! Pacing (DESIGN §2): with a sound card the audio clock paces the engine (`Pace::Audio`: keep
+//! the ring at its target fill, sleeping briefly while it is full); with none, the wall clock;
+//! offline, as fast as it can.
 
 use super::edits::{Edit, EditOutcome};
 use super::machine::{EngineError, Machine, Message};
+use super::network::Network;
 use super::wmatrix::WMatrix;
+use crate::audio::output::AudioFeed;
 use crate::backend::Frame;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 use std::collections::BTreeMap;
@@ -12,26 +18,54 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// With `Pace::Audio`: a device silent this long after it last called back counts as stalled.
+pub const DEVICE_STALL: Duration = Duration::from_millis(500);
+
 /// How the engine thread paces its ticks.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Pace {
     /// As fast as it can (offline work).
     Free,
     /// `tick_rate` ticks per wall-clock second (no audio device).
     WallClock,
+    /// Paced by the sound card: each block goes into the ring, which is kept at its target fill.
+    Audio(AudioFeed),
+}
+
+impl Pace {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Pace::Free => "free",
+            Pace::WallClock => "wall clock",
+            Pace::Audio(_) => "audio clock",
+        }
+    }
 }
 
 /// The newest state of the engine, for the UI.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Snapshot {
     pub tick: u64,
     pub w: WMatrix,
+    /// The running catalogue (settings included).
+    pub net: Arc<Network>,
+    /// The backend's name.
+    pub backend: String,
     /// `neuron.port` → value, every scalar output.
     pub scalars: Vec<(String, f32)>,
     pub frames: Vec<Frame>,
     pub nonfinite: BTreeMap<String, u64>,
     /// Wall time of the last tick, seconds.
     pub tick_seconds: f64,
+}
+
+/// One tick's scalar outputs, for a trace writer (`spawn_traced`).
+#[derive(Clone, Debug)]
+pub struct TraceRow {
+    pub tick: u64,
+    /// Shared while the catalogue stays the same.
+    pub names: Arc<Vec<String>>,
+    pub values: Vec<f32>,
 }
 
 /// What the engine thread reports besides snapshots.
@@ -41,6 +75,8 @@ pub enum Report {
     Outcome { id: u64, outcome: EditOutcome },
 }
 
+type Joined = (Result<Machine, EngineError>, Pace);
+
 pub struct EngineHandle {
     edits: Sender<(u64, Edit)>,
     next_id: AtomicU64,
@@ -49,8 +85,11 @@ pub struct EngineHandle {
     /// Stereo audio blocks `(left, right)`; dropped (and counted) when nobody keeps up.
     pub audio: Receiver<(Vec<f32>, Vec<f32>)>,
     pub dropped_audio: Arc<AtomicU64>,
+    /// Trace rows that did not fit the trace channel (0 when the reader keeps up).
+    pub dropped_trace: Arc<AtomicU64>,
+    pace_name: &'static str,
     stop: Arc<AtomicBool>,
-    join: Option<JoinHandle<Result<Machine, EngineError>>>,
+    join: Option<JoinHandle<Joined>>,
 }
 
 impl EngineHandle {
@@ -67,8 +106,23 @@ impl EngineHandle {
         self.latest.lock().ok().and_then(|g| g.clone())
     }
 
+    /// "free", "wall clock" or "audio clock".
+    pub fn pace(&self) -> &'static str {
+        self.pace_name
+    }
+
+    /// Whether the thread has ended (stopped, or stopped by an error).
+    pub fn finished(&self) -> bool {
+        self.join.as_ref().is_none_or(|j| j.is_finished())
+    }
+
     /// Stops the thread and returns the machine (or the error that stopped it).
-    pub fn stop(mut self) -> Result<Machine, EngineError> {
+    pub fn stop(self) -> Result<Machine, EngineError> {
+        self.stop_parts().0
+    }
+
+    /// Stops the thread and returns the machine and the pace (which holds the audio feed).
+    pub fn stop_parts(mut self) -> Joined {
         self.stop.store(true, Ordering::Relaxed);
         match self.join.take().map(|j| j.join()) {
             Some(Ok(r)) => r,
@@ -85,77 +139,48 @@ impl Drop for EngineHandle {
 }
 
 /// Starts the engine thread. A frame is captured every `capture_every` ticks (0: never).
-pub fn spawn(mut machine: Machine, pace: Pace, capture_every: u64) -> EngineHandle {
+pub fn spawn(machine: Machine, pace: Pace, capture_every: u64) -> EngineHandle {
+    spawn_traced(machine, pace, capture_every, None)
+}
+
+/// Like `spawn`, also sending every tick's scalars to `trace` (never blocking: rows that do
+/// not fit are counted in `dropped_trace`).
+pub fn spawn_traced(
+    mut machine: Machine,
+    mut pace: Pace,
+    capture_every: u64,
+    trace: Option<Sender<TraceRow>>,
+) -> EngineHandle {
     let (edit_tx, edit_rx) = unbounded::<(u64, Edit)>();
     let (report_tx, report_rx) = unbounded();
     let (audio_tx, audio_rx) = bounded(64);
     let latest = Arc::new(Mutex::new(None));
     let stop = Arc::new(AtomicBool::new(false));
     let dropped = Arc::new(AtomicU64::new(0));
-    let (latest2, stop2, dropped2) = (latest.clone(), stop.clone(), dropped.clone());
+    let dropped_trace = Arc::new(AtomicU64::new(0));
+    let pace_name = pace.name();
+    let (latest2, stop2, dropped2, dtrace2) = (
+        latest.clone(),
+        stop.clone(),
+        dropped.clone(),
+        dropped_trace.clone(),
+    );
     let join = std::thread::Builder::new()
         .name("dmm-engine".into())
         .spawn(move || {
-            let tick_dt = Duration::from_secs_f64(1.0 / machine.network().settings.tick_rate);
-            let start = Instant::now();
-            // Our own ids for the machine's submissions map back to the sender's ids.
-            let mut ids: BTreeMap<u64, u64> = BTreeMap::new();
-            while !stop2.load(Ordering::Relaxed) {
-                for (id, edit) in edit_rx.try_iter() {
-                    ids.insert(machine.submit(edit), id);
-                }
-                let t0 = Instant::now();
-                let capture =
-                    capture_every > 0 && machine.tick_count().is_multiple_of(capture_every);
-                let out = machine.tick(capture)?;
-                let tick_seconds = t0.elapsed().as_secs_f64();
-                match audio_tx.try_send((out.left.clone(), out.right.clone())) {
-                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                    Err(TrySendError::Full(_)) => {
-                        dropped2.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                for m in machine.take_messages() {
-                    let _ = report_tx.send(Report::Message(m));
-                }
-                for (mid, outcome) in machine.take_outcomes() {
-                    let id = ids.remove(&mid).unwrap_or(mid);
-                    let _ = report_tx.send(Report::Outcome { id, outcome });
-                }
-                if capture || capture_every == 0 {
-                    // Never wait for a reader: skip this publication if the lock is busy.
-                    if let Ok(mut slot) = latest2.try_lock() {
-                        let out = machine.outputs();
-                        let frames = if capture {
-                            out.frames.clone()
-                        } else {
-                            slot.as_ref()
-                                .map(|s: &Arc<Snapshot>| s.frames.clone())
-                                .unwrap_or_default()
-                        };
-                        *slot = Some(Arc::new(Snapshot {
-                            tick: machine.tick_count(),
-                            w: machine.w().clone(),
-                            scalars: machine
-                                .scalar_names()
-                                .into_iter()
-                                .zip(out.scalars.iter().copied())
-                                .collect(),
-                            frames,
-                            nonfinite: machine.nonfinite_counts().clone(),
-                            tick_seconds,
-                        }));
-                    }
-                }
-                if pace == Pace::WallClock {
-                    let due = start + tick_dt.mul_f64(machine.tick_count() as f64);
-                    let now = Instant::now();
-                    if due > now {
-                        std::thread::sleep(due - now);
-                    }
-                }
-            }
-            Ok(machine)
+            let ctx = Loop {
+                edit_rx,
+                report_tx,
+                audio_tx,
+                latest: latest2,
+                stop: stop2,
+                dropped: dropped2,
+                dropped_trace: dtrace2,
+                trace,
+                capture_every,
+            };
+            let r = ctx.run(&mut machine, &mut pace);
+            (r.map(|()| machine), pace)
         })
         .expect("spawning the engine thread");
     EngineHandle {
@@ -165,7 +190,154 @@ pub fn spawn(mut machine: Machine, pace: Pace, capture_every: u64) -> EngineHand
         reports: report_rx,
         audio: audio_rx,
         dropped_audio: dropped,
+        dropped_trace,
+        pace_name,
         stop,
         join: Some(join),
+    }
+}
+
+struct Loop {
+    edit_rx: Receiver<(u64, Edit)>,
+    report_tx: Sender<Report>,
+    audio_tx: Sender<(Vec<f32>, Vec<f32>)>,
+    latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    stop: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
+    dropped_trace: Arc<AtomicU64>,
+    trace: Option<Sender<TraceRow>>,
+    capture_every: u64,
+}
+
+impl Loop {
+    fn run(&self, machine: &mut Machine, pace: &mut Pace) -> Result<(), EngineError> {
+        let tick_rate = machine.network().settings.tick_rate;
+        let tick_dt = Duration::from_secs_f64(1.0 / tick_rate);
+        // While the ring is full, sleep a quarter block (within 0.2..2 ms) and look again.
+        let nap = tick_dt
+            .div_f64(4.0)
+            .clamp(Duration::from_micros(200), Duration::from_millis(2));
+        let mut start = Instant::now();
+        let mut start_tick = machine.tick_count();
+        let backend = machine.backend_name();
+        // Our own ids for the machine's submissions map back to the sender's ids.
+        let mut ids: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut names: Option<(Arc<Network>, Arc<Vec<String>>)> = None;
+        let (mut last_cb, mut last_cb_at, mut stalled) = (0u64, Instant::now(), false);
+        while !self.stop.load(Ordering::Relaxed) {
+            if let Pace::Audio(feed) = pace {
+                if feed.abandoned() {
+                    // The stream is gone: keep running on the wall clock from here.
+                    *pace = Pace::WallClock;
+                    start = Instant::now();
+                    start_tick = machine.tick_count();
+                } else {
+                    let block = machine.network().block_len();
+                    stalled = false;
+                    if feed.full_enough(block) {
+                        let cb = feed.stats().callbacks();
+                        if cb != last_cb {
+                            (last_cb, last_cb_at) = (cb, Instant::now());
+                        }
+                        // A device that has played and then stops calling back (unplugged,
+                        // suspended) must not freeze the engine: keep wall-clock time (the
+                        // blocks are dropped) until it calls again.
+                        if cb == 0 || last_cb_at.elapsed() < DEVICE_STALL {
+                            std::thread::sleep(nap);
+                            continue;
+                        }
+                        stalled = true;
+                    }
+                }
+            }
+            for (id, edit) in self.edit_rx.try_iter() {
+                ids.insert(machine.submit(edit), id);
+            }
+            let t0 = Instant::now();
+            let capture =
+                self.capture_every > 0 && machine.tick_count().is_multiple_of(self.capture_every);
+            let tick = machine.tick_count();
+            let out = machine.tick(capture)?;
+            let tick_seconds = t0.elapsed().as_secs_f64();
+            if let Pace::Audio(feed) = pace {
+                feed.push_block(&out.left, &out.right);
+            }
+            match self
+                .audio_tx
+                .try_send((out.left.clone(), out.right.clone()))
+            {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            if let Some(tx) = &self.trace {
+                let net = machine.network();
+                let fresh = match &names {
+                    Some((n, _)) => !Arc::ptr_eq(n, net),
+                    None => true,
+                };
+                if fresh {
+                    names = Some((net.clone(), Arc::new(machine.scalar_names())));
+                }
+                let row = TraceRow {
+                    tick,
+                    names: names.as_ref().map(|(_, n)| n.clone()).unwrap_or_default(),
+                    values: machine.outputs().scalars.clone(),
+                };
+                if let Err(TrySendError::Full(_)) = tx.try_send(row) {
+                    self.dropped_trace.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            for m in machine.take_messages() {
+                let _ = self.report_tx.send(Report::Message(m));
+            }
+            for (mid, outcome) in machine.take_outcomes() {
+                let id = ids.remove(&mid).unwrap_or(mid);
+                let _ = self.report_tx.send(Report::Outcome { id, outcome });
+            }
+            if capture || self.capture_every == 0 {
+                self.publish(machine, capture, &backend, tick_seconds);
+            }
+            if stalled {
+                std::thread::sleep(tick_dt);
+            }
+            if matches!(pace, Pace::WallClock) {
+                let due = start + tick_dt.mul_f64((machine.tick_count() - start_tick) as f64);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn publish(&self, machine: &Machine, capture: bool, backend: &str, tick_seconds: f64) {
+        // Never wait for a reader: skip this publication if the lock is busy.
+        if let Ok(mut slot) = self.latest.try_lock() {
+            let out = machine.outputs();
+            let frames = if capture {
+                out.frames.clone()
+            } else {
+                slot.as_ref()
+                    .map(|s: &Arc<Snapshot>| s.frames.clone())
+                    .unwrap_or_default()
+            };
+            *slot = Some(Arc::new(Snapshot {
+                tick: machine.tick_count(),
+                w: machine.w().clone(),
+                net: machine.network().clone(),
+                backend: backend.to_string(),
+                scalars: machine
+                    .scalar_names()
+                    .into_iter()
+                    .zip(out.scalars.iter().copied())
+                    .collect(),
+                frames,
+                nonfinite: machine.nonfinite_counts().clone(),
+                tick_seconds,
+            }));
+        }
     }
 }

@@ -9,7 +9,9 @@
 //! Every error names the file, the place (line:column for syntax, the JSON path for meaning) and
 //! what was expected.
 
+pub mod diff;
 mod raw;
+pub mod watch;
 
 use crate::engine::kind::Settings;
 use crate::engine::network::{EDITS, Network, SELF};

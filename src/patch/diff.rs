@@ -1,0 +1,254 @@
+//! The difference between a running network and a patch file, as edit requests for Self.
+//!
+//! Hot reload and `open_patch` send this instead of restarting, so every neuron that stays keeps
+//! its state (phases, accumulators, feedback images):
+//!
+//! - a neuron only in the file is added (`add_neuron`); its connections then fade in like any
+//!   other weight change;
+//! - a neuron only in the running network is removed (`remove_neuron`: its connections go at
+//!   once, through Self, then the neuron);
+//! - a neuron in both with a different type or settings is *replaced*: removed, and added again
+//!   under the same name with its connections once the removal has landed (the engine refuses
+//!   both in one request, so this is a second request, `Diff::later`). The replaced neuron
+//!   starts from its `init` (its state is lost; the others keep theirs);
+//! - every other weight that differs is set to the file's value (`set`, absolute, so a weight
+//!   the network changed itself meanwhile still lands on the file's value), spread evenly over
+//!   the morph time. A weight the file drops is set to 0 over the morph time and disappears.
+//!
+//! Settings (rates, image size) are not diffed: the caller checks them (see `live`).
+
+use super::Patch;
+use crate::engine::edits::Edit;
+use crate::engine::wmatrix::{PortRef, WMatrix};
+use crate::neurons::NeuronSpec;
+use std::collections::{BTreeSet, HashMap};
+
+/// Edit requests that turn the running network into the wanted one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Diff {
+    /// Sent now, as one batch.
+    pub now: Vec<Edit>,
+    /// Sent once the removals in `now` have landed (replaced neurons coming back).
+    pub later: Vec<Edit>,
+}
+
+impl Diff {
+    /// Number of edit requests in both parts.
+    pub fn len(&self) -> usize {
+        self.now.len() + self.later.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.now.is_empty() && self.later.is_empty()
+    }
+
+    /// `now` as one request (None when empty).
+    pub fn batch_now(&self) -> Option<Edit> {
+        batch(&self.now)
+    }
+
+    /// `later` as one request (None when empty).
+    pub fn batch_later(&self) -> Option<Edit> {
+        batch(&self.later)
+    }
+}
+
+fn batch(edits: &[Edit]) -> Option<Edit> {
+    (!edits.is_empty()).then(|| Edit::Batch {
+        edits: edits.to_vec(),
+    })
+}
+
+/// A spec without its `comment`, which changes nothing in how a neuron runs.
+fn essence(spec: &NeuronSpec) -> NeuronSpec {
+    let mut s = spec.clone();
+    s.settings.remove("comment");
+    s
+}
+
+/// The edits that turn `running` into `wanted`, weight changes spread over `morph` seconds.
+/// Both patches' weights exclude the core weights (as `Patch` keeps them).
+pub fn diff(running: &Patch, wanted: &Patch, morph: f64) -> Diff {
+    let have: HashMap<&str, &NeuronSpec> = running
+        .neurons
+        .iter()
+        .map(|(n, s)| (n.as_str(), s))
+        .collect();
+    let want: HashMap<&str, &NeuronSpec> = wanted
+        .neurons
+        .iter()
+        .map(|(n, s)| (n.as_str(), s))
+        .collect();
+    let mut d = Diff::default();
+
+    let removed: BTreeSet<&str> = running
+        .neurons
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !want.contains_key(n))
+        .collect();
+    let replaced: BTreeSet<&str> = running
+        .neurons
+        .iter()
+        .filter(|(n, s)| {
+            want.get(n.as_str())
+                .is_some_and(|w| essence(w) != essence(s))
+        })
+        .map(|(n, _)| n.as_str())
+        .collect();
+
+    for (name, _) in &running.neurons {
+        if removed.contains(name.as_str()) || replaced.contains(name.as_str()) {
+            d.now.push(Edit::RemoveNeuron { name: name.clone() });
+        }
+    }
+    for (name, spec) in &wanted.neurons {
+        if !have.contains_key(name.as_str()) {
+            d.now.push(Edit::AddNeuron {
+                name: name.clone(),
+                neuron: spec.clone(),
+                weights: WMatrix::new(),
+            });
+        }
+    }
+
+    let touches = |set: &BTreeSet<&str>, t: &PortRef, s: &PortRef| {
+        set.contains(t.neuron.as_str()) || set.contains(s.neuron.as_str())
+    };
+    let set = |t: &PortRef, s: &PortRef, w: f64, morph: f64| Edit::Set {
+        target: t.clone(),
+        source: s.clone(),
+        weight: w,
+        morph,
+    };
+    // Weights that change or appear (replaced neurons' connections come back later, at once).
+    let mut back = Vec::new();
+    for (t, s, w) in wanted.weights.entries() {
+        if touches(&replaced, t, s) {
+            back.push(set(t, s, w, 0.0));
+        } else if running.weights.get(t, s) != w {
+            d.now.push(set(t, s, w, morph));
+        }
+    }
+    // Weights that go (removed neurons' connections go with them).
+    for (t, s, w) in running.weights.entries() {
+        if w != 0.0
+            && wanted.weights.get(t, s) == 0.0
+            && !touches(&removed, t, s)
+            && !touches(&replaced, t, s)
+        {
+            d.now.push(set(t, s, 0.0, morph));
+        }
+    }
+    if !replaced.is_empty() {
+        for (name, spec) in &wanted.neurons {
+            if replaced.contains(name.as_str()) {
+                d.later.push(Edit::AddNeuron {
+                    name: name.clone(),
+                    neuron: spec.clone(),
+                    weights: WMatrix::new(),
+                });
+            }
+        }
+        d.later.extend(back);
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neurons::AssetDirs;
+
+    fn p(text: &str) -> Patch {
+        Patch::parse(text, "t.json", &AssetDirs::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const A: &str = r#"{
+      "settings": { "tick_rate": 100, "sample_rate": 1000 },
+      "neurons": { "k": {"type": "one"}, "x": {"type": "identity"}, "y": {"type": "identity"},
+                   "ph": {"type": "phasor"} },
+      "weights": { "x.in": {"k.out": 1}, "y.in": {"k.out": 2, "x.out": 3}, "ph.freq": {"k.out": 5} }
+    }"#;
+
+    #[test]
+    fn same_patch_no_edits() {
+        let d = diff(&p(A), &p(A), 0.5);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(d.batch_now(), None);
+    }
+
+    #[test]
+    fn changed_added_and_dropped_weights_are_sets_with_the_morph() {
+        let b = A
+            .replace(r#""x.in": {"k.out": 1}"#, r#""x.in": {"k.out": 4}"#)
+            .replace(r#""k.out": 2, "x.out": 3"#, r#""x.out": 3, "y.out": 0.5"#);
+        let d = diff(&p(A), &p(&b), 0.5);
+        assert!(d.later.is_empty());
+        let s = |t: &str, src: &str, w: f64| Edit::Set {
+            target: PortRef::parse(t).unwrap(),
+            source: PortRef::parse(src).unwrap(),
+            weight: w,
+            morph: 0.5,
+        };
+        assert_eq!(d.now.len(), 3, "{d:?}");
+        assert!(d.now.contains(&s("x.in", "k.out", 4.0)));
+        assert!(d.now.contains(&s("y.in", "y.out", 0.5)));
+        assert!(d.now.contains(&s("y.in", "k.out", 0.0)));
+        assert!(matches!(d.batch_now(), Some(Edit::Batch { edits }) if edits.len() == 3));
+    }
+
+    #[test]
+    fn neurons_added_and_removed_in_one_batch() {
+        let b = r#"{
+          "settings": { "tick_rate": 100, "sample_rate": 1000 },
+          "neurons": { "k": {"type": "one"}, "x": {"type": "identity"},
+                       "ph": {"type": "phasor"}, "z": {"type": "tanh"} },
+          "weights": { "x.in": {"k.out": 1}, "ph.freq": {"k.out": 5}, "z.x": {"x.out": 2} }
+        }"#;
+        let d = diff(&p(A), &p(b), 0.0);
+        assert!(d.later.is_empty());
+        assert_eq!(
+            d.now,
+            vec![
+                Edit::RemoveNeuron { name: "y".into() },
+                Edit::AddNeuron {
+                    name: "z".into(),
+                    neuron: NeuronSpec::new("tanh"),
+                    weights: WMatrix::new()
+                },
+                Edit::Set {
+                    target: PortRef::parse("z.x").unwrap(),
+                    source: PortRef::parse("x.out").unwrap(),
+                    weight: 2.0,
+                    morph: 0.0
+                },
+            ],
+            "y's weights go with y; z's come in after z"
+        );
+    }
+
+    #[test]
+    fn a_neuron_whose_type_changes_is_replaced_in_two_requests() {
+        let b = A
+            .replace(r#""y": {"type": "identity"}"#, r#""y": {"type": "tanh"}"#)
+            .replace(r#""y.in""#, r#""y.x""#);
+        let d = diff(&p(A), &p(&b), 1.0);
+        assert_eq!(d.now, vec![Edit::RemoveNeuron { name: "y".into() }]);
+        assert_eq!(d.later.len(), 3, "{:?}", d.later);
+        assert!(matches!(&d.later[0], Edit::AddNeuron { name, neuron, .. }
+            if name == "y" && neuron.ty == "tanh"));
+        for e in &d.later[1..] {
+            assert!(
+                matches!(e, Edit::Set { target, morph, .. } if target.neuron == "y" && *morph == 0.0),
+                "{e:?}"
+            );
+        }
+        // A comment is not a change.
+        let c = A.replace(
+            r#""y": {"type": "identity"}"#,
+            r#""y": {"type": "identity", "comment": "hi"}"#,
+        );
+        assert!(diff(&p(A), &p(&c), 1.0).is_empty());
+    }
+}
