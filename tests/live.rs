@@ -650,6 +650,7 @@ fn mute_is_a_flag_the_callback_reads() {
 struct Failing {
     inner: CpuBackend,
     fail_at: u64,
+    panic: bool,
 }
 
 impl dmm_synth::backend::Backend for Failing {
@@ -670,6 +671,9 @@ impl dmm_synth::backend::Backend for Failing {
         ctx: &dmm_synth::backend::TickCtx,
         out: &mut dmm_synth::backend::TickOutputs,
     ) -> Result<(), dmm_synth::backend::BackendError> {
+        if ctx.tick == self.fail_at && self.panic {
+            panic!("kernel bug");
+        }
         if ctx.tick == self.fail_at {
             return Err(dmm_synth::backend::BackendError::Failed {
                 backend: "failing".into(),
@@ -691,10 +695,20 @@ impl dmm_synth::backend::Backend for Failing {
 
 #[test]
 fn a_backend_failure_restarts_on_the_cpu_with_the_running_network() {
+    recovers(false, "device lost");
+}
+
+#[test]
+fn a_panicking_kernel_restarts_on_the_cpu_with_the_running_network() {
+    recovers(true, "kernel bug");
+}
+
+fn recovers(panic: bool, cause: &str) {
     let (_dir, path) = temp_patch(COUNTER);
     let backend = Failing {
         inner: CpuBackend::new(),
         fail_at: 30,
+        panic,
     };
     let mut live =
         Live::open(&path, Box::new(backend), opts(false, None)).unwrap_or_else(|e| panic!("{e}"));
@@ -706,7 +720,7 @@ fn a_backend_failure_restarts_on_the_cpu_with_the_running_network() {
     });
     assert!(
         ev.iter().any(|e| matches!(e, LiveEvent::Message(m)
-            if m.level == Level::Error && m.text.contains("device lost"))),
+            if m.level == Level::Error && m.text.contains(cause))),
         "the cause is reported: {ev:?}"
     );
     poll_until(&mut live, "running again", |l, _| {
