@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 if command -v dpkg >/dev/null; then
-  for pkg in pkg-config libasound2-dev; do
+  for pkg in pkg-config libasound2-dev libvulkan1 mesa-vulkan-drivers; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if ((${#need[@]})); then
@@ -24,7 +24,12 @@ if ! command -v cargo >/dev/null; then
 fi
 
 cargo build --release
+bin="${CARGO_TARGET_DIR:-target}/release/dmm-synth"
 patch="${1:-patches/default.json}"
+if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
+  # The live window: picture, panel, sound card, hot reload of the patch file.
+  exec "$bin" "$patch" "${@:2}"
+fi
 out="out/$(basename "$patch" .json)"
-./target/release/dmm-synth render "$patch" --ticks 3750 --every 375 --out "$out"
-echo "The live window is not in this build yet: the patch was rendered headless to $out (PNG frames, audio.wav, trace.jsonl)."
+"$bin" render "$patch" --ticks 3750 --every 375 --out "$out"
+echo "No display (DISPLAY/WAYLAND_DISPLAY unset), so no window: the patch was rendered headless to $out (PNG frames, audio.wav, trace.jsonl)."

@@ -8,3 +8,4 @@ pub mod live;
 pub mod neurons;
 pub mod patch;
 pub mod render;
+pub mod ui;

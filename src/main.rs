@@ -2,12 +2,14 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use dmm_synth::backend::cpu::CpuBackend;
+use cpal::traits::{DeviceTrait, HostTrait};
+use dmm_synth::backend::{self, BackendChoice, gpu};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
 use dmm_synth::neurons::{Kinds, PortKind, TYPES};
 use dmm_synth::patch::Patch;
 use dmm_synth::render::{RenderOptions, render};
+use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,9 +19,91 @@ use std::process::ExitCode;
     version,
     about = "A live-coding audiovisual synthesizer whose engine is a dataflow matrix machine"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    play: PlayArgs,
+}
+
+/// `dmm-synth [PATCH]`: open the live window (picture, panel, sound, hot reload).
+#[derive(clap::Args)]
+struct PlayArgs {
+    /// The patch to play.
+    #[arg(default_value = "patches/default.json")]
+    patch: PathBuf,
+    /// Do not open the sound card (null sink paced by the wall clock).
+    #[arg(long)]
+    no_audio: bool,
+    /// Do not watch the patch file for changes.
+    #[arg(long)]
+    no_watch: bool,
+    /// Spread hot-reloaded weight changes over this many seconds (overrides the file's morph_time).
+    #[arg(long)]
+    morph: Option<f64>,
+    /// Start with the panel hidden (Ctrl+Shift+H shows it).
+    #[arg(long)]
+    hide_panel: bool,
+    /// Window size in logical pixels, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x800", value_parser = parse_size)]
+    size: [u32; 2],
+    /// Write the window's own picture (display and panel) at this engine tick.
+    #[arg(long, requires = "capture_out")]
+    capture_tick: Option<u64>,
+    /// PNG file for --capture-tick.
+    #[arg(long, requires = "capture_tick")]
+    capture_out: Option<PathBuf>,
+    /// Quit once the capture is written.
+    #[arg(long, requires = "capture_tick")]
+    exit_after_capture: bool,
+    /// Timed edit requests to send while playing, one JSON object per line with a "tick" field.
+    #[arg(long)]
+    edits: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<[u32; 2], String> {
+    let bad = || format!("expected WIDTHxHEIGHT such as 1280x800, found {s:?}");
+    let (w, h) = s.split_once('x').ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(64..=16384).contains(&w) || !(64..=16384).contains(&h) {
+        return Err(format!("window size {w}x{h} is outside 64..=16384"));
+    }
+    Ok([w, h])
+}
+
+fn read_edits(path: &std::path::Path) -> Result<Vec<dmm_synth::engine::TimedEdit>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_edits_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn play(a: PlayArgs) -> Result<ExitCode> {
+    let edits = match &a.edits {
+        Some(p) => read_edits(p)?,
+        None => Vec::new(),
+    };
+    let capture = match (a.capture_tick, a.capture_out) {
+        (Some(tick), Some(out)) => Some(CaptureRequest {
+            tick,
+            out,
+            exit: a.exit_after_capture,
+        }),
+        _ => None,
+    };
+    let opts = WindowOptions {
+        patch: a.patch,
+        audio: !a.no_audio,
+        watch: !a.no_watch,
+        morph: a.morph,
+        capture,
+        edits,
+        size: a.size,
+        panel: !a.hide_panel,
+    };
+    run_window(opts, Box::new(CpuBackend::new()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -47,9 +131,14 @@ enum Command {
         /// Seed for every noise neuron.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
+        #[arg(long, default_value = "auto")]
+        backend: BackendChoice,
     },
     /// Print the neuron table (markdown).
     Types,
+    /// List GPU adapters (name, API, device type) and audio output devices.
+    Info,
 }
 
 fn main() -> ExitCode {
@@ -63,7 +152,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return play(cli.play);
+    };
+    match command {
         Command::Check { patches } => {
             let mut bad = 0;
             for p in &patches {
@@ -93,15 +185,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             every,
             edits,
             seed,
+            backend,
         } => {
             let p = Patch::load(&patch).map_err(|e| anyhow::anyhow!("{e}"))?;
             let edits = match edits {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    parse_edits_jsonl(&text)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-                }
+                Some(path) => read_edits(&path)?,
                 None => Vec::new(),
             };
             if every == 0 {
@@ -114,7 +202,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 edits,
                 seed,
             };
-            let report = render(&p, Box::new(CpuBackend::new()), &opts, |m| {
+            let (backend, note) = backend::create(backend)?;
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            let name = backend.name();
+            let report = render(&p, backend, &opts, |m| {
                 let tag = if m.level == Level::Error {
                     "error"
                 } else {
@@ -123,7 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("tick {}: {tag}: {}", m.tick, m.text);
             })?;
             println!(
-                "rendered {} ticks ({:.2} s of audio) in {:.2} s wall ({:.1}x real time) on the cpu backend",
+                "rendered {} ticks ({:.2} s of audio) in {:.2} s wall ({:.1}x real time) on the {name} backend",
                 report.ticks,
                 report.audio_seconds,
                 report.wall_seconds,
@@ -144,6 +237,79 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", types_markdown());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Info => {
+            info();
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Adapters and audio devices, and what `--backend auto` would pick.
+fn info() {
+    println!("GPU adapters:");
+    let adapters = gpu::adapters();
+    if adapters.is_empty() {
+        println!(
+            "  none (install Vulkan drivers, e.g. mesa-vulkan-drivers, for a GPU or lavapipe)"
+        );
+    }
+    for a in &adapters {
+        println!(
+            "  {} | {} | {}{} | {}",
+            a.name,
+            a.api,
+            a.device_type,
+            if a.software { " (software)" } else { "" },
+            a.driver
+        );
+    }
+    match backend::create(BackendChoice::Auto) {
+        Ok((b, note)) => {
+            println!("--backend auto picks: {}", b.name());
+            if let Some(n) = note {
+                println!("  {n}");
+            }
+        }
+        Err(e) => println!("--backend auto fails: {e}"),
+    }
+    println!("Audio output devices:");
+    let host = cpal::default_host();
+    let default = host
+        .default_output_device()
+        .and_then(|d| d.description().ok())
+        .map(|d| d.name().to_string());
+    match host.output_devices() {
+        Ok(devs) => {
+            let mut any = false;
+            for d in devs {
+                any = true;
+                let name = d
+                    .description()
+                    .map(|d| d.name().to_string())
+                    .unwrap_or_else(|e| format!("(unnamed: {e})"));
+                let config = d
+                    .default_output_config()
+                    .map(|c| {
+                        format!(
+                            "{} Hz, {} ch, {:?}",
+                            c.sample_rate(),
+                            c.channels(),
+                            c.sample_format()
+                        )
+                    })
+                    .unwrap_or_else(|e| format!("no default config: {e}"));
+                let mark = if default.as_deref() == Some(name.as_str()) {
+                    " (default)"
+                } else {
+                    ""
+                };
+                println!("  {name}{mark} | {config}");
+            }
+            if !any {
+                println!("  none (the app plays into a null sink)");
+            }
+        }
+        Err(e) => println!("  cannot list devices: {e}"),
     }
 }
 

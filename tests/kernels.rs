@@ -223,3 +223,20 @@ fn nan_and_inf_are_replaced_and_counted_by_neuron() {
         "{msgs:?}"
     );
 }
+
+/// The vectorisable exp used by softmax against the standard library, over its whole range.
+#[test]
+fn softmax_exp_matches_std_exp() {
+    use dmm_synth::backend::cpu::kernels::exp_neg;
+    let mut worst = 0.0f64;
+    let mut x = 0.0f32;
+    while x > -87.0 {
+        let (a, b) = (exp_neg(x) as f64, x.exp() as f64);
+        worst = worst.max((a - b).abs() / b);
+        x -= 0.000_731;
+    }
+    assert!(worst < 3e-7, "relative error {worst}");
+    assert_eq!(exp_neg(0.0), 1.0);
+    assert_eq!(exp_neg(-100.0), 0.0);
+    assert_eq!(exp_neg(f32::NEG_INFINITY), 0.0);
+}

@@ -7,6 +7,7 @@
 //! hands back what the CPU needs (`TickOutputs`).
 
 pub mod cpu;
+pub mod gpu;
 
 use crate::engine::network::{DownPlan, Network};
 use thiserror::Error;
@@ -15,6 +16,71 @@ use thiserror::Error;
 pub enum BackendError {
     #[error("backend {backend}: {msg}")]
     Failed { backend: String, msg: String },
+    #[error("{file}:{line}:{col}: {msg}")]
+    Shader {
+        file: String,
+        line: u32,
+        col: u32,
+        msg: String,
+    },
+    #[error("no usable GPU adapter: {0}")]
+    NoAdapter(String),
+    #[error("the GPU device was lost ({0})")]
+    DeviceLost(String),
+    #[error("unknown backend {0:?}; expected auto, gpu or cpu")]
+    UnknownChoice(String),
+}
+
+/// Which backend to run (`--backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// The GPU on a hardware adapter; the CPU (with a note) on a software one or none.
+    #[default]
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = BackendError;
+    fn from_str(s: &str) -> Result<Self, BackendError> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            "gpu" => Ok(BackendChoice::Gpu),
+            "cpu" => Ok(BackendChoice::Cpu),
+            _ => Err(BackendError::UnknownChoice(s.to_string())),
+        }
+    }
+}
+
+/// Makes the chosen backend. The note (one line) says why `auto` did not pick the GPU.
+pub fn create(choice: BackendChoice) -> Result<(Box<dyn Backend>, Option<String>), BackendError> {
+    match choice {
+        BackendChoice::Cpu => Ok((Box::new(cpu::CpuBackend::new()), None)),
+        BackendChoice::Gpu => Ok((Box::new(gpu::GpuBackend::new()?), None)),
+        BackendChoice::Auto => match gpu::GpuContext::new() {
+            Ok(ctx) if ctx.software() => Ok((
+                Box::new(cpu::CpuBackend::new()),
+                Some(format!(
+                    "note: the only GPU adapter is {} (software rendering); using the cpu backend (--backend gpu to use it anyway)",
+                    ctx.info.name
+                )),
+            )),
+            Ok(ctx) => match gpu::GpuBackend::with_context(ctx) {
+                Ok(b) => Ok((Box::new(b), None)),
+                Err(e) => Ok((
+                    Box::new(cpu::CpuBackend::new()),
+                    Some(format!(
+                        "note: the GPU backend failed to start ({e}); using the cpu backend"
+                    )),
+                )),
+            },
+            Err(e) => Ok((
+                Box::new(cpu::CpuBackend::new()),
+                Some(format!("note: {e}; using the cpu backend")),
+            )),
+        },
+    }
 }
 
 /// Per-tick facts every kernel may use.
@@ -52,6 +118,11 @@ pub struct TickOutputs {
 
 pub trait Backend: Send {
     fn name(&self) -> String;
+
+    /// When a tick fails, the engine may go on with the CPU backend (a lost GPU device).
+    fn falls_back_to_cpu(&self) -> bool {
+        false
+    }
 
     /// Installs a new catalogue. `carry[i] = Some(j)` means new neuron `i` is old neuron `j`
     /// unchanged: its outputs (its state) must carry over. New neurons start from their `init`.

@@ -9,6 +9,7 @@ use super::edits::{Edit, EditOutcome, Morph};
 use super::kind::Kind;
 use super::network::{DownPlan, EDITS, Network, SELF};
 use super::wmatrix::{PortRef, WMatrix};
+use crate::backend::cpu::CpuBackend;
 use crate::backend::{Backend, BackendError, TickCtx, TickOutputs};
 use crate::neurons::{AssetDirs, Init, Op};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -226,6 +227,22 @@ impl Machine {
         });
     }
 
+    /// The GPU failed (device lost, driver reset, validation error): go on with the CPU reference
+    /// backend. The dense states lived on the device and are gone, so neurons restart from their
+    /// initial values; W, the catalogue and the engine-side neurons are untouched.
+    fn fall_back_to_cpu(&mut self, e: BackendError, ctx: &TickCtx) -> Result<(), EngineError> {
+        let was = self.backend.name();
+        let mut cpu: Box<dyn Backend> = Box::new(CpuBackend::new());
+        cpu.set_layout(&self.net, &vec![None; self.net.neurons.len()])?;
+        cpu.tick(&self.net, &self.plan, ctx, &mut self.out)?;
+        self.backend = cpu;
+        self.say(
+            Level::Error,
+            format!("{was} failed ({e}); the engine goes on with the cpu backend (neuron states restarted)"),
+        );
+        Ok(())
+    }
+
     /// Runs one tick: down stroke, up stroke, read-back.
     pub fn tick(&mut self, capture: bool) -> Result<&TickOutputs, EngineError> {
         self.apply_due_removals()?;
@@ -247,8 +264,15 @@ impl Machine {
             seed: self.seed,
             capture,
         };
-        self.backend
-            .tick(&self.net, &self.plan, &ctx, &mut self.out)?;
+        if let Err(e) = self
+            .backend
+            .tick(&self.net, &self.plan, &ctx, &mut self.out)
+        {
+            if !self.backend.falls_back_to_cpu() {
+                return Err(e.into());
+            }
+            self.fall_back_to_cpu(e, &ctx)?;
+        }
         self.engine_up(x);
         self.count_nonfinite();
         self.prev_scalars.clone_from(&self.out.scalars);
@@ -610,7 +634,19 @@ impl Machine {
             .iter()
             .map(|n| self.net.find(&n.name).map(|(i, _)| i))
             .collect();
-        self.backend.set_layout(&net, &carry)?;
+        if let Err(e) = self.backend.set_layout(&net, &carry) {
+            if !self.backend.falls_back_to_cpu() {
+                return Err(e.into());
+            }
+            let was = self.backend.name();
+            let mut cpu: Box<dyn Backend> = Box::new(CpuBackend::new());
+            cpu.set_layout(&net, &vec![None; net.neurons.len()])?;
+            self.backend = cpu;
+            self.say(
+                Level::Error,
+                format!("{was} cannot hold the new network ({e}); the engine goes on with the cpu backend (neuron states restarted)"),
+            );
+        }
         for n in net.neurons.iter().filter(|n| n.engine_side()) {
             if !self.mout.contains_key(&n.name) {
                 let init = match &n.params.init {

@@ -1,0 +1,280 @@
+//! The live window: a winit `ApplicationHandler` that draws the `display` neurons from the newest
+//! engine snapshot every frame (never waiting for the engine), the egui panel beside them, and
+//! sends the panel's edit requests through Self (`Live::send`).
+
+use super::UiError;
+use super::gfx::Gfx;
+use super::session::Session;
+use crate::backend::Backend;
+use crate::engine::edits::TimedEdit;
+use crate::engine::machine::Level;
+use crate::live::{Live, LiveOptions};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use winit::application::ApplicationHandler;
+use winit::event::WindowEvent;
+use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
+use winit::window::{Fullscreen, Window, WindowId};
+
+/// Write the window's own picture (display and panel) at an engine tick.
+#[derive(Clone, Debug)]
+pub struct CaptureRequest {
+    /// The first frame drawn from a snapshot of this tick or later is captured.
+    pub tick: u64,
+    pub out: PathBuf,
+    /// Quit once the file is written.
+    pub exit: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct WindowOptions {
+    pub patch: PathBuf,
+    /// Try the sound card (false: null sink paced by the wall clock).
+    pub audio: bool,
+    /// Watch the patch file and hot-reload it.
+    pub watch: bool,
+    /// Overrides the file's morph time for hot reloads, seconds.
+    pub morph: Option<f64>,
+    pub capture: Option<CaptureRequest>,
+    /// Timed edits sent when the engine reaches their tick (sorted by tick).
+    pub edits: Vec<TimedEdit>,
+    /// Inner size of the window, logical pixels.
+    pub size: [u32; 2],
+    pub panel: bool,
+}
+
+impl Default for WindowOptions {
+    fn default() -> Self {
+        WindowOptions {
+            patch: PathBuf::from("patches/default.json"),
+            audio: true,
+            watch: true,
+            morph: None,
+            capture: None,
+            edits: Vec::new(),
+            size: [1280, 800],
+            panel: true,
+        }
+    }
+}
+
+/// Window frames per second we aim for; the engine keeps its own pace.
+const FRAME_RATE: f64 = 60.0;
+/// Frames drawn before a capture may be taken (egui settles its layout in the first frames).
+const SETTLE_FRAMES: u64 = 3;
+
+/// Checks that a window can be opened at all, before anything else starts.
+fn display_available() -> Result<(), UiError> {
+    if cfg!(all(unix, not(target_os = "macos")))
+        && std::env::var_os("DISPLAY").is_none_or(|v| v.is_empty())
+        && std::env::var_os("WAYLAND_DISPLAY").is_none_or(|v| v.is_empty())
+    {
+        return Err(UiError::NoDisplay(
+            "neither DISPLAY nor WAYLAND_DISPLAY is set".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the window on `opts.patch` and runs until it is closed (or a capture asked to exit).
+pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), UiError> {
+    display_available()?;
+    let event_loop = EventLoop::new().map_err(|e| UiError::NoDisplay(e.to_string()))?;
+    // A frame is captured often enough for the window's frame rate, and on every tick a
+    // capture request or a slow patch needs.
+    let tick_rate = crate::patch::Patch::load(&opts.patch)
+        .map(|p| p.settings.tick_rate)
+        .map_err(|e| UiError::Patch(e.to_string()))?;
+    let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
+    let live = Live::open(
+        &opts.patch,
+        backend,
+        LiveOptions {
+            audio: opts.audio,
+            watch: opts.watch,
+            capture_every,
+            morph: opts.morph,
+            trace: None,
+        },
+    )
+    .map_err(|e| UiError::Live(e.to_string()))?;
+    let mut app = App {
+        capture: opts.capture.clone(),
+        size: opts.size,
+        session: Some(Session::new(live, opts.edits.clone(), opts.panel)),
+        win: None,
+        ctx: egui::Context::default(),
+        fullscreen: false,
+        next_frame: Instant::now(),
+        title: String::new(),
+        captured: false,
+        error: None,
+    };
+    event_loop.set_control_flow(ControlFlow::Poll);
+    event_loop
+        .run_app(&mut app)
+        .map_err(|e| UiError::Window(e.to_string()))?;
+    let App { session, error, .. } = app;
+    if let Some(s) = session {
+        s.into_live().stop();
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct Window_ {
+    gfx: Gfx,
+    egui: egui_winit::State,
+}
+
+/// The winit shell around a `Session`: window, GPU, frame pacing, capture.
+struct App {
+    capture: Option<CaptureRequest>,
+    size: [u32; 2],
+    session: Option<Session>,
+    win: Option<Window_>,
+    ctx: egui::Context,
+    fullscreen: bool,
+    next_frame: Instant,
+    title: String,
+    captured: bool,
+    error: Option<UiError>,
+}
+
+impl App {
+    fn fail(&mut self, el: &ActiveEventLoop, e: UiError) {
+        self.error = Some(e);
+        el.exit();
+    }
+
+    /// One window frame: the session draws, the GPU paints, maybe a capture is written.
+    fn frame(&mut self, el: &ActiveEventLoop) {
+        let (Some(win), Some(session)) = (self.win.as_mut(), self.session.as_mut()) else {
+            return;
+        };
+        let input = win.egui.take_egui_input(&win.gfx.window);
+        let output = self.ctx.run_ui(input, |ui| session.ui(ui));
+        win.egui
+            .handle_platform_output(&win.gfx.window, output.platform_output.clone());
+        let snap_tick = session.latest().map(|s| s.tick);
+        let capture_now = match (&self.capture, snap_tick) {
+            (Some(c), Some(t)) => !self.captured && t >= c.tick && session.frames() > SETTLE_FRAMES,
+            _ => false,
+        };
+        let painted = win.gfx.paint(&self.ctx, output, capture_now);
+        if session.fullscreen != self.fullscreen {
+            self.fullscreen = session.fullscreen;
+            win.gfx
+                .window
+                .set_fullscreen(self.fullscreen.then_some(Fullscreen::Borderless(None)));
+        }
+        let title = session.title();
+        if title != self.title {
+            win.gfx.window.set_title(&title);
+            self.title = title;
+        }
+        match painted {
+            Err(e) => self.fail(el, e),
+            Ok(Some(shot)) => {
+                self.captured = true;
+                if let (Some(c), Some(t)) = (self.capture.clone(), snap_tick) {
+                    match shot.save_png(&c.out) {
+                        Ok(()) => {
+                            println!(
+                                "captured tick {t} ({}x{}) to {}",
+                                shot.width,
+                                shot.height,
+                                c.out.display()
+                            );
+                            if c.exit {
+                                el.exit();
+                            }
+                        }
+                        Err(e) => self.fail(el, e),
+                    }
+                }
+            }
+            Ok(None) => {}
+        }
+    }
+}
+
+impl ApplicationHandler for App {
+    fn resumed(&mut self, el: &ActiveEventLoop) {
+        if self.win.is_some() {
+            return;
+        }
+        let [w, h] = self.size;
+        let attrs = Window::default_attributes()
+            .with_title("dmm-synth")
+            .with_inner_size(winit::dpi::LogicalSize::new(w, h));
+        let window = match el.create_window(attrs) {
+            Ok(w) => Arc::new(w),
+            Err(e) => return self.fail(el, UiError::Window(e.to_string())),
+        };
+        let gfx = match Gfx::new(el, window.clone()) {
+            Ok(g) => g,
+            Err(e) => return self.fail(el, e),
+        };
+        let info = &gfx.adapter;
+        if let Some(s) = self.session.as_mut() {
+            s.st.push_log(
+                Level::Notice,
+                format!("window drawn by {} ({:?})", info.name, info.backend),
+            );
+        }
+        if info.device_type == wgpu::DeviceType::Cpu
+            && let Some(s) = self.session.as_mut()
+        {
+            s.st.push_log(
+                Level::Notice,
+                "the window is drawn by a software rasterizer: expect a slow frame rate",
+            );
+        }
+        let egui = egui_winit::State::new(
+            self.ctx.clone(),
+            egui::ViewportId::ROOT,
+            el,
+            Some(window.scale_factor() as f32),
+            window.theme(),
+            Some(gfx.max_texture_side()),
+        );
+        self.win = Some(Window_ { gfx, egui });
+        window.request_redraw();
+    }
+
+    fn window_event(&mut self, el: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        let Some(win) = self.win.as_mut() else {
+            return;
+        };
+        let _ = win.egui.on_window_event(&win.gfx.window, &event);
+        match event {
+            WindowEvent::CloseRequested => el.exit(),
+            WindowEvent::Resized(size) => win.gfx.resize(size.width, size.height),
+            WindowEvent::RedrawRequested => {
+                self.next_frame = Instant::now() + Duration::from_secs_f64(1.0 / FRAME_RATE);
+                self.frame(el);
+            }
+            _ => {}
+        }
+    }
+
+    fn about_to_wait(&mut self, el: &ActiveEventLoop) {
+        // The picture is redrawn at the frame rate whatever happens; between frames the loop
+        // sleeps (the engine runs on its own thread at its own pace).
+        let now = Instant::now();
+        if now >= self.next_frame {
+            if let Some(w) = &self.win {
+                w.gfx.window.request_redraw();
+            }
+            el.set_control_flow(ControlFlow::WaitUntil(
+                now + Duration::from_secs_f64(1.0 / FRAME_RATE),
+            ));
+        } else {
+            el.set_control_flow(ControlFlow::WaitUntil(self.next_frame));
+        }
+    }
+}

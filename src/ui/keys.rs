@@ -1,0 +1,72 @@
+//! Keyboard shortcuts (PERFORMERS.md §4 conventions), read from egui's input so that a test can
+//! press them headless.
+
+use egui::{Key, KeyboardShortcut, Modifiers};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    ToggleFullscreen,
+    TogglePanel,
+    ToggleMute,
+    Save,
+    SaveAs,
+    Open,
+}
+
+/// Every shortcut, for the README table and the help text: (keys, action, what it does).
+pub const SHORTCUTS: &[(&str, Action, &str)] = &[
+    ("F11", Action::ToggleFullscreen, "fullscreen on / off"),
+    ("Ctrl+Shift+H", Action::TogglePanel, "hide / show the panel"),
+    (
+        "Ctrl+.",
+        Action::ToggleMute,
+        "mute / unmute the sound at once (panic button)",
+    ),
+    (
+        "Ctrl+S",
+        Action::Save,
+        "save the running patch (atomic, keeps NAME.json.bak)",
+    ),
+    ("Ctrl+Shift+S", Action::SaveAs, "save as (asks for a path)"),
+    (
+        "Ctrl+O",
+        Action::Open,
+        "open another patch (asks for a path)",
+    ),
+];
+
+/// Takes this frame's shortcut presses out of egui's input. Shift variants are consumed first:
+/// egui's matching ignores an extra Shift, so Ctrl+S would also catch Ctrl+Shift+S.
+pub fn shortcuts(ctx: &egui::Context) -> Vec<Action> {
+    let cmd_shift = Modifiers::COMMAND | Modifiers::SHIFT;
+    let table = [
+        (
+            KeyboardShortcut::new(cmd_shift, Key::H),
+            Action::TogglePanel,
+        ),
+        (KeyboardShortcut::new(cmd_shift, Key::S), Action::SaveAs),
+        (
+            KeyboardShortcut::new(Modifiers::COMMAND, Key::S),
+            Action::Save,
+        ),
+        (
+            KeyboardShortcut::new(Modifiers::COMMAND, Key::O),
+            Action::Open,
+        ),
+        (
+            KeyboardShortcut::new(Modifiers::COMMAND, Key::Period),
+            Action::ToggleMute,
+        ),
+        (
+            KeyboardShortcut::new(Modifiers::NONE, Key::F11),
+            Action::ToggleFullscreen,
+        ),
+    ];
+    ctx.input_mut(|i| {
+        table
+            .iter()
+            .filter(|(s, _)| i.consume_shortcut(s))
+            .map(|(_, a)| *a)
+            .collect()
+    })
+}

@@ -1,0 +1,386 @@
+//! Everything the window does except talking to the GPU and the window system: take the newest
+//! snapshot, draw the panel and the pictures into an egui `Ui`, handle shortcuts and path prompts,
+//! and send edit requests through Self. The winit shell (`app`) paints what this draws; tests run
+//! it headless with egui_kittest on a real `Live`.
+
+use super::keys::{Action, shortcuts};
+use super::panel::{Editor, panel};
+use super::state::{AudioMeter, PanelState};
+use crate::backend::Frame;
+use crate::engine::edits::{EditOutcome, TimedEdit};
+use crate::engine::machine::Level;
+use crate::engine::thread::Snapshot;
+use crate::live::{Live, LiveEvent};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Width of the panel, points.
+const PANEL_WIDTH: f32 = 400.0;
+
+/// What a path prompt is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    Open,
+    SaveAs,
+}
+
+#[derive(Clone, Debug)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+}
+
+pub struct Session {
+    live: Live,
+    pub st: PanelState,
+    pub ed: Editor,
+    /// One texture per display neuron, by name.
+    pictures: Vec<(String, egui::TextureHandle)>,
+    last_tick: Option<u64>,
+    latest: Option<Arc<Snapshot>>,
+    pub show_panel: bool,
+    /// Whether the window should be fullscreen (the shell applies it).
+    pub fullscreen: bool,
+    pub prompt: Option<Prompt>,
+    pending: VecDeque<TimedEdit>,
+    frames: u64,
+    fps_window: (Instant, u64),
+}
+
+impl Session {
+    /// A session on a running instrument; `edits` are sent when the engine reaches their tick.
+    pub fn new(live: Live, edits: Vec<TimedEdit>, show_panel: bool) -> Session {
+        let mut st = PanelState::default();
+        if let Some(note) = live.audio().note() {
+            st.push_log(Level::Notice, note);
+        }
+        st.push_log(Level::Notice, format!("playing {}", live.path().display()));
+        let mut pending: Vec<TimedEdit> = edits;
+        pending.sort_by_key(|e| e.tick);
+        Session {
+            live,
+            st,
+            ed: Editor::default(),
+            pictures: Vec::new(),
+            last_tick: None,
+            latest: None,
+            show_panel,
+            fullscreen: false,
+            prompt: None,
+            pending: pending.into(),
+            frames: 0,
+            fps_window: (Instant::now(), 0),
+        }
+    }
+
+    pub fn live(&self) -> &Live {
+        &self.live
+    }
+
+    pub fn into_live(self) -> Live {
+        self.live
+    }
+
+    /// The snapshot the last frame was drawn from.
+    pub fn latest(&self) -> Option<&Arc<Snapshot>> {
+        self.latest.as_ref()
+    }
+
+    /// Frames drawn so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// The window title: patch file name, `•` while unsaved.
+    pub fn title(&self) -> String {
+        format!("{} - dmm-synth", self.live.title())
+    }
+
+    /// One frame: reports, newest snapshot, scripted edits, shortcuts, panel, pictures, prompt;
+    /// the panel's requests go through Self.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.poll_live();
+        self.take_snapshot(ui.ctx());
+        if let Some(t) = self.latest.as_ref().map(|s| s.tick) {
+            self.replay(t);
+        }
+        let actions = shortcuts(ui.ctx());
+        let mut edits = Vec::new();
+        if self.show_panel {
+            let (st, ed) = (&mut self.st, &mut self.ed);
+            egui::Panel::right("panel")
+                .default_size(PANEL_WIDTH)
+                .resizable(true)
+                .show(ui, |ui| {
+                    ui.heading("dmm-synth");
+                    edits = panel(ui, st, ed);
+                });
+        }
+        egui::CentralPanel::default()
+            .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))
+            .show(ui, |ui| pictures_ui(ui, &self.pictures));
+        let confirmed = self.prompt_ui(ui.ctx());
+        for e in edits {
+            self.live.send(e);
+        }
+        for a in actions {
+            self.act(a);
+        }
+        if let Some((kind, path)) = confirmed {
+            self.confirm(kind, path);
+        }
+        self.frames += 1;
+        let (t0, n0) = self.fps_window;
+        let dt = t0.elapsed().as_secs_f64();
+        if dt >= 1.0 {
+            self.st.meters.frames_per_second = (self.frames - n0) as f64 / dt;
+            self.fps_window = (Instant::now(), self.frames);
+        }
+    }
+
+    /// Takes what the instrument reports: reloads, file errors, engine messages, rejections.
+    fn poll_live(&mut self) {
+        for ev in self.live.poll() {
+            match ev {
+                LiveEvent::Reloaded { edits, morph } => self.st.push_log(
+                    Level::Notice,
+                    format!("reloaded the patch file: {edits} change(s) over {morph} s"),
+                ),
+                LiveEvent::FileErrors(errs) => {
+                    for e in errs {
+                        self.st.push_log(Level::Error, e);
+                    }
+                }
+                LiveEvent::Message(m) => self
+                    .st
+                    .push_log(m.level, format!("tick {}: {}", m.tick, m.text)),
+                LiveEvent::Outcome { id, outcome } => {
+                    if let EditOutcome::Rejected { tick, errors } = outcome {
+                        self.st.push_log(
+                            Level::Error,
+                            format!("edit {id} rejected at tick {tick}: {}", errors.join("; ")),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the newest snapshot into the panel state and the picture textures.
+    fn take_snapshot(&mut self, ctx: &egui::Context) {
+        let Some(snap) = self.live.engine().latest() else {
+            return;
+        };
+        if self.last_tick == Some(snap.tick) {
+            return;
+        }
+        self.last_tick = Some(snap.tick);
+        self.st.update(&snap);
+        self.st.meters.backend = snap.backend.clone();
+        let stats = self.live.audio().stats();
+        self.st.meters.audio = Some(AudioMeter {
+            fill: stats.fill(),
+            capacity: stats.capacity(),
+            underruns: stats.underruns(),
+            device_xruns: stats.device_xruns(),
+            muted: stats.muted(),
+            device: self.live.audio().device_name(),
+        });
+        for f in &snap.frames {
+            let Some(def) = snap.net.neurons.get(f.neuron) else {
+                continue;
+            };
+            let image = frame_image(f);
+            match self.pictures.iter_mut().find(|(n, _)| n == &def.name) {
+                Some((_, tex)) => tex.set(image, egui::TextureOptions::LINEAR),
+                None => {
+                    let tex = ctx.load_texture(
+                        format!("display {}", def.name),
+                        image,
+                        egui::TextureOptions::LINEAR,
+                    );
+                    self.pictures.push((def.name.clone(), tex));
+                }
+            }
+        }
+        // Displays that were removed stop being drawn.
+        let displays: Vec<&str> = snap
+            .net
+            .displays
+            .iter()
+            .filter_map(|&i| snap.net.neurons.get(i).map(|n| n.name.as_str()))
+            .collect();
+        self.pictures
+            .retain(|(n, _)| displays.contains(&n.as_str()));
+        self.st.thumbnails = self
+            .pictures
+            .iter()
+            .map(|(n, t)| (n.clone(), t.id()))
+            .collect();
+        self.latest = Some(snap);
+    }
+
+    /// Sends the scripted edits whose tick the engine has reached.
+    fn replay(&mut self, tick: u64) {
+        while let Some(e) = self.pending.pop_front() {
+            if e.tick > tick {
+                self.pending.push_front(e);
+                break;
+            }
+            let id = self.live.send(e.edit);
+            self.st.push_log(
+                Level::Notice,
+                format!(
+                    "scripted edit {id} sent at tick {tick} (for tick {})",
+                    e.tick
+                ),
+            );
+        }
+    }
+
+    /// Carries out one shortcut.
+    pub fn act(&mut self, a: Action) {
+        match a {
+            Action::ToggleFullscreen => self.fullscreen = !self.fullscreen,
+            Action::TogglePanel => self.show_panel = !self.show_panel,
+            Action::ToggleMute => {
+                let stats = self.live.audio().stats();
+                let m = !stats.muted();
+                stats.set_muted(m);
+                self.st
+                    .push_log(Level::Notice, if m { "muted" } else { "unmuted" });
+            }
+            Action::Save => match self.live.save() {
+                Ok(()) => self.st.push_log(
+                    Level::Notice,
+                    format!("saved {}", self.live.path().display()),
+                ),
+                Err(e) => {
+                    for line in e.lines() {
+                        self.st
+                            .push_log(Level::Error, format!("save failed: {line}"));
+                    }
+                }
+            },
+            Action::SaveAs => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::SaveAs,
+                    text: self.live.path().display().to_string(),
+                })
+            }
+            Action::Open => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Open,
+                    text: self
+                        .live
+                        .path()
+                        .parent()
+                        .map(|p| format!("{}/", p.display()))
+                        .unwrap_or_default(),
+                })
+            }
+        }
+    }
+
+    /// The path prompt window; returns what was confirmed.
+    fn prompt_ui(&mut self, ctx: &egui::Context) -> Option<(PromptKind, PathBuf)> {
+        let p = self.prompt.as_mut()?;
+        let mut confirmed = None;
+        let mut close = false;
+        let title = match p.kind {
+            PromptKind::Open => "Open patch",
+            PromptKind::SaveAs => "Save patch as",
+        };
+        egui::Window::new(title)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                let l = ui.label("path");
+                let r = ui
+                    .add(egui::TextEdit::singleline(&mut p.text).desired_width(360.0))
+                    .labelled_by(l.id);
+                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if !r.lost_focus() {
+                    r.request_focus();
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("OK").clicked() || enter {
+                        confirmed = Some((p.kind, PathBuf::from(p.text.trim())));
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked()
+                        || ui.input(|i| i.key_pressed(egui::Key::Escape))
+                    {
+                        close = true;
+                    }
+                });
+            });
+        if close {
+            self.prompt = None;
+        }
+        confirmed
+    }
+
+    /// Carries out a confirmed path prompt.
+    fn confirm(&mut self, kind: PromptKind, path: PathBuf) {
+        let r = match kind {
+            PromptKind::Open => self.live.open_patch(&path),
+            PromptKind::SaveAs => self.live.save_as(&path),
+        };
+        match (kind, r) {
+            (PromptKind::Open, Ok(())) => {
+                self.st
+                    .push_log(Level::Notice, format!("opened {}", path.display()));
+                self.last_tick = None;
+            }
+            (PromptKind::SaveAs, Ok(())) => self
+                .st
+                .push_log(Level::Notice, format!("saved as {}", path.display())),
+            // A bad file shows its errors and keeps the current patch.
+            (_, Err(e)) => {
+                for line in e.lines() {
+                    self.st.push_log(Level::Error, line);
+                }
+            }
+        }
+    }
+}
+
+/// A display frame as an egui image.
+fn frame_image(f: &Frame) -> egui::ColorImage {
+    egui::ColorImage::from_rgba_unmultiplied([f.cols, f.rows], &f.rgba)
+}
+
+/// Every display neuron's picture, scaled to fit its share of the area, aspect kept, centred.
+fn pictures_ui(ui: &mut egui::Ui, pictures: &[(String, egui::TextureHandle)]) {
+    let area = ui.max_rect();
+    if pictures.is_empty() {
+        ui.centered_and_justified(|ui| {
+            ui.label("no display neuron (add one of type \"display\")");
+        });
+        return;
+    }
+    let n = pictures.len();
+    let cols = (n as f32).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    let cell = egui::vec2(area.width() / cols as f32, area.height() / rows as f32);
+    for (i, (name, tex)) in pictures.iter().enumerate() {
+        let origin = area.min + egui::vec2((i % cols) as f32 * cell.x, (i / cols) as f32 * cell.y);
+        let [w, h] = tex.size();
+        let scale = (cell.x / w.max(1) as f32).min(cell.y / h.max(1) as f32);
+        let size = egui::vec2(w as f32 * scale, h as f32 * scale);
+        let rect = egui::Rect::from_center_size(origin + cell / 2.0, size);
+        let resp = ui.allocate_rect(rect, egui::Sense::hover());
+        resp.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, format!("display {name}"))
+        });
+        ui.painter().image(
+            tex.id(),
+            rect,
+            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+            egui::Color32::WHITE,
+        );
+    }
+}
