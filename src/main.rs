@@ -60,6 +60,9 @@ struct PlayArgs {
     /// Timed edit requests to send while playing, one JSON object per line with a "tick" field.
     #[arg(long)]
     edits: Option<PathBuf>,
+    /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
 }
 
 fn parse_size(s: &str) -> Result<[u32; 2], String> {
@@ -92,7 +95,7 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         }),
         _ => None,
     };
-    let opts = WindowOptions {
+    let mut opts = WindowOptions {
         patch: a.patch,
         audio: !a.no_audio,
         watch: !a.no_watch,
@@ -101,8 +104,14 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         edits,
         size: a.size,
         panel: !a.hide_panel,
+        notes: Vec::new(),
     };
-    run_window(opts, Box::new(CpuBackend::new()))?;
+    let (backend, note) = backend::create(a.backend)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+        opts.notes.push(note);
+    }
+    run_window(opts, backend)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -42,6 +42,8 @@ pub struct WindowOptions {
     /// Inner size of the window, logical pixels.
     pub size: [u32; 2],
     pub panel: bool,
+    /// Start-up notes for the log (for example why `--backend auto` chose the CPU).
+    pub notes: Vec<String>,
 }
 
 impl Default for WindowOptions {
@@ -53,6 +55,7 @@ impl Default for WindowOptions {
             morph: None,
             capture: None,
             edits: Vec::new(),
+            notes: Vec::new(),
             size: [1280, 800],
             panel: true,
         }
@@ -99,10 +102,14 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         },
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
+    let mut session = Session::new(live, opts.edits.clone(), opts.panel);
+    for n in &opts.notes {
+        session.notice(n.clone());
+    }
     let mut app = App {
         capture: opts.capture.clone(),
         size: opts.size,
-        session: Some(Session::new(live, opts.edits.clone(), opts.panel)),
+        session: Some(session),
         win: None,
         ctx: egui::Context::default(),
         fullscreen: false,

@@ -79,6 +79,11 @@ impl Session {
         &self.live
     }
 
+    /// Adds a notice to the panel's log (start-up notes such as the backend choice).
+    pub fn notice(&mut self, text: impl Into<String>) {
+        self.st.push_log(Level::Notice, text);
+    }
+
     pub fn into_live(self) -> Live {
         self.live
     }
