@@ -735,3 +735,72 @@ fn recovers(panic: bool, cause: &str) {
     );
     live.stop();
 }
+
+#[test]
+fn a_later_set_of_the_same_weight_wins_over_a_morph_in_progress() {
+    // Two saves in a row during a long morph: W must land on the second value, not on it plus
+    // the rest of the first morph.
+    let mut m = machine(&patch_str(COUNTER));
+    let w = |m: &dmm_synth::engine::Machine| m.w().get(&pr("x.in"), &pr("k.out"));
+    let set = |weight: f64, morph: f64| Edit::Set {
+        target: pr("x.in"),
+        source: pr("k.out"),
+        weight,
+        morph,
+    };
+    m.submit(set(3.0, 0.5)); // 50 ticks
+    let mut ws = Vec::new();
+    for t in 0..100 {
+        if t == 12 {
+            m.submit(set(0.5, 0.2)); // 20 ticks, from wherever the first morph is
+        }
+        m.tick(false).unwrap();
+        ws.push(w(&m));
+    }
+    assert_eq!(*ws.last().unwrap(), 0.5, "{ws:?}");
+    let peak = ws.iter().cloned().fold(f64::MIN, f64::max);
+    assert!(peak < 1.5, "the first morph stopped where it was: {ws:?}");
+    // From the turn on, equal steps down to 0.5, then still.
+    let turn = ws.iter().position(|&v| v == peak).unwrap();
+    let steps: Vec<f64> = ws[turn..].windows(2).map(|p| p[1] - p[0]).collect();
+    let moving: Vec<f64> = steps.iter().copied().filter(|d| *d != 0.0).collect();
+    assert_eq!(moving.len(), 20, "{ws:?}");
+    for d in &moving {
+        assert!((d - moving[0]).abs() < 1e-9, "{steps:?}");
+    }
+
+    // remove during a morph: stays removed; remove_neuron during a morph into it: no
+    // rejected slices afterwards.
+    m.submit(set(2.0, 0.3));
+    for _ in 0..5 {
+        m.tick(false).unwrap();
+    }
+    m.submit(Edit::Remove {
+        target: pr("x.in"),
+        source: pr("k.out"),
+    });
+    m.submit(Edit::Set {
+        target: pr("acc.delta"),
+        source: pr("k.out"),
+        weight: 4.0,
+        morph: 0.3,
+    });
+    for _ in 0..3 {
+        m.tick(false).unwrap();
+    }
+    m.submit(Edit::RemoveNeuron { name: "acc".into() });
+    for _ in 0..60 {
+        m.tick(false).unwrap();
+    }
+    assert!(
+        m.w().row(&pr("x.in")).is_none(),
+        "{:?}",
+        m.w().row(&pr("x.in"))
+    );
+    assert!(!m.network().contains("acc"));
+    let msgs = m.take_messages();
+    assert!(
+        msgs.iter().all(|m| m.level != Level::Error),
+        "no slices into a removed neuron: {msgs:?}"
+    );
+}
