@@ -704,14 +704,15 @@ fn a_panicking_kernel_restarts_on_the_cpu_with_the_running_network() {
 }
 
 fn recovers(panic: bool, cause: &str) {
-    let (_dir, path) = temp_patch(COUNTER);
+    let (dir, path) = temp_patch(COUNTER);
+    let tr = dir.path().join("trace.jsonl");
     let backend = Failing {
         inner: CpuBackend::new(),
         fail_at: 30,
         panic,
     };
-    let mut live =
-        Live::open(&path, Box::new(backend), opts(false, None)).unwrap_or_else(|e| panic!("{e}"));
+    let mut live = Live::open(&path, Box::new(backend), opts(false, Some(tr.clone())))
+        .unwrap_or_else(|e| panic!("{e}"));
     wait_ticks(&mut live, 5);
     live.send(Edit::set("x.in", "k.out", 8.0).unwrap());
     let ev = poll_until(&mut live, "recovery", |_, ev| {
@@ -734,6 +735,9 @@ fn recovers(panic: bool, cause: &str) {
         "the edited W carried over"
     );
     live.stop();
+    // The trace counts on through the restart (`trace` checks the ticks are consecutive).
+    let x = trace(&tr, "x.out");
+    assert!(x.len() > 35 && x.last() == Some(&8.0), "{x:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //!   settings (rates, image size) differ restarts the engine on it, and says so.
 //! - **Trace.** With `LiveOptions::trace`, every tick's scalar outputs are written as
 //!   `{"tick":t,"scalars":{...}}` lines (the shape `render` writes) by a writer thread, so the
-//!   engine never waits on the disk.
+//!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
@@ -691,11 +691,18 @@ fn start_trace(path: &Path) -> Result<TraceWriter, LiveError> {
         .spawn(move || -> std::io::Result<()> {
             let mut out = std::io::BufWriter::new(file);
             let mut line = String::new();
+            // A restarted engine counts from 0 again: the trace goes on counting.
+            let (mut offset, mut next) = (0u64, 0u64);
             // Ends when the engine and the Live have both dropped their senders.
             while let Ok(first) = rx.recv() {
                 for row in std::iter::once(first).chain(rx.try_iter()) {
+                    if row.tick + offset < next {
+                        offset = next - row.tick;
+                    }
+                    let tick = row.tick + offset;
+                    next = tick + 1;
                     line.clear();
-                    let _ = write!(line, "{{\"tick\":{},\"scalars\":{{", row.tick);
+                    let _ = write!(line, "{{\"tick\":{tick},\"scalars\":{{");
                     for (i, (name, v)) in row.names.iter().zip(&row.values).enumerate() {
                         let sep = if i > 0 { "," } else { "" };
                         if v.is_finite() {
