@@ -808,3 +808,32 @@ fn a_later_set_of_the_same_weight_wins_over_a_morph_in_progress() {
         "no slices into a removed neuron: {msgs:?}"
     );
 }
+
+#[test]
+fn the_morph_option_overrides_the_file() {
+    let (dir, path) = temp_patch(COUNTER);
+    let tr = dir.path().join("trace.jsonl");
+    let mut o = opts(true, Some(tr.clone()));
+    o.morph = Some(0.2);
+    let mut live = open(&path, o);
+    wait_ticks(&mut live, 5);
+    let changed = COUNTER
+        .replace(r#""x.in": { "k.out": 1 }"#, r#""x.in": { "k.out": -1 }"#)
+        .replace(
+            r#""sample_rate": 1600 }"#,
+            r#""sample_rate": 1600, "morph_time": 3 }"#,
+        );
+    editor_save(&path, &changed);
+    let ev = poll_until(&mut live, "done", |l, _| scalar(l, "x.out") == Some(-1.0));
+    assert!(
+        ev.contains(&LiveEvent::Reloaded {
+            edits: 1,
+            morph: 0.2
+        }),
+        "{ev:?}"
+    );
+    live.stop();
+    let x = trace(&tr, "x.out");
+    let moving = x.windows(2).filter(|w| w[1] != w[0]).count();
+    assert_eq!(moving, 20, "0.2 s at 100 ticks/s: {x:?}");
+}
