@@ -650,6 +650,7 @@ fn mute_is_a_flag_the_callback_reads() {
 struct Failing {
     inner: CpuBackend,
     fail_at: u64,
+    panic: bool,
 }
 
 impl dmm_synth::backend::Backend for Failing {
@@ -670,6 +671,9 @@ impl dmm_synth::backend::Backend for Failing {
         ctx: &dmm_synth::backend::TickCtx,
         out: &mut dmm_synth::backend::TickOutputs,
     ) -> Result<(), dmm_synth::backend::BackendError> {
+        if ctx.tick == self.fail_at && self.panic {
+            panic!("kernel bug");
+        }
         if ctx.tick == self.fail_at {
             return Err(dmm_synth::backend::BackendError::Failed {
                 backend: "failing".into(),
@@ -691,13 +695,24 @@ impl dmm_synth::backend::Backend for Failing {
 
 #[test]
 fn a_backend_failure_restarts_on_the_cpu_with_the_running_network() {
-    let (_dir, path) = temp_patch(COUNTER);
+    recovers(false, "device lost");
+}
+
+#[test]
+fn a_panicking_kernel_restarts_on_the_cpu_with_the_running_network() {
+    recovers(true, "kernel bug");
+}
+
+fn recovers(panic: bool, cause: &str) {
+    let (dir, path) = temp_patch(COUNTER);
+    let tr = dir.path().join("trace.jsonl");
     let backend = Failing {
         inner: CpuBackend::new(),
         fail_at: 30,
+        panic,
     };
-    let mut live =
-        Live::open(&path, Box::new(backend), opts(false, None)).unwrap_or_else(|e| panic!("{e}"));
+    let mut live = Live::open(&path, Box::new(backend), opts(false, Some(tr.clone())))
+        .unwrap_or_else(|e| panic!("{e}"));
     wait_ticks(&mut live, 5);
     live.send(Edit::set("x.in", "k.out", 8.0).unwrap());
     let ev = poll_until(&mut live, "recovery", |_, ev| {
@@ -706,7 +721,7 @@ fn a_backend_failure_restarts_on_the_cpu_with_the_running_network() {
     });
     assert!(
         ev.iter().any(|e| matches!(e, LiveEvent::Message(m)
-            if m.level == Level::Error && m.text.contains("device lost"))),
+            if m.level == Level::Error && m.text.contains(cause))),
         "the cause is reported: {ev:?}"
     );
     poll_until(&mut live, "running again", |l, _| {
@@ -720,4 +735,105 @@ fn a_backend_failure_restarts_on_the_cpu_with_the_running_network() {
         "the edited W carried over"
     );
     live.stop();
+    // The trace counts on through the restart (`trace` checks the ticks are consecutive).
+    let x = trace(&tr, "x.out");
+    assert!(x.len() > 35 && x.last() == Some(&8.0), "{x:?}");
+}
+
+#[test]
+fn a_later_set_of_the_same_weight_wins_over_a_morph_in_progress() {
+    // Two saves in a row during a long morph: W must land on the second value, not on it plus
+    // the rest of the first morph.
+    let mut m = machine(&patch_str(COUNTER));
+    let w = |m: &dmm_synth::engine::Machine| m.w().get(&pr("x.in"), &pr("k.out"));
+    let set = |weight: f64, morph: f64| Edit::Set {
+        target: pr("x.in"),
+        source: pr("k.out"),
+        weight,
+        morph,
+    };
+    m.submit(set(3.0, 0.5)); // 50 ticks
+    let mut ws = Vec::new();
+    for t in 0..100 {
+        if t == 12 {
+            m.submit(set(0.5, 0.2)); // 20 ticks, from wherever the first morph is
+        }
+        m.tick(false).unwrap();
+        ws.push(w(&m));
+    }
+    assert_eq!(*ws.last().unwrap(), 0.5, "{ws:?}");
+    let peak = ws.iter().cloned().fold(f64::MIN, f64::max);
+    assert!(peak < 1.5, "the first morph stopped where it was: {ws:?}");
+    // From the turn on, equal steps down to 0.5, then still.
+    let turn = ws.iter().position(|&v| v == peak).unwrap();
+    let steps: Vec<f64> = ws[turn..].windows(2).map(|p| p[1] - p[0]).collect();
+    let moving: Vec<f64> = steps.iter().copied().filter(|d| *d != 0.0).collect();
+    assert_eq!(moving.len(), 20, "{ws:?}");
+    for d in &moving {
+        assert!((d - moving[0]).abs() < 1e-9, "{steps:?}");
+    }
+
+    // remove during a morph: stays removed; remove_neuron during a morph into it: no
+    // rejected slices afterwards.
+    m.submit(set(2.0, 0.3));
+    for _ in 0..5 {
+        m.tick(false).unwrap();
+    }
+    m.submit(Edit::Remove {
+        target: pr("x.in"),
+        source: pr("k.out"),
+    });
+    m.submit(Edit::Set {
+        target: pr("acc.delta"),
+        source: pr("k.out"),
+        weight: 4.0,
+        morph: 0.3,
+    });
+    for _ in 0..3 {
+        m.tick(false).unwrap();
+    }
+    m.submit(Edit::RemoveNeuron { name: "acc".into() });
+    for _ in 0..60 {
+        m.tick(false).unwrap();
+    }
+    assert!(
+        m.w().row(&pr("x.in")).is_none(),
+        "{:?}",
+        m.w().row(&pr("x.in"))
+    );
+    assert!(!m.network().contains("acc"));
+    let msgs = m.take_messages();
+    assert!(
+        msgs.iter().all(|m| m.level != Level::Error),
+        "no slices into a removed neuron: {msgs:?}"
+    );
+}
+
+#[test]
+fn the_morph_option_overrides_the_file() {
+    let (dir, path) = temp_patch(COUNTER);
+    let tr = dir.path().join("trace.jsonl");
+    let mut o = opts(true, Some(tr.clone()));
+    o.morph = Some(0.2);
+    let mut live = open(&path, o);
+    wait_ticks(&mut live, 5);
+    let changed = COUNTER
+        .replace(r#""x.in": { "k.out": 1 }"#, r#""x.in": { "k.out": -1 }"#)
+        .replace(
+            r#""sample_rate": 1600 }"#,
+            r#""sample_rate": 1600, "morph_time": 3 }"#,
+        );
+    editor_save(&path, &changed);
+    let ev = poll_until(&mut live, "done", |l, _| scalar(l, "x.out") == Some(-1.0));
+    assert!(
+        ev.contains(&LiveEvent::Reloaded {
+            edits: 1,
+            morph: 0.2
+        }),
+        "{ev:?}"
+    );
+    live.stop();
+    let x = trace(&tr, "x.out");
+    let moving = x.windows(2).filter(|w| w[1] != w[0]).count();
+    assert_eq!(moving, 20, "0.2 s at 100 ticks/s: {x:?}");
 }

@@ -147,4 +147,24 @@ impl Morph {
     pub fn finished(&self) -> bool {
         self.done >= self.steps
     }
+
+    /// Drops what is left of this morph for one entry (a later `set`/`remove` of the same
+    /// entry wins: W lands on the later value, not on it plus this morph's remaining slices).
+    pub fn cancel(&mut self, t: &PortRef, s: &PortRef) {
+        for m in [&mut self.total, &mut self.emitted] {
+            let v = m.get(t, s);
+            if v != 0.0 {
+                m.add_entry(t, s, -v);
+            }
+        }
+        self.target.retain(|(a, b, _)| !(a == t && b == s));
+    }
+
+    /// Drops what is left of this morph for every entry touching `neuron` (being removed).
+    pub fn cancel_neuron(&mut self, neuron: &str) {
+        self.total.take_neuron(neuron);
+        self.emitted.take_neuron(neuron);
+        self.target
+            .retain(|(a, b, _)| a.neuron != neuron && b.neuron != neuron);
+    }
 }

@@ -48,6 +48,18 @@ struct Staged {
     morphs: Vec<Morph>,
     removals: Vec<String>,
     changed_catalogue: bool,
+    /// Entries (and neurons) whose morphs in progress this request ends.
+    cancel: Vec<(PortRef, PortRef)>,
+    cancel_neurons: Vec<String>,
+}
+
+impl Staged {
+    fn cancel(&mut self, t: &PortRef, s: &PortRef) {
+        for m in &mut self.morphs {
+            m.cancel(t, s);
+        }
+        self.cancel.push((t.clone(), s.clone()));
+    }
 }
 
 pub struct Machine {
@@ -407,6 +419,8 @@ impl Machine {
                 morphs: Vec::new(),
                 removals: Vec::new(),
                 changed_catalogue: false,
+                cancel: Vec::new(),
+                cancel_neurons: Vec::new(),
             };
             match self.stage(&mut st, &edit) {
                 Ok(()) => {
@@ -417,6 +431,14 @@ impl Machine {
                         continue;
                     }
                     delta = st.delta;
+                    for m in &mut self.morphs {
+                        for (t, s) in &st.cancel {
+                            m.cancel(t, s);
+                        }
+                        for n in &st.cancel_neurons {
+                            m.cancel_neuron(n);
+                        }
+                    }
                     self.morphs.extend(st.morphs);
                     let due = self.tick + EDIT_LATENCY_TICKS;
                     self.removals
@@ -473,6 +495,8 @@ impl Machine {
                 morph,
             } => {
                 self.check_live(st, target, source, *weight)?;
+                // Absolute: a morph still moving this entry stops where it is.
+                st.cancel(target, source);
                 let d = *weight - current(st, target, source);
                 self.emit(
                     st,
@@ -481,6 +505,7 @@ impl Machine {
                 )
             }
             Edit::Remove { target, source } => {
+                st.cancel(target, source);
                 let c = current(st, target, source);
                 if c == 0.0 {
                     return Err(one(format!(
@@ -560,6 +585,10 @@ impl Machine {
                 now.add_scaled(&st.delta, 1.0);
                 st.delta.add_scaled(&now.touching(name), -1.0);
                 st.removals.push(name.clone());
+                for m in &mut st.morphs {
+                    m.cancel_neuron(name);
+                }
+                st.cancel_neurons.push(name.clone());
                 Ok(())
             }
             Edit::Batch { edits } => {

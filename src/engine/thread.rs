@@ -10,7 +10,7 @@ use super::machine::{EngineError, Machine, Message};
 use super::network::Network;
 use super::wmatrix::WMatrix;
 use crate::audio::output::AudioFeed;
-use crate::backend::Frame;
+use crate::backend::{BackendError, Frame};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -179,8 +179,27 @@ pub fn spawn_traced(
                 trace,
                 capture_every,
             };
-            let r = ctx.run(&mut machine, &mut pace);
-            (r.map(|()| machine), pace)
+            let backend = machine.backend_name();
+            // A panic in a kernel must not take the performance down with it: it becomes an
+            // engine error (the machine is dropped; `live` restarts from the last snapshot).
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ctx.run(&mut machine, &mut pace)
+            }));
+            match r {
+                Ok(r) => (r.map(|()| machine), pace),
+                Err(p) => {
+                    let msg = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    let err = EngineError::Backend(BackendError::Failed {
+                        backend,
+                        msg: format!("the engine thread panicked: {msg}"),
+                    });
+                    (Err(err), pace)
+                }
+            }
         })
         .expect("spawning the engine thread");
     EngineHandle {

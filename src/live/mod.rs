@@ -13,7 +13,7 @@
 //!   settings (rates, image size) differ restarts the engine on it, and says so.
 //! - **Trace.** With `LiveOptions::trace`, every tick's scalar outputs are written as
 //!   `{"tick":t,"scalars":{...}}` lines (the shape `render` writes) by a writer thread, so the
-//!   engine never waits on the disk.
+//!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
@@ -228,11 +228,8 @@ impl Live {
             opts.capture_every,
             trace.as_ref().map(|t| t.tx.clone()),
         );
-        let watcher = if opts.watch {
-            Some(PatchWatcher::new(path)?)
-        } else {
-            None
-        };
+        let mut queued = Vec::new();
+        let watcher = watch(path, opts.watch, &mut queued);
         Ok(Live {
             path: path.to_path_buf(),
             comment: patch.comment.clone(),
@@ -245,7 +242,7 @@ impl Live {
             dirty: AtomicBool::new(false),
             flight: None,
             reload_waiting: false,
-            queued: Vec::new(),
+            queued,
             trace,
             said_stopped: false,
             recoveries: 0,
@@ -628,12 +625,8 @@ impl Live {
 
     /// Saves to another file, which becomes the open patch (and the watched one).
     pub fn save_as(&mut self, path: &Path) -> Result<(), LiveError> {
-        let watcher = if self.watcher.is_some() {
-            Some(PatchWatcher::new(path)?)
-        } else {
-            None
-        };
         self.write(path)?;
+        let watcher = watch(path, self.opts.watch, &mut self.queued);
         self.path = path.to_path_buf();
         self.watcher = watcher;
         Ok(())
@@ -649,11 +642,6 @@ impl Live {
             &AssetDirs::for_patch(path),
         )?;
         p.path = Some(path.to_path_buf());
-        let watcher = if self.watcher.is_some() {
-            Some(PatchWatcher::new(path)?)
-        } else {
-            None
-        };
         let old_path = std::mem::replace(&mut self.path, path.to_path_buf());
         let mut ev = Vec::new();
         if let Err(e) = self.apply(&p, &mut ev) {
@@ -662,7 +650,8 @@ impl Live {
         }
         self.queued.extend(ev);
         self.last_text = text;
-        self.watcher = watcher;
+        self.watcher = None; // Before the new one: one watch at a time.
+        self.watcher = watch(path, self.opts.watch, &mut self.queued);
         Ok(())
     }
 
@@ -679,6 +668,25 @@ impl Live {
     }
 }
 
+/// A watcher on `path` when `wanted`; failing to watch (the OS's limit on watches, say) is not
+/// fatal: the instrument plays on without hot reload and says why.
+fn watch(path: &Path, wanted: bool, queued: &mut Vec<LiveEvent>) -> Option<PatchWatcher> {
+    if !wanted {
+        return None;
+    }
+    match PatchWatcher::new(path) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            queued.push(LiveEvent::Message(Message {
+                tick: 0,
+                level: Level::Error,
+                text: format!("{e}; hot reload is off for this file"),
+            }));
+            None
+        }
+    }
+}
+
 fn start_trace(path: &Path) -> Result<TraceWriter, LiveError> {
     let io = |err| LiveError::Io {
         path: path.to_path_buf(),
@@ -691,11 +699,18 @@ fn start_trace(path: &Path) -> Result<TraceWriter, LiveError> {
         .spawn(move || -> std::io::Result<()> {
             let mut out = std::io::BufWriter::new(file);
             let mut line = String::new();
+            // A restarted engine counts from 0 again: the trace goes on counting.
+            let (mut offset, mut next) = (0u64, 0u64);
             // Ends when the engine and the Live have both dropped their senders.
             while let Ok(first) = rx.recv() {
                 for row in std::iter::once(first).chain(rx.try_iter()) {
+                    if row.tick + offset < next {
+                        offset = next - row.tick;
+                    }
+                    let tick = row.tick + offset;
+                    next = tick + 1;
                     line.clear();
-                    let _ = write!(line, "{{\"tick\":{},\"scalars\":{{", row.tick);
+                    let _ = write!(line, "{{\"tick\":{tick},\"scalars\":{{");
                     for (i, (name, v)) in row.names.iter().zip(&row.values).enumerate() {
                         let sep = if i > 0 { "," } else { "" };
                         if v.is_finite() {
