@@ -837,3 +837,48 @@ fn the_morph_option_overrides_the_file() {
     let moving = x.windows(2).filter(|w| w[1] != w[0]).count();
     assert_eq!(moving, 20, "0.2 s at 100 ticks/s: {x:?}");
 }
+
+#[test]
+fn hot_reload_leaves_a_self_modifying_network_its_own_weights() {
+    // waves.json: the network moves probe.in's link k1 -> k2 -> k3 itself, every tick. Editing
+    // an unrelated weight in the text must not reset the travelling link (which would break the
+    // network's "subtract me, add the next" bookkeeping).
+    let text = std::fs::read_to_string(root().join("patches/waves.json"))
+        .unwrap()
+        .replace(r#""tick_rate": 8"#, r#""tick_rate": 100"#);
+    let (dir, path) = temp_patch(&text);
+    let tr = dir.path().join("trace.jsonl");
+    let mut live = open(&path, opts(true, Some(tr.clone())));
+    wait_ticks(&mut live, 5);
+    for (i, gain) in ["0.2", "0.25", "0.35"].iter().enumerate() {
+        editor_save(
+            &path,
+            &text.replace(
+                r#""out.left": { "osc.out": 0.3 }"#,
+                &format!(r#""out.left": {{ "osc.out": {gain} }}"#),
+            ),
+        );
+        let ev = poll_until(&mut live, "reload", |_, ev| {
+            ev.iter().any(|e| matches!(e, LiveEvent::Reloaded { .. }))
+        });
+        assert!(
+            ev.contains(&LiveEvent::Reloaded {
+                edits: 1,
+                morph: 0.0
+            }),
+            "reload {i}: only the gain changes: {ev:?}"
+        );
+        wait_ticks(&mut live, 7);
+    }
+    let s = live.engine().latest().unwrap();
+    assert_eq!(s.w.get(&pr("out.left"), &pr("osc.out")), 0.35);
+    live.stop();
+    let probe = trace(&tr, "probe.out");
+    for w in probe.windows(2) {
+        assert_eq!(
+            w[1],
+            w[0] % 3.0 + 1.0,
+            "the link keeps travelling: {probe:?}"
+        );
+    }
+}

@@ -10,7 +10,9 @@
 //! - **Hot reload.** When the file changes on disk, the difference between the running network
 //!   and the file (`patch::diff`) goes to Self as one batch request, weight changes spread over the
 //!   morph time. A file with errors changes nothing and comes back as `FileErrors`. A file whose
-//!   settings (rates, image size) differ restarts the engine on it, and says so.
+//!   settings (rates, image size) differ restarts the engine on it, and says so. A network that
+//!   writes its own W (weights into `self`) gets `patch::diff::diff_since` instead: only the
+//!   weights the text changed are set, so the network's own rewriting is not undone.
 //! - **Trace.** With `LiveOptions::trace`, every tick's scalar outputs are written as
 //!   `{"tick":t,"scalars":{...}}` lines (the shape `render` writes) by a writer thread, so the
 //!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
@@ -23,7 +25,7 @@ use crate::engine::kind::Settings;
 use crate::engine::machine::{EDIT_LATENCY_TICKS, EngineError, Level, Machine, Message};
 use crate::engine::thread::{EngineHandle, Pace, Report, TraceRow, spawn_traced};
 use crate::neurons::AssetDirs;
-use crate::patch::diff::diff;
+use crate::patch::diff::{diff, diff_since, writes_own_w};
 use crate::patch::watch::{PatchWatcher, WatchError};
 use crate::patch::{Patch, PatchErrors, save_atomic};
 use crossbeam_channel::{Sender, bounded};
@@ -127,6 +129,8 @@ pub struct Live {
     file_settings: Settings,
     /// The text we last loaded or saved: a change event with this text is our own.
     last_text: String,
+    /// The file as last loaded or saved (the text a network writing its own W is diffed from).
+    base: Patch,
     engine: Option<EngineHandle>,
     audio: AudioOutput,
     watcher: Option<PatchWatcher>,
@@ -235,6 +239,7 @@ impl Live {
             comment: patch.comment.clone(),
             file_settings: patch.settings.clone(),
             last_text: text,
+            base: patch,
             engine: Some(engine),
             audio,
             watcher,
@@ -433,7 +438,11 @@ impl Live {
         let snap = self.settled_snapshot()?;
         if compatible(&snap.net.settings, &wanted.settings) {
             let running = Patch::from_running(&snap.net.settings, None, &snap.net, &snap.w);
-            let d = diff(&running, &wanted, morph);
+            let d = if writes_own_w(&running) {
+                diff_since(&self.base, &running, &wanted, morph)
+            } else {
+                diff(&running, &wanted, morph)
+            };
             let edits = d.len();
             if let Some(b) = d.batch_now() {
                 let id = self.engine().send(b);
@@ -462,6 +471,7 @@ impl Live {
         }
         self.comment = p.comment.clone();
         self.file_settings = p.settings.clone();
+        self.base = p.clone();
         self.dirty.store(false, Ordering::Relaxed);
         Ok(())
     }
@@ -593,8 +603,8 @@ impl Live {
         }
     }
 
-    /// The running network as patch text, with the file's settings and comment.
-    fn running_text(&mut self) -> Result<String, LiveError> {
+    /// The running network as a patch (and its text), with the file's settings and comment.
+    fn running_text(&mut self) -> Result<(Patch, String), LiveError> {
         self.settle();
         let snap = self.settled_snapshot()?;
         let p = Patch::from_running(
@@ -603,7 +613,8 @@ impl Live {
             &snap.net,
             &snap.w,
         );
-        Ok(p.to_json_string())
+        let text = p.to_json_string();
+        Ok((p, text))
     }
 
     /// Saves the running network to the patch file (atomic, previous version kept as `.bak`).
@@ -613,12 +624,13 @@ impl Live {
     }
 
     fn write(&mut self, path: &Path) -> Result<(), LiveError> {
-        let text = self.running_text()?;
+        let (patch, text) = self.running_text()?;
         save_atomic(path, text.as_bytes()).map_err(|err| LiveError::Io {
             path: path.to_path_buf(),
             err,
         })?;
         self.last_text = text;
+        self.base = patch;
         self.dirty.store(false, Ordering::Relaxed);
         Ok(())
     }

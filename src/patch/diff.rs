@@ -19,6 +19,7 @@
 
 use super::Patch;
 use crate::engine::edits::Edit;
+use crate::engine::network::SELF;
 use crate::engine::wmatrix::{PortRef, WMatrix};
 use crate::neurons::NeuronSpec;
 use std::collections::{BTreeSet, HashMap};
@@ -69,6 +70,25 @@ fn essence(spec: &NeuronSpec) -> NeuronSpec {
 /// The edits that turn `running` into `wanted`, weight changes spread over `morph` seconds.
 /// Both patches' weights exclude the core weights (as `Patch` keeps them).
 pub fn diff(running: &Patch, wanted: &Patch, morph: f64) -> Diff {
+    diff_with(running, wanted, None, morph)
+}
+
+/// Like `diff` for networks that write their own W (weights into `self`): the neurons follow
+/// the file as in `diff`, but a weight is only set where the *text* changed it since `base` (the
+/// file as last loaded or saved). Weights the network keeps rewriting (the waves' travelling
+/// link, say) are left to it instead of being reset to the file's starting values, which would
+/// break the network's own bookkeeping.
+pub fn diff_since(base: &Patch, running: &Patch, wanted: &Patch, morph: f64) -> Diff {
+    diff_with(running, wanted, Some(base), morph)
+}
+
+/// Whether a network writes its own W: it has weights into `self` (besides the core ones,
+/// which `Patch` leaves out).
+pub fn writes_own_w(p: &Patch) -> bool {
+    p.weights.rows().any(|(t, _)| t.neuron == SELF)
+}
+
+fn diff_with(running: &Patch, wanted: &Patch, base: Option<&Patch>, morph: f64) -> Diff {
     let have: HashMap<&str, &NeuronSpec> = running
         .neurons
         .iter()
@@ -122,18 +142,28 @@ pub fn diff(running: &Patch, wanted: &Patch, morph: f64) -> Diff {
         morph,
     };
     // Weights that change or appear (replaced neurons' connections come back later, at once).
+    let added: BTreeSet<&str> = wanted
+        .neurons
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !have.contains_key(n))
+        .collect();
+    // The weights we compare the file with: the running ones, or (for a network that writes
+    // its own W) the file's previous text.
+    let old = base.map(|b| &b.weights).unwrap_or(&running.weights);
     let mut back = Vec::new();
     for (t, s, w) in wanted.weights.entries() {
         if touches(&replaced, t, s) {
             back.push(set(t, s, w, 0.0));
-        } else if running.weights.get(t, s) != w {
+        } else if (old.get(t, s) != w || touches(&added, t, s)) && running.weights.get(t, s) != w {
             d.now.push(set(t, s, w, morph));
         }
     }
     // Weights that go (removed neurons' connections go with them).
-    for (t, s, w) in running.weights.entries() {
+    for (t, s, w) in old.entries() {
         if w != 0.0
             && wanted.weights.get(t, s) == 0.0
+            && running.weights.get(t, s) != 0.0
             && !touches(&removed, t, s)
             && !touches(&replaced, t, s)
         {
@@ -226,6 +256,47 @@ mod tests {
             ],
             "y's weights go with y; z's come in after z"
         );
+    }
+
+    #[test]
+    fn a_network_writing_its_own_w_keeps_its_weights_unless_the_text_changed_them() {
+        let file = p(A);
+        // The network moved y.in <- k.out from 2 to 7 by itself (and added y.in <- y.out).
+        let mut running = file.clone();
+        let (yi, k, yo) = (
+            PortRef::parse("y.in").unwrap(),
+            PortRef::parse("k.out").unwrap(),
+            PortRef::parse("y.out").unwrap(),
+        );
+        running.weights.add_entry(&yi, &k, 5.0);
+        running.weights.add_entry(&yi, &yo, 1.0);
+        // The performer changes x.in only.
+        let b = p(&A.replace(r#""x.in": {"k.out": 1}"#, r#""x.in": {"k.out": 4}"#));
+        let d = diff_since(&file, &running, &b, 0.0);
+        assert_eq!(
+            d.now,
+            vec![Edit::Set {
+                target: PortRef::parse("x.in").unwrap(),
+                source: k.clone(),
+                weight: 4.0,
+                morph: 0.0
+            }]
+        );
+        // diff would have reset both of the network's own changes.
+        assert_eq!(diff(&running, &b, 0.0).now.len(), 3);
+        // Text that changes a weight the network also moves: the text wins.
+        let c = p(&A.replace(r#""k.out": 2, "x.out": 3"#, r#""k.out": 9, "x.out": 3"#));
+        let d = diff_since(&file, &running, &c, 0.0);
+        assert!(
+            matches!(&d.now[..], [Edit::Set { weight, .. }] if *weight == 9.0),
+            "{d:?}"
+        );
+        assert!(!writes_own_w(&file));
+        let w = p(
+            r#"{ "neurons": { "u": {"type": "identity", "kind": "matrix"} },
+                       "weights": { "self.delta": {"u.out": 1} } }"#,
+        );
+        assert!(writes_own_w(&w));
     }
 
     #[test]
