@@ -811,11 +811,30 @@ fn a_later_set_of_the_same_weight_wins_over_a_morph_in_progress() {
 
 #[test]
 fn the_morph_option_overrides_the_file() {
+    morph_override(false);
+}
+
+/// The panel's hot-reload control: `set_morph` while playing, a bad value refused.
+#[test]
+fn set_morph_overrides_the_file_while_playing() {
+    morph_override(true);
+}
+
+fn morph_override(via_setter: bool) {
     let (dir, path) = temp_patch(COUNTER);
     let tr = dir.path().join("trace.jsonl");
     let mut o = opts(true, Some(tr.clone()));
-    o.morph = Some(0.2);
+    if !via_setter {
+        o.morph = Some(0.2);
+    }
     let mut live = open(&path, o);
+    if via_setter {
+        assert_eq!(live.morph_override(), None);
+        live.set_morph(Some(0.2)).unwrap();
+        assert!(live.set_morph(Some(-1.0)).is_err());
+        assert!(live.set_morph(Some(f64::NAN)).is_err());
+    }
+    assert_eq!(live.morph_override(), Some(0.2));
     wait_ticks(&mut live, 5);
     let changed = COUNTER
         .replace(r#""x.in": { "k.out": 1 }"#, r#""x.in": { "k.out": -1 }"#)

@@ -5,7 +5,8 @@ mod common;
 
 use dmm_synth::engine::{Edit, PortRef};
 use dmm_synth::ui::panel::{
-    HEAT_MAP_LABEL, add_neuron, connection_editor, heat_cell_center, heat_map,
+    HEAT_MAP_LABEL, MORPH_OVERRIDE_LABEL, add_neuron, connection_editor, heat_cell_center,
+    heat_map, hot_reload,
 };
 use dmm_synth::ui::{Editor, PanelState, panel};
 use egui::accesskit::Role;
@@ -380,4 +381,17 @@ fn readme_lists_every_shortcut() {
             "README's shortcut table lacks {keys}"
         );
     }
+}
+
+#[test]
+fn the_hot_reload_morph_override_is_a_checkbox_and_a_time() {
+    let mut h = Harness::new_ui_state(|ui, s: &mut S| hot_reload(ui, &mut s.ed), state());
+    h.run();
+    assert_eq!(h.state().ed.reload_morph, None);
+    h.get_by_label(MORPH_OVERRIDE_LABEL).click();
+    h.run();
+    assert_eq!(h.state().ed.reload_morph, Some(1.0));
+    h.get_by_label(MORPH_OVERRIDE_LABEL).click();
+    h.run();
+    assert_eq!(h.state().ed.reload_morph, None);
 }

@@ -55,6 +55,8 @@ pub enum LiveError {
     Watch(#[from] WatchError),
     #[error("the engine is not running: {0}")]
     NoEngine(String),
+    #[error("morph time {0} s: expected a finite number of seconds, 0 or more")]
+    BadMorph(f64),
 }
 
 impl LiveError {
@@ -274,6 +276,23 @@ impl Live {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The morph time that overrides the file's `morph_time` for reloads, if any.
+    pub fn morph_override(&self) -> Option<f64> {
+        self.opts.morph
+    }
+
+    /// Sets (or clears) the morph-time override for the next reloads; a negative or non-finite
+    /// value is refused and changes nothing.
+    pub fn set_morph(&mut self, morph: Option<f64>) -> Result<(), LiveError> {
+        if let Some(m) = morph
+            && !(m.is_finite() && m >= 0.0)
+        {
+            return Err(LiveError::BadMorph(m));
+        }
+        self.opts.morph = morph;
+        Ok(())
     }
 
     /// `name.json`, with ` •` when there are unsaved changes.

@@ -34,6 +34,8 @@ pub struct Editor {
     pub new_settings: String,
     /// Last problem with what was typed (shown under the form; no edit is made).
     pub problem: Option<String>,
+    /// Morph time for hot reloads, overriding the file's `morph_time` (None: the file's).
+    pub reload_morph: Option<f64>,
 }
 
 impl Default for Editor {
@@ -49,6 +51,7 @@ impl Default for Editor {
             new_kind: "scalar".into(),
             new_settings: String::new(),
             problem: None,
+            reload_morph: None,
         }
     }
 }
@@ -109,6 +112,9 @@ pub fn panel(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
             egui::CollapsingHeader::new("Add neuron")
                 .default_open(false)
                 .show(ui, |ui| edits.extend(add_neuron(ui, st, ed)));
+            egui::CollapsingHeader::new("Hot reload")
+                .default_open(false)
+                .show(ui, |ui| hot_reload(ui, ed));
             egui::CollapsingHeader::new("Log")
                 .default_open(true)
                 .show(ui, |ui| log(ui, st));
@@ -537,6 +543,31 @@ pub fn new_neuron_request(st: &PanelState, ed: &Editor) -> Result<Edit, String> 
 }
 
 /// Engine tick time, frames/s, audio buffer fill, underruns, NaN/Inf by neuron.
+/// Label of the hot-reload override checkbox (tests click it).
+pub const MORPH_OVERRIDE_LABEL: &str = "override the file's morph_time";
+
+/// How a saved patch file reaches the running network: its weight changes are spread over the
+/// file's `morph_time`, or over the time set here (0 = at once).
+pub fn hot_reload(ui: &mut Ui, ed: &mut Editor) {
+    let mut on = ed.reload_morph.is_some();
+    if ui.checkbox(&mut on, MORPH_OVERRIDE_LABEL).changed() {
+        ed.reload_morph = on.then_some(ed.reload_morph.unwrap_or(1.0));
+    }
+    if let Some(m) = ed.reload_morph.as_mut() {
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::DragValue::new(m)
+                    .range(0.0..=60.0)
+                    .speed(0.05)
+                    .suffix(" s"),
+            );
+            ui.label("morph time for reloads (0 = at once)");
+        });
+    } else {
+        ui.label("reloads use the file's morph_time");
+    }
+}
+
 pub fn meters(ui: &mut Ui, st: &PanelState) {
     let m = &st.meters;
     egui::Grid::new("meters").num_columns(2).show(ui, |ui| {

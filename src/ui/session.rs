@@ -59,10 +59,14 @@ impl Session {
         st.push_log(Level::Notice, format!("playing {}", live.path().display()));
         let mut pending: Vec<TimedEdit> = edits;
         pending.sort_by_key(|e| e.tick);
+        let ed = Editor {
+            reload_morph: live.morph_override(),
+            ..Editor::default()
+        };
         Session {
             live,
             st,
-            ed: Editor::default(),
+            ed,
             pictures: Vec::new(),
             last_tick: None,
             latest: None,
@@ -129,6 +133,12 @@ impl Session {
         let confirmed = self.prompt_ui(ui.ctx());
         for e in edits {
             self.live.send(e);
+        }
+        if self.ed.reload_morph != self.live.morph_override()
+            && let Err(e) = self.live.set_morph(self.ed.reload_morph)
+        {
+            self.st.push_log(Level::Error, e.to_string());
+            self.ed.reload_morph = self.live.morph_override();
         }
         for a in actions {
             self.act(a);
