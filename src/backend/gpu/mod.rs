@@ -610,15 +610,18 @@ impl GpuBackend {
         }
     }
 
-    /// Copies `bytes` of `src` (from `offset`) into the staging buffer and maps it.
-    fn read_back(&self, enc: wgpu::CommandEncoder) -> Result<(), BackendError> {
+    /// Submits `enc`, then maps the first `bytes` of `buf` for reading and waits for it.
+    fn submit_and_map(
+        &self,
+        enc: wgpu::CommandEncoder,
+        buf: &wgpu::Buffer,
+        bytes: u64,
+    ) -> Result<(), BackendError> {
         self.ctx.queue.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
-        self.staging
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send(r);
-            });
+        buf.slice(..bytes).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
         self.ctx
             .device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -820,16 +823,15 @@ impl Backend for GpuBackend {
         }
         let bad_at = io_words * 4;
         enc.copy_buffer_to_buffer(&self.bad, 0, &self.staging, bad_at, self.neurons as u64 * 4);
-        self.read_back(enc)?;
+        let read = bad_at + self.neurons as u64 * 4;
+        self.submit_and_map(enc, &self.staging, read)?;
         {
-            let view = self
-                .staging
-                .slice(..bad_at + self.neurons as u64 * 4)
-                .get_mapped_range()
-                .map_err(|e| BackendError::Failed {
+            let view = self.staging.slice(..read).get_mapped_range().map_err(|e| {
+                BackendError::Failed {
                     backend: "gpu".into(),
                     msg: e.to_string(),
-                })?;
+                }
+            })?;
             let words: &[u32] = bytemuck::cast_slice(&view);
             let vals = |r: std::ops::Range<usize>| words[r].iter().map(|&w| f32::from_bits(w));
             let ns = net.scalar_ports.len();
@@ -905,22 +907,7 @@ impl Backend for GpuBackend {
         );
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(src, off as u64 * 4, &staging, 0, bytes);
-        self.ctx.queue.submit([enc.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging
-            .slice(..bytes)
-            .map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send(r);
-            });
-        self.ctx
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| self.fail(e.to_string()))?;
-        match rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(self.fail(e.to_string())),
-            Err(e) => return Err(self.fail(e.to_string())),
-        }
+        self.submit_and_map(enc, &staging, bytes)?;
         let v = {
             let view = staging
                 .slice(..bytes)
