@@ -102,8 +102,6 @@ pub struct GpuBackend {
     out_off: Vec<Vec<u32>>,
     in_len: Vec<Vec<u32>>,
     out_len: Vec<Vec<u32>>,
-    n_in: u64,
-    n_out: u64,
     ins: wgpu::Buffer,
     outs: wgpu::Buffer,
     params: wgpu::Buffer,
@@ -167,8 +165,6 @@ impl GpuBackend {
             out_off: Vec::new(),
             in_len: Vec::new(),
             out_len: Vec::new(),
-            n_in: 0,
-            n_out: 0,
             bind: None,
             up: Vec::new(),
             down: Vec::new(),
@@ -731,8 +727,6 @@ impl Backend for GpuBackend {
         self.out_off = out_off;
         self.in_len = in_len;
         self.out_len = out_len;
-        self.n_in = ni;
-        self.n_out = no;
         self.neurons = net.neurons.len();
         self.bad = buffer(d, "bad", self.neurons as u64 * 4, STORAGE);
         let mut up = Vec::new();
