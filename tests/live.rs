@@ -792,7 +792,10 @@ fn a_later_set_of_the_same_weight_wins_over_a_morph_in_progress() {
     for _ in 0..3 {
         m.tick(false).unwrap();
     }
-    m.submit(Edit::RemoveNeuron { name: "acc".into() });
+    m.submit(Edit::RemoveNeuron {
+        name: "acc".into(),
+        morph: 0.0,
+    });
     for _ in 0..60 {
         m.tick(false).unwrap();
     }

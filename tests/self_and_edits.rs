@@ -129,7 +129,10 @@ fn add_and_remove_a_neuron_in_one_request_each() {
     assert_eq!(m.scalar("y.out").unwrap(), 2.0f32.tanh());
     assert_eq!(m.w().get(&pr("y.x"), &pr("x.out")), 2.0);
 
-    m.submit(Edit::RemoveNeuron { name: "y".into() });
+    m.submit(Edit::RemoveNeuron {
+        name: "y".into(),
+        morph: 0.0,
+    });
     m.tick(false).unwrap();
     assert!(
         m.network().contains("y"),
@@ -142,6 +145,58 @@ fn add_and_remove_a_neuron_in_one_request_each() {
     assert!(m.w().touching("y").is_empty());
     assert!(m.scalar("y.out").is_none());
     // The rest of the network never stopped.
+    assert_eq!(m.scalar("acc.out").unwrap(), m.tick_count() as f32);
+}
+
+/// `remove_neuron` with a morph: the neuron's connections fade out evenly over that time (the
+/// program deforms continuously), then the neuron goes, with nothing left over.
+#[test]
+fn remove_neuron_with_morph_fades_its_connections_out_first() {
+    let mut m = machine(&patch_str(COUNTER));
+    let w = WMatrix::single(pr("y.in"), pr("k.out"), 2.0);
+    m.submit(Edit::AddNeuron {
+        name: "y".into(),
+        neuron: NeuronSpec::new("identity"),
+        weights: w,
+    });
+    for _ in 0..4 {
+        m.tick(false).unwrap();
+    }
+    assert_eq!(m.scalar("y.out"), Some(2.0));
+    // COUNTER runs at 100 ticks/s: 0.1 s is 10 steps of -0.2.
+    m.submit(Edit::RemoveNeuron {
+        name: "y".into(),
+        morph: 0.1,
+    });
+    let mut seen = Vec::new();
+    while m.network().contains("y") {
+        m.tick(false).unwrap();
+        if let Some(v) = m.scalar("y.out") {
+            seen.push(v);
+        }
+        assert!(seen.len() < 40, "never removed: {seen:?}");
+    }
+    let steps: Vec<f32> = seen
+        .windows(2)
+        .map(|p| p[1] - p[0])
+        .filter(|d| *d != 0.0)
+        .collect();
+    assert_eq!(steps.len(), 10, "ten equal steps down: {seen:?}");
+    for d in &steps {
+        assert!((d + 0.2).abs() < 1e-6, "{seen:?}");
+    }
+    assert_eq!(
+        *seen.last().unwrap(),
+        0.0,
+        "faded to 0 before it went: {seen:?}"
+    );
+    assert!(m.w().touching("y").is_empty());
+    assert!(
+        m.take_messages()
+            .iter()
+            .all(|x| !x.text.contains("dropped")),
+        "nothing left over to drop"
+    );
     assert_eq!(m.scalar("acc.out").unwrap(), m.tick_count() as f32);
 }
 
@@ -174,6 +229,11 @@ fn bad_edits_are_rejected_and_change_nothing() {
         },
         Edit::RemoveNeuron {
             name: "self".into(),
+            morph: 0.0,
+        },
+        Edit::RemoveNeuron {
+            name: "x".into(),
+            morph: -1.0,
         },
         Edit::Batch {
             edits: vec![
@@ -232,7 +292,10 @@ fn self_modification_cannot_make_w_ill_typed() {
     }"#,
     );
     let mut m = machine(&p);
-    m.submit(Edit::RemoveNeuron { name: "a".into() });
+    m.submit(Edit::RemoveNeuron {
+        name: "a".into(),
+        morph: 0.0,
+    });
     for _ in 0..3 {
         m.tick(false).unwrap();
     }

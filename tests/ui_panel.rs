@@ -329,7 +329,10 @@ fn whole_panel_draws_the_default_patch_and_removes_a_neuron() {
     h.run();
     assert_eq!(
         h.state().edits,
-        vec![Edit::RemoveNeuron { name: "k".into() }]
+        vec![Edit::RemoveNeuron {
+            name: "k".into(),
+            morph: 0.0,
+        }]
     );
 }
 

@@ -41,8 +41,13 @@ pub enum Edit {
         #[serde(default, skip_serializing_if = "WMatrix::is_empty")]
         weights: WMatrix,
     },
-    /// Removes a neuron: all its connections go (through Self), then the neuron.
-    RemoveNeuron { name: String },
+    /// Removes a neuron: all its connections go (through Self), then the neuron. With `morph`
+    /// (seconds) the connections fade out evenly over that time first.
+    RemoveNeuron {
+        name: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        morph: f64,
+    },
     /// Several edits that succeed or fail together (hot reload sends one of these).
     Batch { edits: Vec<Edit> },
 }

@@ -46,7 +46,8 @@ struct Staged {
     net: Network,
     delta: WMatrix,
     morphs: Vec<Morph>,
-    removals: Vec<String>,
+    /// Neurons to remove, each with the ticks its connections take to fade out first.
+    removals: Vec<(String, u64)>,
     changed_catalogue: bool,
     /// Entries (and neurons) whose morphs in progress this request ends.
     cancel: Vec<(PortRef, PortRef)>,
@@ -442,7 +443,7 @@ impl Machine {
                     self.morphs.extend(st.morphs);
                     let due = self.tick + EDIT_LATENCY_TICKS;
                     self.removals
-                        .extend(st.removals.into_iter().map(|n| (due, n)));
+                        .extend(st.removals.into_iter().map(|(n, fade)| (due + fade, n)));
                     self.outcomes
                         .push((id, EditOutcome::Applied { tick: self.tick }));
                 }
@@ -466,7 +467,7 @@ impl Machine {
     }
 
     fn pending_removal(&self, st: &Staged, name: &str) -> bool {
-        self.removals.iter().any(|(_, n)| n == name) || st.removals.iter().any(|n| n == name)
+        self.removals.iter().any(|(_, n)| n == name) || st.removals.iter().any(|(n, _)| n == name)
     }
 
     /// Checks one edit against the staged network and adds its effect to the staged delta.
@@ -569,7 +570,7 @@ impl Machine {
                 }
                 self.emit(st, weights.clone(), 0.0)
             }
-            Edit::RemoveNeuron { name } => {
+            Edit::RemoveNeuron { name, morph } => {
                 if name == SELF || name == EDITS {
                     return Err(one(format!(
                         "{name:?} is part of every network and cannot be removed"
@@ -583,12 +584,17 @@ impl Machine {
                 }
                 let mut now = w_now.clone();
                 now.add_scaled(&st.delta, 1.0);
-                st.delta.add_scaled(&now.touching(name), -1.0);
-                st.removals.push(name.clone());
+                // Morphs still moving its weights end first, so the fade starts from W as it is.
                 for m in &mut st.morphs {
                     m.cancel_neuron(name);
                 }
                 st.cancel_neurons.push(name.clone());
+                let fade = self.morph_steps(*morph)?;
+                self.emit(st, now.touching(name).scaled(-1.0), *morph)?;
+                // The neuron goes once the last slice of the fade is in W and a down stroke has
+                // used it (audio connections have ramped to 0: no click).
+                st.removals
+                    .push((name.clone(), if fade > 1 { fade + 1 } else { 0 }));
                 Ok(())
             }
             Edit::Batch { edits } => {
@@ -626,11 +632,16 @@ impl Machine {
             .map_err(|e| vec![e.to_string()])
     }
 
-    fn emit(&self, st: &mut Staged, d: WMatrix, morph: f64) -> Result<(), Vec<String>> {
+    /// Ticks a morph of `morph` seconds takes (0 or 1: at once).
+    fn morph_steps(&self, morph: f64) -> Result<u64, Vec<String>> {
         if !(morph.is_finite() && morph >= 0.0) {
             return Err(vec![format!("morph must be seconds >= 0, found {morph}")]);
         }
-        let steps = (morph * self.net.settings.tick_rate).round() as u64;
+        Ok((morph * self.net.settings.tick_rate).round() as u64)
+    }
+
+    fn emit(&self, st: &mut Staged, d: WMatrix, morph: f64) -> Result<(), Vec<String>> {
+        let steps = self.morph_steps(morph)?;
         if steps <= 1 {
             st.delta.add_scaled(&d, 1.0);
         } else {

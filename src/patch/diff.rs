@@ -5,8 +5,8 @@
 //!
 //! - a neuron only in the file is added (`add_neuron`); its connections then fade in like any
 //!   other weight change;
-//! - a neuron only in the running network is removed (`remove_neuron`: its connections go at
-//!   once, through Self, then the neuron);
+//! - a neuron only in the running network is removed (`remove_neuron`: its connections fade out
+//!   through Self over the morph time, then the neuron goes);
 //! - a neuron in both with a different type or settings is *replaced*: removed, and added again
 //!   under the same name with its connections once the removal has landed (the engine refuses
 //!   both in one request, so this is a second request, `Diff::later`). The replaced neuron
@@ -118,8 +118,18 @@ fn diff_with(running: &Patch, wanted: &Patch, base: Option<&Patch>, morph: f64) 
         .collect();
 
     for (name, _) in &running.neurons {
-        if removed.contains(name.as_str()) || replaced.contains(name.as_str()) {
-            d.now.push(Edit::RemoveNeuron { name: name.clone() });
+        // A removed neuron's connections fade out over the morph time; a replaced one goes at
+        // once (it comes back in `later`, as soon as the removal has landed).
+        if removed.contains(name.as_str()) {
+            d.now.push(Edit::RemoveNeuron {
+                name: name.clone(),
+                morph,
+            });
+        } else if replaced.contains(name.as_str()) {
+            d.now.push(Edit::RemoveNeuron {
+                name: name.clone(),
+                morph: 0.0,
+            });
         }
     }
     for (name, spec) in &wanted.neurons {
@@ -241,7 +251,10 @@ mod tests {
         assert_eq!(
             d.now,
             vec![
-                Edit::RemoveNeuron { name: "y".into() },
+                Edit::RemoveNeuron {
+                    name: "y".into(),
+                    morph: 0.0,
+                },
                 Edit::AddNeuron {
                     name: "z".into(),
                     neuron: NeuronSpec::new("tanh"),
@@ -305,7 +318,13 @@ mod tests {
             .replace(r#""y": {"type": "identity"}"#, r#""y": {"type": "tanh"}"#)
             .replace(r#""y.in""#, r#""y.x""#);
         let d = diff(&p(A), &p(&b), 1.0);
-        assert_eq!(d.now, vec![Edit::RemoveNeuron { name: "y".into() }]);
+        assert_eq!(
+            d.now,
+            vec![Edit::RemoveNeuron {
+                name: "y".into(),
+                morph: 0.0,
+            }]
+        );
         assert_eq!(d.later.len(), 3, "{:?}", d.later);
         assert!(matches!(&d.later[0], Edit::AddNeuron { name, neuron, .. }
             if name == "y" && neuron.ty == "tanh"));
@@ -321,5 +340,22 @@ mod tests {
             r#""y": {"type": "identity", "comment": "hi"}"#,
         );
         assert!(diff(&p(A), &p(&c), 1.0).is_empty());
+    }
+
+    #[test]
+    fn a_removed_neuron_fades_out_over_the_morph_time() {
+        let b = r#"{
+          "settings": { "tick_rate": 100, "sample_rate": 1000 },
+          "neurons": { "k": {"type": "one"}, "x": {"type": "identity"}, "ph": {"type": "phasor"} },
+          "weights": { "x.in": {"k.out": 1}, "ph.freq": {"k.out": 5} }
+        }"#;
+        let d = diff(&p(A), &p(b), 0.5);
+        assert!(
+            d.now.contains(&Edit::RemoveNeuron {
+                name: "y".into(),
+                morph: 0.5
+            }),
+            "{d:?}"
+        );
     }
 }

@@ -409,8 +409,10 @@ pub fn neuron_list(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
                     ui.add(egui::Image::new((*tex, vec2(24.0, 24.0))));
                 }
                 if !n.core && ui.small_button("remove").clicked() {
+                    // Its connections fade out over the editor's morph time, then it goes.
                     edits.push(Edit::RemoveNeuron {
                         name: n.name.clone(),
+                        morph: ed.morph,
                     });
                 }
             })
