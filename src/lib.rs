@@ -8,4 +8,5 @@ pub mod live;
 pub mod neurons;
 pub mod patch;
 pub mod render;
+pub mod stream;
 pub mod ui;

@@ -667,7 +667,7 @@ impl dmm_synth::backend::Backend for Failing {
     fn tick(
         &mut self,
         net: &dmm_synth::engine::Network,
-        plan: &dmm_synth::engine::network::DownPlan,
+        plan: &dmm_synth::neurons::network::DownPlan,
         ctx: &dmm_synth::backend::TickCtx,
         out: &mut dmm_synth::backend::TickOutputs,
     ) -> Result<(), dmm_synth::backend::BackendError> {

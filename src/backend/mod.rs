@@ -9,7 +9,7 @@
 pub mod cpu;
 pub mod gpu;
 
-use crate::engine::network::{DownPlan, Network};
+use crate::neurons::network::{DownPlan, Network};
 use thiserror::Error;
 
 #[derive(Debug, Error)]

@@ -2,7 +2,7 @@
 //! Every request becomes a W delta emitted by the `edits` neuron and added by Self (plus, for
 //! neurons, a catalogue change). One JSON object each; `--edits` files add a `tick` field.
 
-use super::wmatrix::{PortRef, WMatrix};
+use crate::stream::wmatrix::{PortRef, WMatrix};
 use crate::neurons::NeuronSpec;
 use serde::{Deserialize, Serialize};
 

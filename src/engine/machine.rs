@@ -6,9 +6,9 @@
 //! first changes the outputs of tick t+2: **latency 2 ticks**.
 
 use super::edits::{Edit, EditOutcome, Morph};
-use super::kind::Kind;
-use super::network::{DownPlan, EDITS, Network, SELF};
-use super::wmatrix::{PortRef, WMatrix};
+use crate::stream::kind::Kind;
+use crate::neurons::network::{DownPlan, EDITS, Network, SELF};
+use crate::stream::wmatrix::{PortRef, WMatrix};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::{Backend, BackendError, TickCtx, TickOutputs};
 use crate::neurons::{AssetDirs, Init, Op};

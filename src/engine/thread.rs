@@ -7,8 +7,8 @@
 
 use super::edits::{Edit, EditOutcome};
 use super::machine::{EngineError, Machine, Message};
-use super::network::Network;
-use super::wmatrix::WMatrix;
+use crate::neurons::network::Network;
+use crate::stream::wmatrix::WMatrix;
 use crate::audio::output::AudioFeed;
 use crate::backend::{BackendError, Frame};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};

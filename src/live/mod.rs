@@ -21,7 +21,7 @@ use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
 use crate::backend::cpu::CpuBackend;
 use crate::engine::edits::{Edit, EditOutcome};
-use crate::engine::kind::Settings;
+use crate::stream::kind::Settings;
 use crate::engine::machine::{EDIT_LATENCY_TICKS, EngineError, Level, Machine, Message};
 use crate::engine::thread::{EngineHandle, Pace, Report, TraceRow, spawn_traced};
 use crate::neurons::AssetDirs;

@@ -1,12 +1,14 @@
 //! The neuron catalogue: the type table and the resolution of one neuron's settings into concrete
 //! ports with kinds (a `NeuronDef`).
 
+pub mod network;
 mod table;
 
+pub use network::{EDITS, Network, SELF, WeightError};
 pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, type_info, type_names};
 
-use crate::engine::kind::{Kind, MAX_IMAGE_SIDE, Settings};
-use crate::engine::wmatrix::WMatrix;
+use crate::stream::kind::{Kind, MAX_IMAGE_SIDE, Settings};
+use crate::stream::WMatrix;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};

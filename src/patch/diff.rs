@@ -19,8 +19,8 @@
 
 use super::Patch;
 use crate::engine::edits::Edit;
-use crate::engine::network::SELF;
-use crate::engine::wmatrix::{PortRef, WMatrix};
+use crate::neurons::network::SELF;
+use crate::stream::wmatrix::{PortRef, WMatrix};
 use crate::neurons::NeuronSpec;
 use std::collections::{BTreeSet, HashMap};
 

@@ -13,9 +13,9 @@ pub mod diff;
 mod raw;
 pub mod watch;
 
-use crate::engine::kind::Settings;
-use crate::engine::network::{EDITS, Network, SELF};
-use crate::engine::wmatrix::{PortRef, WMatrix};
+use crate::stream::kind::Settings;
+use crate::neurons::network::{EDITS, Network, SELF};
+use crate::stream::wmatrix::{PortRef, WMatrix};
 use crate::neurons::{AssetDirs, Init, NeuronSpec};
 use raw::Raw;
 use serde_json::{Map, Value as Json, json};

@@ -5,7 +5,8 @@
 
 use super::state::{PanelState, PortInfo};
 use crate::engine::machine::Level;
-use crate::engine::{Edit, Kind, PortRef};
+use crate::engine::Edit;
+use crate::stream::{Kind, PortRef};
 use crate::neurons::{Kinds, NeuronSpec, TYPES, check_name, type_info};
 use egui::{
     Color32, CornerRadius, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2, pos2, vec2,

@@ -2,7 +2,7 @@
 //! compared against these.
 
 use crate::backend::{noise_key, noise_value};
-use crate::engine::kind::Kind;
+use crate::stream::kind::Kind;
 use crate::neurons::{Init, NeuronDef, Op};
 use rayon::prelude::*;
 

@@ -1,0 +1,8 @@
+//! What every layer shares: the kinds of stream, the settings that size them, and W (the sparse
+//! network matrix). Nothing here imports another folder of the crate.
+
+pub mod kind;
+pub mod wmatrix;
+
+pub use kind::{Kind, Settings};
+pub use wmatrix::{PortRef, WMatrix};
