@@ -17,6 +17,8 @@
 //!   `{"tick":t,"scalars":{...}}` lines (the shape `render` writes) by a writer thread, so the
 //!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
+mod buffer;
+
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
 use crate::backend::cpu::CpuBackend;
