@@ -10,13 +10,15 @@
 //! what was expected.
 
 pub mod diff;
+pub mod infer;
 mod raw;
+pub mod text;
 pub mod watch;
 
-use crate::stream::kind::Settings;
 use crate::neurons::network::{EDITS, Network, SELF};
-use crate::stream::wmatrix::{PortRef, WMatrix};
 use crate::neurons::{AssetDirs, Init, NeuronSpec};
+use crate::stream::kind::Settings;
+use crate::stream::wmatrix::{PortRef, WMatrix};
 use raw::Raw;
 use serde_json::{Map, Value as Json, json};
 use std::fmt;
@@ -61,6 +63,9 @@ pub struct Patch {
     pub weights: WMatrix,
     /// The network built and checked from the above.
     pub network: Network,
+    /// The text form's blank lines, comment lines, line order, row comments and row morphs
+    /// (JSON: the optional `"layout"` array). Empty for patches that never were text.
+    pub layout: text::Layout,
 }
 
 struct Errs {
@@ -114,8 +119,19 @@ impl Patch {
         Ok(p)
     }
 
-    /// Parses and checks patch text. `file` names it in errors; assets resolve against `assets`.
+    /// Parses and checks a patch: the text language (`.dmm`), or JSON when `file` ends in
+    /// `.json` or the text starts with `{`. `file` names it in errors; assets resolve against
+    /// `assets`.
     pub fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch, PatchErrors> {
+        if file.ends_with(".json") || text.trim_start().starts_with('{') {
+            Patch::parse_json(text, file, assets)
+        } else {
+            text::parse_text(text, file, assets)
+        }
+    }
+
+    /// Parses and checks a JSON patch.
+    pub fn parse_json(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch, PatchErrors> {
         let mut e = Errs {
             file: file.to_string(),
             list: Vec::new(),
@@ -147,6 +163,7 @@ impl Patch {
         let mut settings = Settings::default();
         let mut neurons_raw: Vec<(String, Raw)> = Vec::new();
         let mut weights_raw: Vec<(String, Raw)> = Vec::new();
+        let mut layout = text::Layout::default();
         for (k, v) in &top {
             match (k.as_str(), v) {
                 ("comment", Raw::Str(s)) => comment = Some(s.clone()),
@@ -165,12 +182,16 @@ impl Patch {
                 }
                 ("neurons", Raw::Obj(o)) => neurons_raw = o.clone(),
                 ("weights", Raw::Obj(o)) => weights_raw = o.clone(),
+                ("layout", v) => match text::Layout::from_json(&v.to_json()) {
+                    Ok(l) => layout = l,
+                    Err((at, msg)) => e.at(format!("layout{at}"), msg),
+                },
                 ("settings" | "neurons" | "weights", other) => {
                     e.at(k.as_str(), format!("expected an object, found {}", other.type_name()))
                 }
                 _ => e.at(
                     key_path("", k),
-                    "unknown key; a patch has \"comment\", \"settings\", \"neurons\" and \"weights\"",
+                    "unknown key; a patch has \"comment\", \"settings\", \"neurons\", \"weights\" and \"layout\"",
                 ),
             }
         }
@@ -179,6 +200,16 @@ impl Patch {
             return Err(PatchErrors(e.list));
         }
 
+        // Kinds the connections force on neurons that do not declare one.
+        let inferred = match infer::infer_json(&neurons_raw, &weights_raw, &settings) {
+            Ok(i) => i,
+            Err(errs) => {
+                for (place, msg) in errs {
+                    e.at(place, msg);
+                }
+                return Err(PatchErrors(e.list));
+            }
+        };
         // Neurons, in file order.
         let mut net = Network::new(settings.clone());
         let mut neurons = Vec::new();
@@ -206,7 +237,7 @@ impl Patch {
                 e.at(key_path(&place, d), "this key appears twice");
                 continue;
             }
-            let spec: NeuronSpec = match v.to_json() {
+            let mut spec: NeuronSpec = match v.to_json() {
                 Json::Object(mut m) => match m.remove("type") {
                     Some(Json::String(ty)) => NeuronSpec { ty, settings: m },
                     Some(other) => {
@@ -223,6 +254,7 @@ impl Patch {
                 },
                 _ => unreachable!("checked to be an object"),
             };
+            inferred.apply(name, &mut spec);
             if (name == SELF || name == EDITS)
                 && spec.ty == name.as_str()
                 && spec.settings.keys().all(|k| k == "comment")
@@ -326,6 +358,7 @@ impl Patch {
             neurons,
             weights,
             network: net,
+            layout,
         })
     }
 
@@ -358,6 +391,7 @@ impl Patch {
             neurons,
             weights,
             network: net.clone(),
+            layout: text::Layout::default(),
         }
     }
 
@@ -383,15 +417,27 @@ impl Patch {
             "weights".into(),
             serde_json::to_value(&self.weights).expect("weights serialize"),
         );
+        if !self.layout.is_empty() {
+            top.insert("layout".into(), self.layout.to_json());
+        }
         let mut s = serde_json::to_string_pretty(&Json::Object(top)).expect("json");
         s.push('\n');
         s
     }
 
-    /// Saves atomically: write a temp file, sync, keep the old file as `NAME.bak`, rename.
-    /// A crash never leaves a half-written patch.
+    /// The file's text for `path`: the text language for `.dmm`, else JSON.
+    pub fn to_string_for(&self, path: &Path) -> String {
+        if path.extension().is_some_and(|e| e == "dmm") {
+            text::print_text(self)
+        } else {
+            self.to_json_string()
+        }
+    }
+
+    /// Saves atomically (text for `.dmm`, JSON otherwise): write a temp file, sync, keep the
+    /// old file as `NAME.bak`, rename. A crash never leaves a half-written patch.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        save_atomic(path, self.to_json_string().as_bytes())
+        save_atomic(path, self.to_string_for(path).as_bytes())
     }
 }
 

@@ -1,0 +1,1 @@
+//! Evaluating lines against the running network (Ctrl+Enter, OSC `/dmm/eval`).
