@@ -284,13 +284,18 @@ fn conflict_error(
     let name = names[var];
     let ty = nodes[var].info.map_or("?", |i| i.name);
     let (a, b) = (&links[l0], &links[l1]);
+    let bridge = match (kind_word(k0), kind_word(k1)) {
+        ("scalar", "audio") | ("audio", "scalar") => {
+            " (a scalar reaches an audio port through a `hold`; audio becomes scalar through `rms`)"
+        }
+        _ => "",
+    };
     InferError {
         place: b.place.clone(),
         msg: format!(
-            "kind conflict: {} makes `{name}` {k1}, but {} (at {}) makes it {k0}; declare the kind you mean, e.g. `{name} : {ty} {}`, and change the other connection",
+            "kind conflict: {} makes `{name}` {k1}, but {} makes it {k0}; declare the kind you mean, e.g. `{name} : {ty} {}`, and change the other connection{bridge}",
             b.shown,
             a.shown,
-            a.place,
             kind_word(k1)
         ),
     }
@@ -373,9 +378,10 @@ pub fn infer_json(
         };
         for (source, _) in sources {
             if let Ok(s) = PortRef::parse(source) {
+                let place = super::key_path(&super::key_path("weights", target), source);
                 links.push(Link {
-                    place: super::key_path(&super::key_path("weights", target), source),
-                    shown: format!("`{t} <- {s}`"),
+                    shown: format!("`{t} <- {s}` (at {place})"),
+                    place,
                     target: t.clone(),
                     source: s,
                 });
@@ -421,7 +427,7 @@ pub fn init_links(name: &str, spec: &NeuronSpec, place: &str) -> Vec<Link> {
                 if let Ok(s) = PortRef::parse(source) {
                     links.push(Link {
                         place: place.to_string(),
-                        shown: format!("`{t} <- {s}` in the init of `{name}`"),
+                        shown: format!("`{t} <- {s}` in the init of `{name}` (at {place})"),
                         target: t.clone(),
                         source: s,
                     });

@@ -37,7 +37,7 @@ pub fn parse_buffer(src: &str, assets: &AssetDirs) -> Result<Patch, Vec<TextErro
 }
 
 /// The statements of a file with the things around them.
-pub(super) struct Doc {
+pub(crate) struct Doc {
     pub stmts: Vec<(usize, Stmt)>,
     pub comment: Option<String>,
     /// Layout with rows as indices into `stmts` (resolved once the targets are).
@@ -268,7 +268,7 @@ pub(super) fn number_json(value: f64, int: Option<u64>) -> Json {
 }
 
 /// Builds a patch from parsed lines. Also used by `eval` on a running network.
-pub(super) struct Builder<'a> {
+pub struct Builder<'a> {
     lines: &'a [&'a str],
     /// Line number of `lines[0]`.
     first: usize,
@@ -278,12 +278,32 @@ pub(super) struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     pub fn new(lines: &'a [&'a str], assets: &'a AssetDirs) -> Self {
+        Builder::starting_at(lines, 1, assets)
+    }
+
+    /// A builder for lines numbered from `first`.
+    pub fn starting_at(lines: &'a [&'a str], first: usize, assets: &'a AssetDirs) -> Self {
         Builder {
             lines,
-            first: 1,
+            first,
             assets,
             errors: Vec::new(),
         }
+    }
+
+    pub fn assets(&self) -> &AssetDirs {
+        self.assets
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// The errors so far, sorted by position.
+    pub fn take_errors(&mut self) -> Vec<TextError> {
+        let mut e = std::mem::take(&mut self.errors);
+        e.sort_by_key(|e| (e.line, e.col));
+        e
     }
 
     pub fn err(&mut self, line: usize, span: Range<usize>, msg: impl Into<String>) {
@@ -296,9 +316,7 @@ impl<'a> Builder<'a> {
     }
 
     fn fail<T>(&mut self) -> Result<T, Vec<TextError>> {
-        let mut e = std::mem::take(&mut self.errors);
-        e.sort_by_key(|e| (e.line, e.col));
-        Err(e)
+        Err(self.take_errors())
     }
 
     fn settings(&mut self, doc: &Doc) -> Settings {
@@ -371,13 +389,7 @@ impl<'a> Builder<'a> {
             return self.fail();
         }
         // Kinds.
-        let links = links_of(&rows);
-        for e in infer::infer_kinds(&mut specs, &links, &settings) {
-            let (line, col) = parse_place(&e.place);
-            let start = col.saturating_sub(1);
-            let len = rows_span_len(&rows, line, start);
-            self.err(line, start..start + len, e.msg);
-        }
+        self.infer(&rows, &mut specs, &settings);
         if !self.errors.is_empty() {
             return self.fail();
         }
@@ -392,7 +404,15 @@ impl<'a> Builder<'a> {
         }
         let one_of: HashMap<Kind, String> = ones.into_iter().collect();
         let kinds_now = snapshot_kinds(&rows, &specs, &settings);
-        self.write_inits(&rows, &mut specs, &decls, &one_of, &kinds_now);
+        let spec_of_decl: Vec<usize> = (0..decls.len()).collect();
+        self.write_inits(
+            &rows,
+            &mut specs,
+            &decls,
+            &spec_of_decl,
+            &one_of,
+            &kinds_now,
+        );
         let net = self.network(&specs, &decls, &settings);
         let weights = self.weights(&doc, &rows, &net, &one_of, &kinds_now);
         if !self.errors.is_empty() {
@@ -409,8 +429,24 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// Infers kinds from the rows; conflicts become errors at the later connection.
+    pub fn infer(
+        &mut self,
+        rows: &[RRow],
+        specs: &mut [(String, NeuronSpec)],
+        settings: &Settings,
+    ) {
+        let links = links_of(rows);
+        for e in infer::infer_kinds(specs, &links, settings) {
+            let (line, col) = parse_place(&e.place);
+            let start = col.saturating_sub(1);
+            let len = rows_span_len(rows, line, start);
+            self.err(line, start..start + len, e.msg);
+        }
+    }
+
     /// Resolves every row's and matrix init's ports.
-    fn resolve_rows(
+    pub fn resolve_rows(
         &mut self,
         doc: &Doc,
         decls: &[(usize, &Decl)],
@@ -497,7 +533,7 @@ impl<'a> Builder<'a> {
     }
 
     /// The implicit constants the rows need: kind → neuron name.
-    fn constants(
+    pub fn constants(
         &mut self,
         rows: &[RRow],
         specs: &[(String, NeuronSpec)],
@@ -528,11 +564,13 @@ impl<'a> Builder<'a> {
     }
 
     /// Puts matrix values (`init={...}`) into their neurons' specs as W-shaped JSON.
-    fn write_inits(
+    /// `spec_of_decl[k]`: the index in `specs` of declaration `k`.
+    pub fn write_inits(
         &mut self,
         rows: &[RRow],
         specs: &mut [(String, NeuronSpec)],
         decls: &[(usize, &Decl)],
+        spec_of_decl: &[usize],
         one_of: &HashMap<Kind, String>,
         kinds: &HashMap<PortRef, Kind>,
     ) {
@@ -551,8 +589,7 @@ impl<'a> Builder<'a> {
         }
         for ((k, key), m) in values {
             let v = serde_json::to_value(&m).unwrap_or(Json::Null);
-            // decls and the first specs are in the same order (implicit neurons come after).
-            if let Some((_, spec)) = specs.get_mut(k) {
+            if let Some((_, spec)) = spec_of_decl.get(k).and_then(|&i| specs.get_mut(i)) {
                 spec.settings.insert(key, v);
             }
         }
@@ -622,7 +659,7 @@ impl<'a> Builder<'a> {
 }
 
 /// Kinds of every row's target port (for the constants), once kinds are inferred.
-fn snapshot_kinds(
+pub(super) fn snapshot_kinds(
     rows: &[RRow],
     specs: &[(String, NeuronSpec)],
     settings: &Settings,
@@ -705,7 +742,7 @@ pub(super) fn unknown_type(ty: &str) -> String {
 }
 
 /// Where a setting is written in a declaration (for errors from resolving the neuron).
-fn field_span(d: &Decl, field: &str) -> Range<usize> {
+pub(super) fn field_span(d: &Decl, field: &str) -> Range<usize> {
     match field {
         "" => d.name.span.clone(),
         "type" => d.ty.span.clone(),

@@ -29,8 +29,8 @@ mod lex;
 mod parse;
 mod print;
 
-// pub use eval::eval_snippet;
 pub use build::{one_name, parse_buffer, parse_text};
+pub use eval::eval_snippet;
 pub use layout::{Item, Layout};
 pub use print::{format_number, print_row, print_text};
 

@@ -23,6 +23,11 @@ pub fn format_number(x: f64) -> String {
     if x == 0.0 {
         return "0".into();
     }
+    // Whole multiples of π read better as `10 pi` (only when that reads back exactly).
+    let k = (x / PI).round();
+    if k.abs() >= 2.0 && k.abs() <= 1000.0 && PI * k == x {
+        return format!("{k} pi");
+    }
     let a = x.abs();
     if (1e-5..1e16).contains(&a) {
         format!("{x}")
@@ -557,7 +562,10 @@ mod tests {
             let s = format_number(x);
             let back = match s.as_str() {
                 "tau" => std::f64::consts::TAU,
-                other => other.parse::<f64>().unwrap(),
+                other => match other.strip_suffix(" pi") {
+                    Some(k) => std::f64::consts::PI * k.parse::<f64>().unwrap(),
+                    None => other.parse::<f64>().unwrap(),
+                },
             };
             assert_eq!(back, x, "{s}");
         }
