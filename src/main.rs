@@ -9,6 +9,7 @@ use dmm_synth::engine::edits::parse_edits_jsonl;
 use dmm_synth::neurons::{Kinds, PortKind, TYPES};
 use dmm_synth::patch::Patch;
 use dmm_synth::render::{RenderOptions, render};
+use dmm_synth::ui::editor::script::parse_script;
 use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,10 @@ struct PlayArgs {
     /// Timed edit requests to send while playing, one JSON object per line with a "tick" field.
     #[arg(long)]
     edits: Option<PathBuf>,
+    /// Text and keys to type into the code pane at engine ticks, one JSON object per line:
+    /// {"tick": N, "text": "..."} or {"tick": N, "key": "ctrl+enter"} (a test hook).
+    #[arg(long = "type", value_name = "FILE")]
+    typed: Option<PathBuf>,
     /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
@@ -87,6 +92,14 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         Some(p) => read_edits(p)?,
         None => Vec::new(),
     };
+    let typed = match &a.typed {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            parse_script(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => Vec::new(),
+    };
     let capture = match (a.capture_tick, a.capture_out) {
         (Some(tick), Some(out)) => Some(CaptureRequest {
             tick,
@@ -102,6 +115,7 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         morph: a.morph,
         capture,
         edits,
+        typed,
         size: a.size,
         panel: !a.hide_panel,
         notes: Vec::new(),

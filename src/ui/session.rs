@@ -3,6 +3,10 @@
 //! and send edit requests through Self. The winit shell (`app`) paints what this draws; tests run
 //! it headless with egui_kittest on a real `Live`.
 
+use super::editor::file::Format;
+use super::editor::script::{TimedInput, events};
+use super::editor::view::code_pane;
+use super::editor::{CodeEditor, Request, Running};
 use super::keys::{Action, shortcuts};
 use super::panel::{Editor, panel};
 use super::state::{AudioMeter, PanelState};
@@ -11,6 +15,7 @@ use crate::engine::edits::{EditOutcome, TimedEdit};
 use crate::engine::machine::Level;
 use crate::engine::thread::Snapshot;
 use crate::live::{Live, LiveEvent};
+use crate::patch::Patch;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +23,13 @@ use std::time::Instant;
 
 /// Width of the panel, points.
 const PANEL_WIDTH: f32 = 400.0;
+/// Share of the picture area the code pane covers (from the left).
+const CODE_SHARE: f32 = 0.6;
+/// Ticks after scripted typing before a capture may show it: the edit's 2 ticks through Self
+/// plus two snapshot periods at 60 frames/s.
+const TYPED_SETTLE_TICKS: u64 = 14;
+/// Ids of the pane's latest requests kept, to tie a rejection to the pane's status line.
+const CODE_IDS: usize = 64;
 
 /// What a path prompt is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +48,12 @@ pub struct Session {
     live: Live,
     pub st: PanelState,
     pub ed: Editor,
+    /// The code pane over the picture.
+    pub code: CodeEditor,
+    code_ids: VecDeque<u64>,
+    typed: VecDeque<TimedInput>,
+    /// Snapshot tick when scripted input was last typed.
+    typed_at: Option<u64>,
     /// One texture per display neuron, by name.
     pictures: Vec<(String, egui::TextureHandle)>,
     last_tick: Option<u64>,
@@ -63,10 +81,27 @@ impl Session {
             reload_morph: live.morph_override(),
             ..Editor::default()
         };
+        let code = match CodeEditor::open(live.path(), false) {
+            Ok((mut c, _)) => {
+                // A .dmm patch opens with its code shown; a JSON patch's text form on Ctrl+E.
+                c.visible = c.file.as_ref().is_some_and(|f| f.format == Format::Dmm);
+                c
+            }
+            Err(e) => {
+                st.push_log(Level::Error, format!("code editor: {e}"));
+                let mut c = CodeEditor::new("");
+                c.visible = false;
+                c
+            }
+        };
         Session {
             live,
             st,
             ed,
+            code,
+            code_ids: VecDeque::new(),
+            typed: VecDeque::new(),
+            typed_at: None,
             pictures: Vec::new(),
             last_tick: None,
             latest: None,
@@ -102,20 +137,82 @@ impl Session {
         self.frames
     }
 
-    /// The window title: patch file name, `•` while unsaved.
+    /// The window title: patch file name, `•` while the buffer has unsaved changes.
     pub fn title(&self) -> String {
-        format!("{} - dmm-synth", self.live.title())
+        match &self.code.file {
+            Some(f) => format!(
+                "{}{} - dmm-synth",
+                f.name(),
+                if self.code.dirty() { " •" } else { "" }
+            ),
+            None => format!("{} - dmm-synth", self.live.title()),
+        }
     }
 
-    /// One frame: reports, newest snapshot, scripted edits, shortcuts, panel, pictures, prompt;
-    /// the panel's requests go through Self.
+    /// Watches the patch file: a change on disk reloads a clean buffer and evaluates it.
+    pub fn watch_file(&mut self) {
+        if let Some(f) = self.code.file.as_mut()
+            && let Err(e) = f.watch()
+        {
+            self.st.push_log(
+                Level::Error,
+                format!("{e}; hot reload is off for this file"),
+            );
+        }
+    }
+
+    /// Text and keys to type into the code pane when the engine reaches their ticks (a test hook
+    /// for the window: `--type FILE`).
+    pub fn type_later(&mut self, typed: Vec<TimedInput>) {
+        let mut t = typed;
+        t.sort_by_key(|i| i.tick);
+        self.typed = t.into();
+    }
+
+    /// The scripted input due at the newest snapshot's tick, as egui events (the shell adds them
+    /// to the frame's input, so they take the keyboard's path).
+    pub fn scripted_events(&mut self) -> Vec<egui::Event> {
+        // The pane takes the keyboard focus in its first frame: nothing is typed before that.
+        let Some(tick) = self.live.engine().latest().map(|s| s.tick) else {
+            return Vec::new();
+        };
+        if self.frames < 2 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        while self.typed.front().is_some_and(|t| t.tick <= tick) {
+            if let Some(t) = self.typed.pop_front() {
+                out.extend(events(&t.input));
+                self.typed_at = Some(tick);
+            }
+        }
+        out
+    }
+
+    /// Whether every scripted input has been typed and what it sent can show in a snapshot of
+    /// `tick` (a capture waits for this: a slow frame must not catch the text half-handled).
+    pub fn typing_settled(&self, tick: u64) -> bool {
+        self.typed.is_empty() && self.typed_at.is_none_or(|t| tick >= t + TYPED_SETTLE_TICKS)
+    }
+
+    /// One frame: reports, newest snapshot, scripted edits, shortcuts, panel, pictures, code
+    /// pane, prompt; the panel's and the pane's requests go through Self.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.poll_live();
+        if let Some(line) = self.code.poll_disk() {
+            self.st.push_log(Level::Notice, line);
+        }
         self.take_snapshot(ui.ctx());
         if let Some(t) = self.latest.as_ref().map(|s| s.tick) {
             self.replay(t);
         }
-        let actions = shortcuts(ui.ctx());
+        // What the keys show or hide takes effect in this frame already.
+        let (now, actions): (Vec<Action>, Vec<Action>) = shortcuts(ui.ctx())
+            .into_iter()
+            .partition(|a| matches!(a, Action::TogglePanel | Action::ToggleEditor));
+        for a in now {
+            self.act(a);
+        }
         let mut edits = Vec::new();
         if self.show_panel {
             let (st, ed) = (&mut self.st, &mut self.ed);
@@ -127,13 +224,24 @@ impl Session {
                     edits = panel(ui, st, ed);
                 });
         }
+        let mut requests = Vec::new();
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))
-            .show(ui, |ui| pictures_ui(ui, &self.pictures));
+            .show(ui, |ui| {
+                pictures_ui(ui, &self.pictures);
+                if self.code.visible {
+                    requests = self.code_ui(ui);
+                }
+            });
         let confirmed = self.prompt_ui(ui.ctx());
         for e in edits {
+            // The text follows the panel: the rows this edit touches are rewritten.
+            if let Some(snap) = &self.latest {
+                self.code.panel_edit(&e, &snap.net, &snap.w);
+            }
             self.live.send(e);
         }
+        self.send_code(requests);
         if self.ed.reload_morph != self.live.morph_override()
             && let Err(e) = self.live.set_morph(self.ed.reload_morph)
         {
@@ -155,6 +263,62 @@ impl Session {
         }
     }
 
+    /// The code pane over the left part of the picture area.
+    fn code_ui(&mut self, ui: &mut egui::Ui) -> Vec<Request> {
+        let area = ui.max_rect();
+        let w = (area.width() * CODE_SHARE).max(area.width().min(320.0));
+        let rect = egui::Rect::from_min_size(area.min, egui::vec2(w, area.height()));
+        let snap = self.latest.clone();
+        let run = snap.as_ref().map(|s| Running {
+            net: &s.net,
+            w: &s.w,
+            morph: self
+                .live
+                .morph_override()
+                .or(self.code.settings_morph)
+                .unwrap_or(s.net.settings.morph_time),
+        });
+        let (code, st) = (&mut self.code, &self.st);
+        ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
+            code_pane(ui, code, st, run.as_ref())
+        })
+        .inner
+    }
+
+    /// Sends the pane's requests: an edit through Self, a whole buffer as a diff.
+    fn send_code(&mut self, requests: Vec<Request>) {
+        for r in requests {
+            match r {
+                Request::Edit(e) => {
+                    let id = self.live.send(e);
+                    self.code_ids.push_back(id);
+                    if self.code_ids.len() > CODE_IDS {
+                        self.code_ids.pop_front();
+                    }
+                }
+                Request::Apply(p) => {
+                    if let Err(e) = self.live.apply_patch(&p) {
+                        let lines = e.lines();
+                        self.code.rejected(&lines);
+                        for l in lines {
+                            self.st.push_log(Level::Error, l);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The running network as a patch, with the buffer's settings and comment when it parses.
+    fn running_patch(&self) -> Option<Patch> {
+        let snap = self.latest.as_ref()?;
+        let (settings, comment) = match self.code.parse_all() {
+            Ok(p) => (p.settings, p.comment),
+            Err(_) => (snap.net.settings.clone(), None),
+        };
+        Some(Patch::from_running(&settings, comment, &snap.net, &snap.w))
+    }
+
     /// Takes what the instrument reports: reloads, file errors, engine messages, rejections.
     fn poll_live(&mut self) {
         for ev in self.live.poll() {
@@ -173,6 +337,9 @@ impl Session {
                     .push_log(m.level, format!("tick {}: {}", m.tick, m.text)),
                 LiveEvent::Outcome { id, outcome } => {
                     if let EditOutcome::Rejected { tick, errors } = outcome {
+                        if self.code_ids.contains(&id) {
+                            self.code.rejected(&errors);
+                        }
                         self.st.push_log(
                             Level::Error,
                             format!("edit {id} rejected at tick {tick}: {}", errors.join("; ")),
@@ -267,6 +434,24 @@ impl Session {
                 self.st
                     .push_log(Level::Notice, if m { "muted" } else { "unmuted" });
             }
+            Action::ToggleEditor => {
+                self.code.visible = !self.code.visible;
+                self.code.focus = self.code.visible;
+            }
+            Action::Regenerate => match self.running_patch() {
+                Some(p) => {
+                    self.code.regenerate(&p);
+                    self.st
+                        .push_log(Level::Notice, "the code now shows the running network");
+                }
+                None => self
+                    .st
+                    .push_log(Level::Error, "no snapshot of the running network yet"),
+            },
+            Action::Save if self.code.file.is_some() => match self.code.save() {
+                Ok(line) => self.st.push_log(Level::Notice, line),
+                Err(e) => self.st.push_log(Level::Error, format!("save failed: {e}")),
+            },
             Action::Save => match self.live.save() {
                 Ok(()) => self.st.push_log(
                     Level::Notice,
@@ -342,8 +527,21 @@ impl Session {
     fn confirm(&mut self, kind: PromptKind, path: PathBuf) {
         let r = match kind {
             PromptKind::Open => self.live.open_patch(&path),
+            PromptKind::SaveAs if self.code.file.is_some() => {
+                let text = self.code.text.clone();
+                match self.code.file.as_mut().map(|f| f.save_as(&path, &text)) {
+                    Some(Err(e)) => {
+                        self.st.push_log(Level::Error, format!("save failed: {e}"));
+                        return;
+                    }
+                    _ => Ok(()),
+                }
+            }
             PromptKind::SaveAs => self.live.save_as(&path),
         };
+        if kind == PromptKind::Open && r.is_ok() {
+            self.reopen_code(&path);
+        }
         match (kind, r) {
             (PromptKind::Open, Ok(())) => {
                 self.st
@@ -359,6 +557,24 @@ impl Session {
                     self.st.push_log(Level::Error, line);
                 }
             }
+        }
+    }
+}
+
+impl Session {
+    /// The code pane on a newly opened patch (watched when the old one was).
+    fn reopen_code(&mut self, path: &std::path::Path) {
+        let watched = self.code.file.as_ref().is_some_and(|f| f.watched());
+        match CodeEditor::open(path, watched) {
+            Ok((mut c, note)) => {
+                c.visible =
+                    self.code.visible || c.file.as_ref().is_some_and(|f| f.format == Format::Dmm);
+                self.code = c;
+                if let Some(n) = note {
+                    self.st.push_log(Level::Error, n);
+                }
+            }
+            Err(e) => self.st.push_log(Level::Error, format!("code editor: {e}")),
         }
     }
 }

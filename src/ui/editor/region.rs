@@ -32,13 +32,10 @@ pub fn line_of_char(text: &str, c: usize) -> usize {
     text[..b].bytes().filter(|&x| x == b'\n').count() + 1
 }
 
-/// The buffer's lines (a trailing newline does not start an extra line, an empty buffer has one).
+/// The buffer's lines as the pane numbers them: a trailing newline starts an empty last line
+/// (the cursor can be on it), an empty buffer has one line.
 pub fn lines(text: &str) -> Vec<&str> {
-    let mut v: Vec<&str> = text.split('\n').collect();
-    if v.len() > 1 && v.last() == Some(&"") {
-        v.pop();
-    }
-    v
+    text.split('\n').collect()
 }
 
 fn is_blank(line: &str) -> bool {
@@ -110,9 +107,11 @@ mod tests {
             (r.first_line, r.last_line, r.text.as_str()),
             (2, 2, "b : sin")
         );
-        // At the very end (after the trailing newline): the last line.
+        // At the very end, after the trailing newline: the empty line there.
         let end = T.chars().count();
-        assert_eq!(line_or_selection(T, end, end).text, "d.x <- b");
+        let r = line_or_selection(T, end, end);
+        assert_eq!((r.first_line, r.text.as_str()), (8, ""));
+        assert_eq!(line_or_selection(T, end - 1, end - 1).text, "d.x <- b");
     }
 
     #[test]
@@ -148,7 +147,7 @@ mod tests {
 
     #[test]
     fn whole_buffer_and_empty_buffer() {
-        assert_eq!(whole(T).last_line, 7);
+        assert_eq!(whole(T).last_line, 8);
         assert_eq!(whole("").text, "");
         assert_eq!(line_or_selection("", 0, 0).first_line, 1);
     }

@@ -3,10 +3,15 @@
 //! the network moves by itself are never written. Also finds neuron declaration lines, whose
 //! live scalar values the pane shows dimmed at the line's end.
 
-use super::region::lines;
 use crate::engine::Edit;
 use crate::stream::{PortRef, WMatrix};
 use crate::ui::state::PanelState;
+
+/// The buffer's lines without the empty one a trailing newline makes, and whether it had one.
+fn lines(buffer: &str) -> (Vec<&str>, bool) {
+    let body = buffer.strip_suffix('\n');
+    (body.unwrap_or(buffer).split('\n').collect(), body.is_some())
+}
 
 /// A line's code, without its trailing `# comment`.
 fn code(line: &str) -> &str {
@@ -54,7 +59,8 @@ pub fn decl_name(line: &str) -> Option<&str> {
 pub fn rewrite_row(buffer: &str, target: &PortRef, row: Option<&str>) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut done = false;
-    for l in lines(buffer) {
+    let (all, newline) = lines(buffer);
+    for l in all {
         if row_target(l).as_ref() != Some(target) {
             out.push(l.to_string());
             continue;
@@ -72,7 +78,7 @@ pub fn rewrite_row(buffer: &str, target: &PortRef, row: Option<&str>) -> String 
         out.push(r.trim().to_string());
     }
     let mut s = out.join("\n");
-    if buffer.ends_with('\n') || !done {
+    if newline || !done {
         s.push('\n');
     }
     s
@@ -80,12 +86,13 @@ pub fn rewrite_row(buffer: &str, target: &PortRef, row: Option<&str>) -> String 
 
 /// The buffer without the declaration of `name` and without the rows into its ports.
 pub fn remove_neuron(buffer: &str, name: &str) -> String {
-    let kept: Vec<&str> = lines(buffer)
+    let (all, newline) = lines(buffer);
+    let kept: Vec<&str> = all
         .into_iter()
         .filter(|l| decl_name(l) != Some(name) && row_target(l).is_none_or(|t| t.neuron != name))
         .collect();
     let mut s = kept.join("\n");
-    if buffer.ends_with('\n') {
+    if newline {
         s.push('\n');
     }
     s
