@@ -144,6 +144,8 @@ enum Command {
         #[arg(long, default_value = "auto")]
         backend: BackendChoice,
     },
+    /// Convert a patch between JSON (.json) and the text language (.dmm), by extension.
+    Convert { from: PathBuf, to: PathBuf },
     /// Print the neuron table (markdown).
     Types,
     /// List GPU adapters (name, API, device type) and audio output devices.
@@ -241,6 +243,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Convert { from, to } => {
+            let p = Patch::load(&from).map_err(|e| anyhow::anyhow!("{e}"))?;
+            p.save(&to)
+                .with_context(|| format!("cannot write {}", to.display()))?;
+            println!("{} -> {}", from.display(), to.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Types => {
             print!("{}", types_markdown());
