@@ -31,7 +31,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct PlayArgs {
     /// The patch to play.
-    #[arg(default_value = "patches/default.json")]
+    #[arg(default_value = "patches/default.dmm")]
     patch: PathBuf,
     /// Do not open the sound card (null sink paced by the wall clock).
     #[arg(long)]

@@ -362,3 +362,22 @@ mod eval {
         assert!(m.network().find("vib").is_some() && m.network().find("t").is_some());
     }
 }
+
+/// The README's example is a working patch that means what its comments say.
+#[test]
+fn the_readme_example_parses() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let section = readme
+        .split("## The patch language")
+        .nth(1)
+        .expect("the language section");
+    let block = section.split("```\n").nth(1).expect("the example block");
+    let patch = parse(block);
+    assert_eq!(kind_of(&patch, "ph"), Kind::Audio, "inferred from osc");
+    assert_eq!(
+        patch.weights.get(&p("ph.freq"), &p("_one_audio.out")),
+        440.0
+    );
+    assert_eq!(patch.layout.row_morph(&p("out.right")), Some(2.0));
+    assert_eq!(patch.settings.image_size, [64, 64]);
+}
