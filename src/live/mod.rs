@@ -645,7 +645,8 @@ impl Live {
     }
 
     fn write(&mut self, path: &Path) -> Result<(), LiveError> {
-        let (patch, text) = self.running_text()?;
+        let (patch, _) = self.running_text()?;
+        let text = patch.to_string_for(path); // the text language for .dmm, else JSON
         save_atomic(path, text.as_bytes()).map_err(|err| LiveError::Io {
             path: path.to_path_buf(),
             err,

@@ -216,9 +216,9 @@ pub fn infer_kinds(
     }
     // Write the forced kinds into the specs.
     let mut updates: Vec<(usize, Kind, usize)> = Vec::new();
-    for i in 0..neurons.len() {
+    for (i, node) in nodes.iter().enumerate().take(neurons.len()) {
         let r = s.root(i);
-        if nodes[i].var
+        if node.var
             && let Some((k, li)) = s.forced[r]
         {
             updates.push((i, k, li));

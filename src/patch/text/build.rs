@@ -145,13 +145,12 @@ pub fn one_spec(kind: Kind, settings: &Settings) -> NeuronSpec {
     }
 }
 
-/// The output a bare `neuron` reads: `out` when the type has one, else its first output.
+/// The output a bare `neuron` reads: `out` when the type has one, else its only output.
 pub fn default_output(info: &TypeInfo) -> Option<&'static str> {
-    info.outputs
-        .iter()
-        .find(|(n, _)| *n == "out")
-        .or(info.outputs.first())
-        .map(|(n, _)| *n)
+    match info.outputs {
+        [(only, _)] => Some(only),
+        ports => ports.iter().find(|(n, _)| *n == "out").map(|(n, _)| *n),
+    }
 }
 
 fn names_of(ports: &[(&'static str, crate::neurons::PortKind)]) -> String {

@@ -113,7 +113,6 @@ impl Eval<'_, '_> {
                 (n.name.clone(), s)
             })
             .collect();
-        let running = specs.len();
         let mut decls: Vec<(usize, &Decl)> = Vec::new();
         let mut spec_of_decl = Vec::new();
         let mut removes = Vec::new();
@@ -183,8 +182,7 @@ impl Eval<'_, '_> {
         }
         for (k, (line, d)) in decls.iter().enumerate() {
             let (name, spec) = &specs[spec_of_decl[k]];
-            let assets = self.b_assets();
-            match scratch.add(name, spec, &assets) {
+            match scratch.add(name, spec, self.b.assets()) {
                 Ok(()) => {}
                 Err(e) => {
                     let span = super::build::field_span(d, &e.field);
@@ -202,13 +200,8 @@ impl Eval<'_, '_> {
                 weights: WMatrix::new(),
             });
         }
-        let _ = running;
         self.rows(stmts, &rows, &scratch, &one_of, &kinds, &mut edits);
         edits
-    }
-
-    fn b_assets(&self) -> AssetDirs {
-        self.b.assets().clone()
     }
 
     /// A declaration: new (added), identical to the running neuron (nothing) or different

@@ -193,8 +193,13 @@ fn check_finite(c: &Cursor, l: &Lin, from: usize) -> Result<(), TextError> {
 }
 
 /// Can the next token start a factor (juxtaposition `2 osc` multiplies)?
+/// A name followed by `=` is the next setting's key (`init=2 pi rows=4`), not a factor.
 fn starts_factor(c: &Cursor) -> bool {
-    matches!(c.peek(), Some(Tok::Num { .. } | Tok::Ident { .. })) || c.is_op("(")
+    match c.peek() {
+        Some(Tok::Num { .. }) => true,
+        Some(Tok::Ident { .. }) => !matches!(c.peek_at(1), Some(Tok::Op("="))),
+        _ => c.is_op("("),
+    }
 }
 
 /// `product := unary (('*' | '/')? unary)*`

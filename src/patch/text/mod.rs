@@ -151,10 +151,10 @@ pub fn highlight(line: &str) -> Vec<(Range<usize>, TokenClass)> {
                     TokenClass::Keyword
                 } else if decl && i > 2 && KINDS.contains(&name.as_str()) {
                     TokenClass::Kind
-                } else if !quoted && (name == "pi" || name == "tau") {
-                    TokenClass::Number
-                } else if i > 0 && is_op(i - 1, "=") && name.starts_with('x') {
-                    TokenClass::Number // the `x64` of `image=64x64`
+                } else if (!quoted && (name == "pi" || name == "tau"))
+                    || (i > 0 && is_op(i - 1, "=") && name.starts_with('x'))
+                {
+                    TokenClass::Number // a named constant, or the `x64` of `image=64x64`
                 } else {
                     TokenClass::Name
                 }

@@ -210,6 +210,15 @@ fn settings(c: &mut Cursor, neuron: bool) -> Result<Vec<Setting>, TextError> {
             }
             _ => return Err(c.expected("`key=value` (tick_rate=375, image=64x64, ...)")),
         };
+        if neuron && (key.v == "kind" || key.v == "type") {
+            return Err(c.err(
+                key.span.clone(),
+                format!(
+                    "write the {} as a word after `:` (`osc : sin audio`), not as {}=",
+                    key.v, key.v
+                ),
+            ));
+        }
         if let Some(first) = out.iter().find(|s| s.key.v == key.v) {
             return Err(c.err(
                 key.span.clone(),
