@@ -288,3 +288,238 @@ fn completion_offers_only_matching_kinds() {
         h.state().code.text
     );
 }
+
+// ---- The pane in a session on a running instrument (a real `Live`, CPU backend) ----
+
+mod session {
+    use super::p;
+    use dmm_synth::backend::cpu::CpuBackend;
+    use dmm_synth::live::{Live, LiveOptions};
+    use dmm_synth::patch::text::print_row;
+    use dmm_synth::ui::session::Session;
+    use egui::{Key, Modifiers};
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    /// Typed the way a performer types: odd spacing, comments, integers, blank lines.
+    pub const DMM: &str = "# session test   (kept exactly)\n\
+settings tick_rate=375 sample_rate=48000 image=16x16\n\
+\n\
+xy   : coords     # ramps\n\
+ones : one image\n\
+k    : one\n\
+lfo  : sin\n\
+show : display\n\
+\n\
+show.in <- 1 xy.x   # the picture\n\
+lfo.x   <-   0.5 k\n";
+
+    pub fn open(path: &Path) -> Session {
+        let live = Live::open(
+            path,
+            Box::new(CpuBackend::new()),
+            LiveOptions {
+                audio: false,
+                watch: false,
+                capture_every: 1,
+                morph: None,
+                trace: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Session::new(live, Vec::new(), true)
+    }
+
+    pub fn harness(s: Session) -> Harness<'static, Session> {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1200.0, 700.0))
+            .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+        run_until(&mut h, "a first snapshot", |s| s.latest().is_some());
+        h
+    }
+
+    /// Runs frames until `done` holds. The deadline only guards against a hang.
+    pub fn run_until(h: &mut Harness<'_, Session>, what: &str, done: impl Fn(&Session) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            h.run();
+            if done(h.state()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "gave up waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn w(s: &Session, t: &str, src: &str) -> f64 {
+        s.latest()
+            .map(|l| l.w.get(&p(t), &p(src)))
+            .unwrap_or(f64::NAN)
+    }
+
+    #[test]
+    fn ctrl_s_writes_the_buffer_byte_for_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.dmm");
+        std::fs::write(&path, DMM).expect("write");
+        let mut h = harness(open(&path));
+        assert!(
+            h.state().code.visible,
+            "a .dmm patch opens with its code shown"
+        );
+        assert_eq!(
+            h.state().code.text,
+            DMM,
+            "the buffer is the file's text exactly"
+        );
+        assert_eq!(h.state().title(), "s.dmm - dmm-synth");
+        h.event(egui::Event::Text(
+            "lfo.a <-  2*pi   # typed, not reformatted\n\n\n".into(),
+        ));
+        h.run();
+        assert_eq!(h.state().title(), "s.dmm • - dmm-synth");
+        h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+        h.run();
+        let want = format!("{DMM}lfo.a <-  2*pi   # typed, not reformatted\n\n\n");
+        assert_eq!(h.state().code.text, want);
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            want.as_bytes(),
+            "saved byte for byte"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("s.dmm.bak")).expect("backup"),
+            DMM.as_bytes(),
+            "the previous version is kept"
+        );
+        assert_eq!(h.state().title(), "s.dmm - dmm-synth");
+        // Saving is not evaluating: the typed row has not reached W.
+        assert_eq!(w(h.state(), "lfo.a", "_one.out"), 0.0);
+        h.into_state().into_live().stop();
+    }
+
+    #[test]
+    fn a_typed_row_reaches_w_through_self_and_a_panel_edit_rewrites_its_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.dmm");
+        std::fs::write(&path, DMM).expect("write");
+        let mut h = harness(open(&path));
+        h.event(egui::Event::Text("show.in <- 0.4 xy.x + 0.25 ones".into()));
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+        run_until(&mut h, "the typed row in W", |s| {
+            w(s, "show.in", "xy.x") == 0.4 && w(s, "show.in", "ones.out") == 0.25
+        });
+        // The panel sets one weight of that row: the row's first line now states the new row
+        // (its comment kept), the later line for it goes, nothing else changes.
+        {
+            let s = h.state_mut();
+            s.ed.target = Some(p("show.in"));
+            s.ed.source = Some(p("ones.out"));
+            s.ed.weight = 0.5;
+            s.ed.weight_text = "0.5".into();
+        }
+        h.run();
+        h.get_by_label("Set weight").click();
+        h.run();
+        let s = h.state();
+        let snap = s.latest().expect("snapshot");
+        let mut w2 = snap.w.clone();
+        w2.add_entry(&p("show.in"), &p("ones.out"), 0.25);
+        let row = print_row(&snap.net, &w2, &p("show.in"));
+        let text = &s.code.text;
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[9], format!("{row}   # the picture"), "{text}");
+        assert!(
+            !lines.iter().skip(10).any(|l| l.starts_with("show.in")),
+            "{text}"
+        );
+        assert_eq!(lines[..9], DMM.lines().take(9).collect::<Vec<_>>()[..]);
+        run_until(&mut h, "the panel's weight in W", |s| {
+            w(s, "show.in", "ones.out") == 0.5
+        });
+        // Frames going by (W and the live values moving) do not touch the text.
+        let before = h.state().code.text.clone();
+        for _ in 0..20 {
+            h.run();
+        }
+        assert_eq!(h.state().code.text, before);
+        h.into_state().into_live().stop();
+    }
+
+    #[test]
+    fn a_change_on_disk_reloads_a_clean_buffer_and_asks_when_it_is_unsaved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.dmm");
+        std::fs::write(&path, DMM).expect("write");
+        let mut s = open(&path);
+        s.watch_file();
+        let mut h = harness(s);
+        // Clean buffer: the new file comes in and is evaluated.
+        let v2 = DMM.replace("lfo.x   <-   0.5 k", "lfo.x <- 0.75 k");
+        std::fs::write(&path, &v2).expect("write");
+        run_until(&mut h, "the reload", |s| {
+            s.code.text == v2 && w(s, "lfo.x", "k.out") == 0.75
+        });
+        assert!(!h.state().code.dirty());
+        // Unsaved changes: a notice, nothing changes until the performer chooses.
+        h.event(egui::Event::Text("# mine\n".into()));
+        h.run();
+        let v3 = DMM.replace("lfo.x   <-   0.5 k", "lfo.x <- 0.125 k");
+        std::fs::write(&path, &v3).expect("write");
+        run_until(&mut h, "the notice", |s| s.code.disk_notice.is_some());
+        assert!(h.state().code.text.ends_with("# mine\n"));
+        h.get_by_label("Keep the buffer").click();
+        h.run();
+        assert!(h.state().code.disk_notice.is_none());
+        assert!(h.state().code.text.ends_with("# mine\n"), "kept");
+        assert_eq!(w(h.state(), "lfo.x", "k.out"), 0.75, "nothing applied");
+        let v4 = DMM.replace("lfo.x   <-   0.5 k", "lfo.x <- 0.25 k");
+        std::fs::write(&path, &v4).expect("write");
+        run_until(&mut h, "the second notice", |s| {
+            s.code.disk_notice.is_some()
+        });
+        h.get_by_label("Reload from disk").click();
+        run_until(&mut h, "the reload", |s| {
+            s.code.text == v4 && w(s, "lfo.x", "k.out") == 0.25
+        });
+        h.into_state().into_live().stop();
+    }
+
+    #[test]
+    fn ctrl_shift_r_regenerates_the_text_from_the_running_network() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.dmm");
+        std::fs::write(&path, DMM).expect("write");
+        let mut h = harness(open(&path));
+        h.event(egui::Event::Text("lfo.b <- 0.5 xy".into()));
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+        h.run();
+        assert!(!h.state().code.errors.is_empty(), "xy is an image: refused");
+        h.event(egui::Event::Text("\nlfo.b <- 0.5 k".into()));
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+        run_until(&mut h, "the row in W", |s| w(s, "lfo.b", "k.out") == 0.5);
+        h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::R);
+        h.run();
+        let text = h.state().code.text.clone();
+        assert!(!text.contains("0.5 xy"), "only what runs: {text}");
+        let p2 = dmm_synth::patch::text::parse_text(&text, "regen", &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let snap = h.state().latest().expect("snap").clone();
+        assert_eq!(p2.initial_w(), snap.w, "the text states the running W");
+        h.into_state().into_live().stop();
+    }
+}
+
+#[test]
+fn readme_lists_the_editor_keys() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    for (keys, _) in dmm_synth::ui::keys::EDITOR_KEYS {
+        assert!(
+            readme.contains(&format!("| {keys} |")),
+            "README lacks {keys}"
+        );
+    }
+}
