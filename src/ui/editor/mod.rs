@@ -12,6 +12,7 @@
 
 pub mod complete;
 pub mod file;
+mod overlay;
 pub mod region;
 pub mod script;
 pub mod sync;

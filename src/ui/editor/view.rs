@@ -5,23 +5,23 @@
 //! modules; what the performer asks for comes back as `Request`s for the session to send.
 
 use super::complete::{self, is_word_char};
+use super::overlay::Overlay;
+pub use super::overlay::error_label;
 use super::region::{byte_of_char, lines};
-use super::sync::{decl_name, live_values};
 use super::{CodeEditor, Request, Running, Scope};
 use crate::patch::text::{TokenClass, highlight};
 use crate::ui::state::PanelState;
-use egui::text::{CCursor, LayoutJob, TextFormat};
+use egui::text::{LayoutJob, TextFormat};
 use egui::{
-    Align2, Color32, CompletionPopup, FontId, Key, Modifiers, Rect, RichText, Stroke, Suggestion,
-    TextEdit, TextStyle, Ui,
+    Color32, CompletionPopup, FontId, Key, Modifiers, RichText, Suggestion, TextEdit, TextStyle, Ui,
 };
 use std::time::Instant;
 
 /// Accessible label of the code text (tests find it by this name).
 pub const CODE_LABEL: &str = "patch code";
 
-const ERROR: Color32 = Color32::from_rgb(255, 110, 100);
-const DIM: Color32 = Color32::from_rgb(130, 140, 150);
+pub(super) const ERROR: Color32 = Color32::from_rgb(255, 110, 100);
+pub(super) const DIM: Color32 = Color32::from_rgb(130, 140, 150);
 
 fn colour(c: TokenClass) -> Color32 {
     match c {
@@ -229,136 +229,31 @@ fn text_area(
             resp.request_focus();
             ed.focus = false;
         }
-        let painter = ui.painter();
-        let rows = &te.galley.rows;
-        let origin = te.galley_pos;
-        let clip = ui.clip_rect();
-        let row_rect = |i: usize| rows.get(i).map(|r| r.rect().translate(origin.to_vec2()));
-        // Flashes: translucent over the text, fading out (redrawn until they are gone).
+        let mut o = Overlay {
+            painter: ui.painter().clone(),
+            galley: te.galley.clone(),
+            origin: te.galley_pos,
+            clip: ui.clip_rect(),
+            font: font.clone(),
+            char_w,
+            gutter,
+            boxes: Vec::new(),
+        };
         if !ed.live_flashes(now).is_empty() {
-            ui.ctx().request_repaint();
+            ui.ctx().request_repaint(); // Until they have faded.
         }
-        for f in &ed.flashes {
-            let alpha = (1.0 - (now - f.since) / super::FLASH_SECONDS).clamp(0.0, 1.0);
-            if let (Some(a), Some(b)) = (row_rect(f.first_line - 1), row_rect(f.last_line - 1)) {
-                let r = Rect::from_min_max(
-                    egui::pos2(clip.min.x, a.min.y),
-                    egui::pos2(clip.max.x, b.max.y),
-                );
-                painter.rect_filled(r, 2.0, Color32::from_white_alpha((70.0 * alpha) as u8));
-            }
-        }
+        o.flashes(ed, now);
         let text_lines = lines(&ed.text);
-        let mut boxes = Vec::new();
-        for (i, line) in text_lines.iter().enumerate() {
-            let Some(r) = row_rect(i) else { break };
-            if r.max.y < clip.min.y || r.min.y > clip.max.y {
-                continue;
-            }
-            let right = if line.trim().is_empty() {
-                origin.x
-            } else {
-                r.max.x + 4.0
-            };
-            boxes.push(egui::Shape::rect_filled(
-                Rect::from_min_max(
-                    egui::pos2(origin.x - gutter, r.min.y),
-                    egui::pos2(right, r.max.y),
-                ),
-                0.0,
-                Color32::from_black_alpha(170),
-            ));
-            painter.text(
-                egui::pos2(origin.x - 8.0, r.min.y),
-                Align2::RIGHT_TOP,
-                (i + 1).to_string(),
-                font.clone(),
-                DIM,
-            );
-            let has_error = ed.errors.iter().any(|e| e.line == i + 1);
-            if !has_error && let Some(v) = decl_name(line).and_then(|n| live_values(st, n)) {
-                let at = egui::pos2(r.max.x + 3.0 * char_w, r.min.y);
-                let t = painter.text(at, Align2::LEFT_TOP, v, font.clone(), DIM);
-                boxes.push(egui::Shape::rect_filled(
-                    t.expand(2.0),
-                    2.0,
-                    Color32::from_black_alpha(170),
-                ));
-            }
-        }
-        for e in &ed.errors {
-            let Some(r) = row_rect(e.line.saturating_sub(1)) else {
-                continue;
-            };
-            let line = text_lines.get(e.line - 1).copied().unwrap_or("");
-            let start = line_start_char(&text_lines, e.line) + e.col.saturating_sub(1);
-            let len = if e.len > 0 {
-                e.len
-            } else {
-                word_len(line, e.col)
-            };
-            let a = te
-                .galley
-                .pos_from_cursor(CCursor::new(start))
-                .translate(origin.to_vec2());
-            let b = te
-                .galley
-                .pos_from_cursor(CCursor::new(start + len))
-                .translate(origin.to_vec2());
-            let y = r.max.y - 1.0;
-            painter.hline(
-                a.min.x..=b.min.x.max(a.min.x + char_w),
-                y,
-                Stroke::new(2.0, ERROR),
-            );
-            let at = egui::pos2(r.max.x + 3.0 * char_w, r.min.y);
-            let msg = painter.text(at, Align2::LEFT_TOP, &e.msg, font.clone(), ERROR);
-            boxes.push(egui::Shape::rect_filled(
-                msg.expand(2.0),
-                2.0,
-                Color32::from_black_alpha(200),
-            ));
-            // The message as a node of its own, so it can be found (and read out) at its line.
-            let node = ui.interact(msg, id.with(("error", e.line, e.col)), egui::Sense::hover());
-            let label = error_label(e.line, &e.msg);
-            node.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
-        }
-        painter.set(backdrop, egui::Shape::Vec(boxes));
-        if let Some(pos) = resp.hover_pos() {
-            let c = te.galley.cursor_from_pos(pos - origin).index.0;
-            let line_no = super::region::line_of_char(&ed.text, c);
-            let line = text_lines.get(line_no - 1).copied().unwrap_or("");
-            let in_line = c.saturating_sub(line_start_char(&text_lines, line_no));
-            if let Some(h) = complete::hover(line, byte_of_char(line, in_line)) {
-                resp.on_hover_text_at_pointer(RichText::new(h).monospace());
-            }
+        o.lines(&text_lines, ed, st);
+        o.errors(ui, &text_lines, ed, id);
+        o.painter
+            .set(backdrop, egui::Shape::Vec(std::mem::take(&mut o.boxes)));
+        if let Some(h) = resp.hover_pos().and_then(|pos| o.hover(pos, &text_lines)) {
+            resp.on_hover_text_at_pointer(RichText::new(h).monospace());
         }
         sel
     })
     .inner
-}
-
-/// Accessible label of an error message drawn beside its line.
-pub fn error_label(line: usize, msg: &str) -> String {
-    format!("line {line}: {msg}")
-}
-
-/// Char index where 1-based line `line` starts.
-fn line_start_char(lines: &[&str], line: usize) -> usize {
-    lines
-        .iter()
-        .take(line.saturating_sub(1))
-        .map(|l| l.chars().count() + 1)
-        .sum()
-}
-
-/// Length in chars of the word at 1-based char column `col` (at least 1).
-fn word_len(line: &str, col: usize) -> usize {
-    line.chars()
-        .skip(col.saturating_sub(1))
-        .take_while(|c| !c.is_whitespace())
-        .count()
-        .max(1)
 }
 
 /// Completion items for the word ending at char `cursor` of `text`.

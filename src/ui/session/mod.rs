@@ -3,10 +3,10 @@
 //! and send edit requests through Self. The winit shell (`app`) paints what this draws; tests run
 //! it headless with egui_kittest on a real `Live`.
 
-use super::editor::file::Format;
-use super::editor::script::{TimedInput, events};
-use super::editor::view::code_pane;
-use super::editor::{CodeEditor, Request, Running};
+mod code;
+
+use super::editor::CodeEditor;
+use super::editor::script::TimedInput;
 use super::keys::{Action, shortcuts};
 use super::panel::{Editor, panel};
 use super::state::{AudioMeter, PanelState};
@@ -15,7 +15,6 @@ use crate::engine::edits::{EditOutcome, TimedEdit};
 use crate::engine::machine::Level;
 use crate::engine::thread::Snapshot;
 use crate::live::{Live, LiveEvent};
-use crate::patch::Patch;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,13 +22,6 @@ use std::time::Instant;
 
 /// Width of the panel, points.
 const PANEL_WIDTH: f32 = 400.0;
-/// Share of the picture area the code pane covers (from the left).
-const CODE_SHARE: f32 = 0.6;
-/// Ticks after scripted typing before a capture may show it: the edit's 2 ticks through Self
-/// plus two snapshot periods at 60 frames/s.
-const TYPED_SETTLE_TICKS: u64 = 14;
-/// Ids of the pane's latest requests kept, to tie a rejection to the pane's status line.
-const CODE_IDS: usize = 64;
 
 /// What a path prompt is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,19 +73,7 @@ impl Session {
             reload_morph: live.morph_override(),
             ..Editor::default()
         };
-        let code = match CodeEditor::open(live.path(), false) {
-            Ok((mut c, _)) => {
-                // A .dmm patch opens with its code shown; a JSON patch's text form on Ctrl+E.
-                c.visible = c.file.as_ref().is_some_and(|f| f.format == Format::Dmm);
-                c
-            }
-            Err(e) => {
-                st.push_log(Level::Error, format!("code editor: {e}"));
-                let mut c = CodeEditor::new("");
-                c.visible = false;
-                c
-            }
-        };
+        let code = code::open_code(live.path(), &mut st);
         Session {
             live,
             st,
@@ -147,52 +127,6 @@ impl Session {
             ),
             None => format!("{} - dmm-synth", self.live.title()),
         }
-    }
-
-    /// Watches the patch file: a change on disk reloads a clean buffer and evaluates it.
-    pub fn watch_file(&mut self) {
-        if let Some(f) = self.code.file.as_mut()
-            && let Err(e) = f.watch()
-        {
-            self.st.push_log(
-                Level::Error,
-                format!("{e}; hot reload is off for this file"),
-            );
-        }
-    }
-
-    /// Text and keys to type into the code pane when the engine reaches their ticks (a test hook
-    /// for the window: `--type FILE`).
-    pub fn type_later(&mut self, typed: Vec<TimedInput>) {
-        let mut t = typed;
-        t.sort_by_key(|i| i.tick);
-        self.typed = t.into();
-    }
-
-    /// The scripted input due at the newest snapshot's tick, as egui events (the shell adds them
-    /// to the frame's input, so they take the keyboard's path).
-    pub fn scripted_events(&mut self) -> Vec<egui::Event> {
-        // The pane takes the keyboard focus in its first frame: nothing is typed before that.
-        let Some(tick) = self.live.engine().latest().map(|s| s.tick) else {
-            return Vec::new();
-        };
-        if self.frames < 2 {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        while self.typed.front().is_some_and(|t| t.tick <= tick) {
-            if let Some(t) = self.typed.pop_front() {
-                out.extend(events(&t.input));
-                self.typed_at = Some(tick);
-            }
-        }
-        out
-    }
-
-    /// Whether every scripted input has been typed and what it sent can show in a snapshot of
-    /// `tick` (a capture waits for this: a slow frame must not catch the text half-handled).
-    pub fn typing_settled(&self, tick: u64) -> bool {
-        self.typed.is_empty() && self.typed_at.is_none_or(|t| tick >= t + TYPED_SETTLE_TICKS)
     }
 
     /// One frame: reports, newest snapshot, scripted edits, shortcuts, panel, pictures, code
@@ -261,62 +195,6 @@ impl Session {
             self.st.meters.frames_per_second = (self.frames - n0) as f64 / dt;
             self.fps_window = (Instant::now(), self.frames);
         }
-    }
-
-    /// The code pane over the left part of the picture area.
-    fn code_ui(&mut self, ui: &mut egui::Ui) -> Vec<Request> {
-        let area = ui.max_rect();
-        let w = (area.width() * CODE_SHARE).max(area.width().min(320.0));
-        let rect = egui::Rect::from_min_size(area.min, egui::vec2(w, area.height()));
-        let snap = self.latest.clone();
-        let run = snap.as_ref().map(|s| Running {
-            net: &s.net,
-            w: &s.w,
-            morph: self
-                .live
-                .morph_override()
-                .or(self.code.settings_morph)
-                .unwrap_or(s.net.settings.morph_time),
-        });
-        let (code, st) = (&mut self.code, &self.st);
-        ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
-            code_pane(ui, code, st, run.as_ref())
-        })
-        .inner
-    }
-
-    /// Sends the pane's requests: an edit through Self, a whole buffer as a diff.
-    fn send_code(&mut self, requests: Vec<Request>) {
-        for r in requests {
-            match r {
-                Request::Edit(e) => {
-                    let id = self.live.send(e);
-                    self.code_ids.push_back(id);
-                    if self.code_ids.len() > CODE_IDS {
-                        self.code_ids.pop_front();
-                    }
-                }
-                Request::Apply(p) => {
-                    if let Err(e) = self.live.apply_patch(&p) {
-                        let lines = e.lines();
-                        self.code.rejected(&lines);
-                        for l in lines {
-                            self.st.push_log(Level::Error, l);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The running network as a patch, with the buffer's settings and comment when it parses.
-    fn running_patch(&self) -> Option<Patch> {
-        let snap = self.latest.as_ref()?;
-        let (settings, comment) = match self.code.parse_all() {
-            Ok(p) => (p.settings, p.comment),
-            Err(_) => (snap.net.settings.clone(), None),
-        };
-        Some(Patch::from_running(&settings, comment, &snap.net, &snap.w))
     }
 
     /// Takes what the instrument reports: reloads, file errors, engine messages, rejections.
@@ -557,24 +435,6 @@ impl Session {
                     self.st.push_log(Level::Error, line);
                 }
             }
-        }
-    }
-}
-
-impl Session {
-    /// The code pane on a newly opened patch (watched when the old one was).
-    fn reopen_code(&mut self, path: &std::path::Path) {
-        let watched = self.code.file.as_ref().is_some_and(|f| f.watched());
-        match CodeEditor::open(path, watched) {
-            Ok((mut c, note)) => {
-                c.visible =
-                    self.code.visible || c.file.as_ref().is_some_and(|f| f.format == Format::Dmm);
-                self.code = c;
-                if let Some(n) = note {
-                    self.st.push_log(Level::Error, n);
-                }
-            }
-            Err(e) => self.st.push_log(Level::Error, format!("code editor: {e}")),
         }
     }
 }
