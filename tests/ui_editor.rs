@@ -289,6 +289,45 @@ fn completion_offers_only_matching_kinds() {
     );
 }
 
+#[test]
+fn panel_edits_add_and_remove_declarations_and_rows() {
+    use dmm_synth::neurons::NeuronSpec;
+    use dmm_synth::ui::editor::sync::{decl_name, row_target};
+    let mut s = state(PATCH);
+    let mut weights = WMatrix::new();
+    weights.add_entry(&p("wob.x"), &p("k.out"), 0.5);
+    let add = Edit::AddNeuron {
+        name: "wob".into(),
+        neuron: NeuronSpec::new("sin").with("kind", "scalar"),
+        weights,
+    };
+    s.code.panel_edit(&add, &s.net, &s.w);
+    let lines: Vec<&str> = s.code.text.lines().collect();
+    let decl = lines
+        .iter()
+        .position(|l| decl_name(l) == Some("wob"))
+        .expect("declared");
+    assert_eq!(decl, 9, "after the other declarations: {:?}", s.code.text);
+    let row = lines
+        .iter()
+        .find(|l| row_target(l) == Some(p("wob.x")))
+        .expect("its row");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["wob.x", "<-", "0.5", "k"]
+    );
+    let rm = Edit::RemoveNeuron {
+        name: "lfo".into(),
+        morph: 0.0,
+    };
+    s.code.panel_edit(&rm, &s.net, &s.w);
+    assert!(!s.code.text.contains("lfo"), "{}", s.code.text);
+    assert!(
+        s.code.text.contains("show.in <- 1 xy.x"),
+        "other rows stay as typed"
+    );
+}
+
 // ---- The pane in a session on a running instrument (a real `Live`, CPU backend) ----
 
 mod session {

@@ -166,7 +166,11 @@ pub fn items(ctx: &Context, st: &PanelState) -> Vec<Item> {
         Context::Target { prefix } => st
             .neurons
             .iter()
-            .filter(|n| n.name.starts_with(prefix.as_str()) && !n.inputs.is_empty())
+            .filter(|n| {
+                n.name.starts_with(prefix.as_str())
+                    && !n.inputs.is_empty()
+                    && !n.name.starts_with('_')
+            })
             .map(|n| Item {
                 insert: n.name.clone(),
                 detail: n.ty.to_string(),
@@ -184,7 +188,12 @@ fn sources(st: &PanelState, target: &PortRef, prefix: &str) -> Vec<Item> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for p in st.sources_for(target) {
+    // Implicit constants (`_one...`) are written as bare numbers, never by name.
+    for p in st
+        .sources_for(target)
+        .into_iter()
+        .filter(|p| !p.port.neuron.starts_with('_'))
+    {
         let single = st
             .neurons
             .iter()

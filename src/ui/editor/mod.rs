@@ -246,17 +246,25 @@ impl CodeEditor {
     }
 
     /// A panel edit made at W `w_before` on `net`: the rows it touches are rewritten with the W
-    /// it leads to (a removed neuron's declaration and rows go).
+    /// it leads to; an added neuron's declaration goes in, a removed one's (and its rows) go.
     pub fn panel_edit(&mut self, edit: &Edit, net: &Network, w_before: &WMatrix) {
         let w = sync::w_after(w_before, edit);
+        let mut net = net.clone();
         let mut text = std::mem::take(&mut self.text);
+        for_each_added(edit, &mut |name, spec| {
+            if net.add(name, spec, &self.assets()).is_ok()
+                && let Some(line) = decl_of(&net, &w, name)
+            {
+                text = sync::insert_decl(&text, &line);
+            }
+        });
         for_each_removed(edit, &mut |name| text = sync::remove_neuron(&text, name));
         for t in sync::touched_rows(edit, w_before) {
-            if removed(edit, &t.neuron) {
+            if removed(edit, &t.neuron) || !net.contains(&t.neuron) {
                 continue;
             }
             let row = w.row(&t).is_some_and(|r| !r.is_empty());
-            let line = row.then(|| print_row(net, &w, &t));
+            let line = row.then(|| print_row(&net, &w, &t));
             text = sync::rewrite_row(&text, &t, line.as_deref());
         }
         self.text = text;
@@ -326,6 +334,24 @@ impl CodeEditor {
                 "the file changed on disk and has errors: nothing changed".into()
             }
         }
+    }
+}
+
+/// `name`'s declaration line as the language prints it.
+fn decl_of(net: &Network, w: &WMatrix, name: &str) -> Option<String> {
+    let p = Patch::from_running(&net.settings, None, net, w);
+    print_text(&p)
+        .lines()
+        .find(|l| sync::decl_name(l) == Some(name))
+        .map(|l| l.trim_end().to_string())
+}
+
+/// The neurons an edit adds, with their specs.
+fn for_each_added(edit: &Edit, f: &mut dyn FnMut(&str, &crate::neurons::NeuronSpec)) {
+    match edit {
+        Edit::AddNeuron { name, neuron, .. } => f(name, neuron),
+        Edit::Batch { edits } => edits.iter().for_each(|e| for_each_added(e, f)),
+        _ => {}
     }
 }
 

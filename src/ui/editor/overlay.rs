@@ -120,10 +120,17 @@ impl Overlay {
             let stroke = Stroke::new(2.0, ERROR);
             self.painter
                 .hline(a..=b.max(a + self.char_w), r.max.y - 1.0, stroke);
+            // The message may run past the pane over the picture: it is drawn unclipped (but
+            // only for a visible line), on its own dark box.
+            if !self.visible(r) {
+                continue;
+            }
             let at = egui::pos2(r.max.x + 3.0 * self.char_w, r.min.y);
-            let font = self.font.clone();
-            let msg = self.painter.text(at, Align2::LEFT_TOP, &e.msg, font, ERROR);
-            self.backdrop(msg.expand(2.0), 200);
+            let free = self.painter.with_clip_rect(ui.ctx().content_rect());
+            let galley = free.layout_no_wrap(e.msg.clone(), self.font.clone(), ERROR);
+            let msg = Rect::from_min_size(at, galley.size());
+            free.rect_filled(msg.expand(2.0), 2.0, Color32::from_black_alpha(220));
+            free.galley(at, galley, ERROR);
             // The message as a node of its own, so it can be found (and read out) at its line.
             let node = ui.interact(msg, id.with(("error", e.line, e.col)), egui::Sense::hover());
             let label = error_label(e.line, &e.msg);

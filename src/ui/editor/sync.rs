@@ -84,6 +84,25 @@ pub fn rewrite_row(buffer: &str, target: &PortRef, row: Option<&str>) -> String 
     s
 }
 
+/// The buffer with declaration `decl` after its last declaration line (at the end if none).
+pub fn insert_decl(buffer: &str, decl: &str) -> String {
+    let (mut all, newline) = lines(buffer);
+    let at = all
+        .iter()
+        .rposition(|l| decl_name(l).is_some())
+        .map(|i| i + 1)
+        .unwrap_or(all.len());
+    if all == [""] {
+        all.clear();
+    }
+    all.insert(at.min(all.len()), decl.trim());
+    let mut s = all.join("\n");
+    if newline || at >= all.len() - 1 {
+        s.push('\n');
+    }
+    s
+}
+
 /// The buffer without the declaration of `name` and without the rows into its ports.
 pub fn remove_neuron(buffer: &str, name: &str) -> String {
     let (all, newline) = lines(buffer);
@@ -251,6 +270,17 @@ mod tests {
         assert_eq!(row_target("# osc.x <- 1"), None);
         let b = remove_neuron(B, "osc");
         assert_eq!(b, "out.left <- 0.3 osc\n");
+    }
+
+    #[test]
+    fn a_declaration_goes_after_the_others() {
+        let b = insert_decl(B, "lfo : sin");
+        assert_eq!(
+            b,
+            "osc : sin audio  # tone\nlfo : sin\nosc.x <- ph  # phase\nosc.x += 0.5 lfo\nout.left <- 0.3 osc\n"
+        );
+        assert_eq!(insert_decl("", "a : sin"), "a : sin\n");
+        assert_eq!(insert_decl("x.a <- 1", "a : sin"), "x.a <- 1\na : sin\n");
     }
 
     #[test]
