@@ -126,7 +126,7 @@ impl Overlay {
                 continue;
             }
             let at = egui::pos2(r.max.x + 3.0 * self.char_w, r.min.y);
-            let free = self.painter.with_clip_rect(ui.ctx().content_rect());
+            let free = ui.ctx().layer_painter(ui.layer_id());
             let galley = free.layout_no_wrap(e.msg.clone(), self.font.clone(), ERROR);
             let msg = Rect::from_min_size(at, galley.size());
             free.rect_filled(msg.expand(2.0), 2.0, Color32::from_black_alpha(220));

@@ -279,5 +279,5 @@ fn status_line(ui: &mut Ui, ed: &CodeEditor) {
         Some(s) => (s.text.clone(), ERROR),
         None => ("ready".to_string(), DIM),
     };
-    ui.add(egui::Label::new(RichText::new(text).monospace().color(c)).wrap());
+    ui.add(egui::Label::new(RichText::new(text).monospace().color(c)).truncate());
 }
