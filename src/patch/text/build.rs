@@ -863,12 +863,14 @@ fn settings_from(list: &[Setting]) -> Result<Settings, (Range<usize>, String)> {
 }
 
 fn layout_of(doc: &Doc, rows: &[RRow]) -> Layout {
+    let by_stmt: HashMap<usize, &RRow> =
+        rows.iter().filter_map(|r| r.stmt.map(|i| (i, r))).collect();
     let mut items = Vec::with_capacity(doc.items.len());
     for it in &doc.items {
         match it {
             RawItem::Item(i) => items.push(i.clone()),
             RawItem::Row(si) => {
-                let Some(r) = rows.iter().find(|r| r.stmt == Some(*si)) else {
+                let Some(r) = by_stmt.get(si) else {
                     continue;
                 };
                 let Stmt::Row(row) = &doc.stmts[*si].1 else {

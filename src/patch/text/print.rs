@@ -250,10 +250,10 @@ pub fn print_text(p: &Patch) -> String {
                 comment,
                 morph,
             } => {
-                if let Some((t, row)) = p.weights.rows().find(|(t, _)| *t == target)
-                    && done_r.insert(t)
+                if let Some(row) = p.weights.row(target)
+                    && done_r.insert(target)
                 {
-                    lines.push(row_of(&ctx, t, row, *morph, comment.clone()));
+                    lines.push(row_of(&ctx, target, row, *morph, comment.clone()));
                 }
             }
         }
