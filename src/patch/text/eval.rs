@@ -8,8 +8,10 @@
 //! - `target.port += ...` adds to the row (the papers' additive update);
 //! - `remove name [~2s]` removes a neuron (its connections fade out over the morph first).
 
-use super::build::{Builder, RRow, add_terms, decl_spec, one_spec, snapshot_kinds, unknown_type};
+use super::build::{Builder, RRow, add_terms, snapshot_kinds};
 use super::parse::{Decl, Stmt, parse_line};
+use super::resolve::{one_spec, unknown_type};
+use super::values::decl_spec;
 use super::{TIME, TextError};
 use crate::engine::edits::Edit;
 use crate::neurons::network::{EDITS, SELF};
@@ -185,7 +187,7 @@ impl Eval<'_, '_> {
             match scratch.add(name, spec, self.b.assets()) {
                 Ok(()) => {}
                 Err(e) => {
-                    let span = super::build::field_span(d, &e.field);
+                    let span = super::values::field_span(d, &e.field);
                     self.b.err(*line, span, e.msg);
                 }
             }
