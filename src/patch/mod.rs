@@ -15,10 +15,10 @@ mod raw;
 pub mod text;
 pub mod watch;
 
-use crate::neurons::network::{EDITS, Network, SELF};
-use crate::neurons::{AssetDirs, Init, NeuronSpec};
 use crate::stream::kind::Settings;
+use crate::neurons::network::{EDITS, Network, SELF};
 use crate::stream::wmatrix::{PortRef, WMatrix};
+use crate::neurons::{AssetDirs, Init, NeuronSpec};
 use raw::Raw;
 use serde_json::{Map, Value as Json, json};
 use std::fmt;
