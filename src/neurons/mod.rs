@@ -7,8 +7,8 @@ mod table;
 pub use network::{EDITS, Network, SELF, WeightError};
 pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, type_info, type_names};
 
-use crate::stream::kind::{Kind, MAX_IMAGE_SIDE, Settings};
 use crate::stream::WMatrix;
+use crate::stream::kind::{Kind, MAX_IMAGE_SIDE, Settings};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! The catalogue of a running network (which neurons exist, with resolved ports) and the
 //! type-correctness rule for weights. Backends receive it as their layout.
 
-use crate::stream::{Kind, PortRef, Settings, WMatrix};
 use super::{AssetDirs, NeuronDef, NeuronSpec, Op, SpecError, resolve};
+use crate::stream::{Kind, PortRef, Settings, WMatrix};
 use std::collections::HashMap;
 use thiserror::Error;
 
@@ -134,6 +134,19 @@ impl Network {
             });
         }
         let def = resolve(name, spec, &self.settings, assets)?;
+        self.push(def);
+        Ok(())
+    }
+
+    /// Adds a neuron resolved earlier (the engine resolves an `add_neuron` when it takes the
+    /// request and installs it when its weights are in W).
+    pub fn insert(&mut self, def: NeuronDef) -> Result<(), SpecError> {
+        if self.contains(&def.name) {
+            return Err(SpecError {
+                field: String::new(),
+                msg: format!("a neuron named {:?} already exists", def.name),
+            });
+        }
         self.push(def);
         Ok(())
     }

@@ -4,8 +4,8 @@
 pub mod kernels;
 
 use super::{Backend, BackendError, Frame, TickCtx, TickOutputs, to_u8};
-use crate::stream::kind::Kind;
 use crate::neurons::network::{DownPlan, Network, Row};
+use crate::stream::kind::Kind;
 use kernels::UpCtx;
 use rayon::prelude::*;
 
