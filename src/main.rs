@@ -3,11 +3,12 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use cpal::traits::{DeviceTrait, HostTrait};
+use dmm_synth::audio::quiet::Quiet;
 use dmm_synth::backend::{self, BackendChoice, gpu};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
 use dmm_synth::neurons::{Kinds, PortKind, TYPES};
-use dmm_synth::patch::Patch;
+use dmm_synth::patch::{Patch, one_line};
 use dmm_synth::render::{RenderOptions, render};
 use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
 use std::path::PathBuf;
@@ -79,7 +80,7 @@ fn parse_size(s: &str) -> Result<[u32; 2], String> {
 fn read_edits(path: &std::path::Path) -> Result<Vec<dmm_synth::engine::TimedEdit>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_edits_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    parse_edits_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), one_line(&e)))
 }
 
 fn play(a: PlayArgs) -> Result<ExitCode> {
@@ -151,12 +152,30 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if cli.command.is_some() {
+        quiet_gpu_probe();
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Commands without a window need no display server. Mesa's Vulkan device-selection layer
+/// connects to one anyway to learn which GPU drives it, and where there is none
+/// (`XDG_RUNTIME_DIR` unset: a server, a container, CI) libwayland prints
+/// `error: XDG_RUNTIME_DIR is invalid or not set` on every GPU probe. The layer only reorders
+/// adapters; wgpu picks its own. Turn it off for these commands, unless the user set it.
+fn quiet_gpu_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        // SAFETY: called first thing in `main`, before any other thread exists.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
 }
 
@@ -282,6 +301,8 @@ fn info() {
         Err(e) => println!("--backend auto fails: {e}"),
     }
     println!("Audio output devices:");
+    // alsa-lib prints its own lines for every missing card; the list below says it once.
+    let quiet = Quiet::new();
     let host = cpal::default_host();
     let default = host
         .default_output_device()
@@ -315,10 +336,16 @@ fn info() {
                 println!("  {name}{mark} | {config}");
             }
             if !any {
-                println!("  none (the app plays into a null sink)");
+                println!("  none: no sound card (the app plays into a null sink)");
             }
         }
         Err(e) => println!("  cannot list devices: {e}"),
+    }
+    if quiet.swallowed() > 0 {
+        println!(
+            "  ({} messages from alsa-lib silenced: it found no usable sound card)",
+            quiet.swallowed()
+        );
     }
 }
 
