@@ -98,10 +98,14 @@ pub fn parse_edits_jsonl(text: &str) -> Result<Vec<TimedEdit>, String> {
             continue;
         }
         let e: TimedEdit = serde_json::from_str(l).map_err(|e| {
+            // serde_json ends its message with its own " at line 1 column C": say it once.
+            let full = e.to_string();
+            let tail = format!(" at line {} column {}", e.line(), e.column());
+            let msg = full.strip_suffix(&tail).unwrap_or(&full);
             format!(
-                "line {}:{}: {e} (expected {{\"tick\": N, \"op\": \"add|set|remove|delta|add_neuron|remove_neuron|batch\", ...}})",
+                "line {}:{}: {msg} (expected {{\"tick\": N, \"op\": \"add|set|remove|delta|add_neuron|remove_neuron|batch\", ...}})",
                 i + 1,
-                e.column()
+                e.column() + (line.len() - line.trim_start().len())
             )
         })?;
         out.push(e);

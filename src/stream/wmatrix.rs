@@ -33,8 +33,14 @@ impl PortRef {
         }
     }
 
-    /// Parses `neuron.port`. The neuron name may not contain a dot; the port name may not be empty.
+    /// Parses `neuron.port`. The neuron name may not contain a dot; the port name may not be empty;
+    /// neither may hold control characters (messages quote ports and must stay one line).
     pub fn parse(s: &str) -> Result<Self, String> {
+        if s.chars().any(char::is_control) {
+            return Err(format!(
+                "expected \"neuron.port\" without control characters, found {s:?}"
+            ));
+        }
         match s.split_once('.') {
             Some((n, p)) if !n.is_empty() && !p.is_empty() && !p.contains('.') => {
                 Ok(PortRef::new(n, p))
@@ -207,7 +213,16 @@ mod tests {
     #[test]
     fn port_ref_parse() {
         assert!(PortRef::parse("a.b").is_ok());
-        for bad in ["ab", ".b", "a.", "a.b.c", ""] {
+        for bad in [
+            "ab",
+            ".b",
+            "a.",
+            "a.b.c",
+            "",
+            "a\n.b",
+            "a.b\r",
+            "a.\u{1b}[31m",
+        ] {
             assert!(PortRef::parse(bad).is_err(), "{bad}");
         }
     }
