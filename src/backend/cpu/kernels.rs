@@ -2,8 +2,8 @@
 //! compared against these.
 
 use crate::backend::{noise_key, noise_value};
-use crate::stream::kind::Kind;
 use crate::neurons::{Init, NeuronDef, Op};
+use crate::stream::kind::Kind;
 use rayon::prelude::*;
 
 /// Inputs are big enough to be worth splitting across threads above this many elements.

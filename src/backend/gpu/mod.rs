@@ -14,9 +14,9 @@ pub mod kernels;
 
 use super::{Backend, BackendError, Frame, TickCtx, TickOutputs, noise_key};
 use crate::backend::cpu::{guard, kernels::init_outputs};
-use crate::stream::kind::Kind;
-use crate::neurons::network::{DownPlan, Network};
 use crate::neurons::Op;
+use crate::neurons::network::{DownPlan, Network};
+use crate::stream::kind::Kind;
 pub use context::{AdapterSummary, GpuContext, adapters, is_software};
 use kernels::{Kernels, PARAM_SLOT};
 
