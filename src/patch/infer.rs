@@ -378,7 +378,8 @@ pub fn infer_json(
         };
         for (source, _) in sources {
             if let Ok(s) = PortRef::parse(source) {
-                let place = super::parse::key_path(&super::parse::key_path("weights", target), source);
+                let place =
+                    super::parse::key_path(&super::parse::key_path("weights", target), source);
                 links.push(Link {
                     shown: format!("`{t} <- {s}` (at {place})"),
                     place,

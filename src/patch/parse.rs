@@ -2,9 +2,9 @@
 //! matrix init values, the memory budget. Each step records every problem it finds and goes on,
 //! so one run reports them all; a later step only runs when what it builds on is sound.
 
-use super::{budget, infer};
 use super::raw::Raw;
 use super::{Patch, PatchError, PatchErrors};
+use super::{budget, infer};
 use crate::neurons::network::{EDITS, Network, SELF};
 use crate::neurons::{AssetDirs, Init, NeuronSpec};
 use crate::stream::kind::Settings;
