@@ -10,7 +10,7 @@ use super::resolve::{
 use super::values::{decl_spec, field_span, settings_from};
 use super::{TIME, TextError};
 use crate::neurons::network::{EDITS, SELF};
-use crate::neurons::{AssetDirs, Network, NeuronSpec, TypeInfo, type_info};
+use crate::neurons::{AssetDirs, Network, NeuronSpec, TypeInfo, WeightError, type_info};
 use crate::patch::infer::{self, Link, PortKinds};
 use crate::patch::{Patch, PatchError, PatchErrors};
 use crate::stream::{Kind, PortRef, Settings, WMatrix};
@@ -520,12 +520,26 @@ impl<'a> Builder<'a> {
                 self.err(r.line, r.target_span.clone(), format!("the row `{}` is stated twice (first at line {first}); use `+=` to add to a row", r.target));
                 continue;
             }
-            for (src, c, span) in &r.terms.terms {
-                if let Err(e) = net.check_weight(&r.target, src, *c) {
-                    self.err(r.line, span.clone(), e.to_string());
-                }
+            for (span, msg) in check_row(net, r, one_of, kinds, true) {
+                self.err(r.line, span, msg);
             }
             add_terms(&mut w, r, one_of, kinds);
+        }
+        // `+=` lines add up: their sums must be values W can hold too.
+        let added: HashMap<&PortRef, &RRow> = rows
+            .iter()
+            .filter(|r| {
+                r.stmt
+                    .is_some_and(|i| matches!(&doc.stmts[i].1, Stmt::Row(Row { add: true, .. })))
+            })
+            .map(|r| (&r.target, r))
+            .collect();
+        for (t, src, v) in w.entries() {
+            if let Some(r) = added.get(t)
+                && let Err(e @ WeightError::TooLarge { .. }) = net.check_value(t, src, v)
+            {
+                self.err(r.line, r.target_span.clone(), e.to_string());
+            }
         }
         for n in &net.neurons {
             if let crate::neurons::Init::Matrix(m) = &n.params.init {
@@ -553,6 +567,39 @@ pub(super) fn snapshot_kinds(
     rows.iter()
         .filter_map(|r| k.input(&r.target).map(|kind| (r.target.clone(), kind)))
         .collect()
+}
+
+/// The type rule for every term of a row, the constant included (on its implicit `one`):
+/// `(span, message)` for each problem. `value`: the terms are values W will hold (a file, a
+/// `<-` row), not deltas (`+=` in the running instrument).
+pub(super) fn check_row(
+    net: &Network,
+    r: &RRow,
+    one_of: &HashMap<Kind, String>,
+    kinds: &HashMap<PortRef, Kind>,
+    value: bool,
+) -> Vec<(Range<usize>, String)> {
+    let check = |s: &PortRef, c: f64| {
+        if value {
+            net.check_value(&r.target, s, c).map_err(|e| e.to_string())
+        } else {
+            net.check_weight(&r.target, s, c).map_err(|e| e.to_string())
+        }
+    };
+    let mut out = Vec::new();
+    for (src, c, span) in &r.terms.terms {
+        if let Err(e) = check(src, *c) {
+            out.push((span.clone(), e));
+        }
+    }
+    if r.terms.constant != 0.0
+        && let Some(one) = kinds.get(&r.target).and_then(|k| one_of.get(k))
+        && let Err(e) = check(&PortRef::new(one, "out"), r.terms.constant)
+    {
+        let span = r.terms.const_span.clone().unwrap_or(r.target_span.clone());
+        out.push((span, e));
+    }
+    out
 }
 
 pub(super) fn add_terms(

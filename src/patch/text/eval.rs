@@ -8,7 +8,7 @@
 //! - `target.port += ...` adds to the row (the papers' additive update);
 //! - `remove name [~2s]` removes a neuron (its connections fade out over the morph first).
 
-use super::build::{Builder, RRow, add_terms, snapshot_kinds};
+use super::build::{Builder, RRow, add_terms, check_row, snapshot_kinds};
 use super::parse::{Decl, Stmt, parse_line};
 use super::resolve::{one_spec, unknown_type};
 use super::values::decl_spec;
@@ -275,10 +275,8 @@ impl Eval<'_, '_> {
                 );
                 continue;
             }
-            for (src, c, span) in &r.terms.terms {
-                if let Err(e) = scratch.check_weight(&r.target, src, *c) {
-                    self.b.err(r.line, span.clone(), e.to_string());
-                }
+            for (span, msg) in check_row(scratch, r, one_of, kinds, !row.add) {
+                self.b.err(r.line, span, msg);
             }
             let mut new = WMatrix::new();
             add_terms(&mut new, r, one_of, kinds);
