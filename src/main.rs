@@ -6,7 +6,6 @@ use cpal::traits::{DeviceTrait, HostTrait};
 use dmm_synth::backend::{self, BackendChoice, gpu};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
-use dmm_synth::neurons::{Kinds, PortKind, TYPES};
 use dmm_synth::patch::Patch;
 use dmm_synth::render::{RenderOptions, render};
 use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
@@ -243,7 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Types => {
-            print!("{}", types_markdown());
+            print!("{}", dmm_synth::neurons::table::markdown());
             Ok(ExitCode::SUCCESS)
         }
         Command::Info => {
@@ -320,57 +319,4 @@ fn info() {
         }
         Err(e) => println!("  cannot list devices: {e}"),
     }
-}
-
-/// The neuron table as markdown (the README's table is this output).
-fn types_markdown() -> String {
-    let kind = |k: &PortKind| match k {
-        PortKind::Scalar => "scalar",
-        PortKind::Audio => "audio",
-        PortKind::Matrix => "matrix",
-        PortKind::Any => "any",
-        PortKind::Image => "image",
-        PortKind::ImageT => "image (cols×rows)",
-        PortKind::MatA => "image (rows×inner)",
-        PortKind::MatB => "image (inner×cols)",
-    };
-    let ports = |ps: &[(&str, PortKind)]| {
-        if ps.is_empty() {
-            "—".to_string()
-        } else {
-            ps.iter()
-                .map(|(n, k)| format!("`{n}` {}", kind(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    let mut s = String::from(
-        "| type | inputs | outputs | `kind` | settings | what it does |\n|---|---|---|---|---|---|\n",
-    );
-    for t in TYPES {
-        let kinds = match t.kinds {
-            Kinds::None => "—",
-            Kinds::Dense => "scalar, audio, image",
-            Kinds::All => "scalar, audio, image, matrix",
-        };
-        let settings = if t.settings.is_empty() {
-            "—".to_string()
-        } else {
-            t.settings
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        s.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} |\n",
-            t.name,
-            ports(t.inputs),
-            ports(t.outputs),
-            kinds,
-            settings,
-            t.doc
-        ));
-    }
-    s
 }

@@ -2,8 +2,8 @@
 //! Every request becomes a W delta emitted by the `edits` neuron and added by Self (plus, for
 //! neurons, a catalogue change). One JSON object each; `--edits` files add a `tick` field.
 
-use crate::stream::wmatrix::{PortRef, WMatrix};
 use crate::neurons::NeuronSpec;
+use crate::stream::wmatrix::{PortRef, WMatrix};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,12 +6,12 @@
 //! first changes the outputs of tick t+2: **latency 2 ticks**.
 
 use super::edits::{Edit, EditOutcome, Morph};
-use crate::stream::kind::Kind;
-use crate::neurons::network::{DownPlan, EDITS, Network, SELF};
-use crate::stream::wmatrix::{PortRef, WMatrix};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::{Backend, BackendError, TickCtx, TickOutputs};
+use crate::neurons::network::{DownPlan, EDITS, Network, SELF};
 use crate::neurons::{AssetDirs, Init, Op};
+use crate::stream::kind::Kind;
+use crate::stream::wmatrix::{PortRef, WMatrix};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use thiserror::Error;

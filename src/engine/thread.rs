@@ -7,10 +7,10 @@
 
 use super::edits::{Edit, EditOutcome};
 use super::machine::{EngineError, Machine, Message};
-use crate::neurons::network::Network;
-use crate::stream::wmatrix::WMatrix;
 use crate::audio::output::AudioFeed;
 use crate::backend::{BackendError, Frame};
+use crate::neurons::network::Network;
+use crate::stream::wmatrix::WMatrix;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

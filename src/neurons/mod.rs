@@ -1,14 +1,20 @@
 //! The neuron catalogue: the type table and the resolution of one neuron's settings into concrete
 //! ports with kinds (a `NeuronDef`).
 
+pub mod bridges;
+pub mod dmm;
+pub mod elementwise;
+pub mod images;
 pub mod network;
-mod table;
+pub mod outputs;
+pub mod table;
 
+pub use dmm::init_outputs;
 pub use network::{EDITS, Network, SELF, WeightError};
-pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, type_info, type_names};
+pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, UpCtx, type_info, type_names};
 
-use crate::stream::kind::{Kind, MAX_IMAGE_SIDE, Settings};
 use crate::stream::WMatrix;
+use crate::stream::kind::{Kind, MAX_IMAGE_SIDE, Settings};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};
@@ -82,7 +88,7 @@ pub struct NeuronDef {
 
 impl NeuronDef {
     pub fn op(&self) -> Op {
-        self.info.op
+        self.info.op()
     }
 
     /// Runs on the engine (CPU, sparse W values) in every backend: `self`, `edits` and any neuron of
@@ -316,7 +322,7 @@ pub fn resolve(
         }
         params.temperature = t as f32;
     }
-    if info.op == Op::Picture {
+    if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");
         };

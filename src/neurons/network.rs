@@ -1,8 +1,8 @@
 //! The catalogue of a running network (which neurons exist, with resolved ports) and the
 //! type-correctness rule for weights. Backends receive it as their layout.
 
-use crate::stream::{Kind, PortRef, Settings, WMatrix};
 use super::{AssetDirs, NeuronDef, NeuronSpec, Op, SpecError, resolve};
+use crate::stream::{Kind, PortRef, Settings, WMatrix};
 use std::collections::HashMap;
 use thiserror::Error;
 

@@ -19,9 +19,9 @@
 
 use super::Patch;
 use crate::engine::edits::Edit;
+use crate::neurons::NeuronSpec;
 use crate::neurons::network::SELF;
 use crate::stream::wmatrix::{PortRef, WMatrix};
-use crate::neurons::NeuronSpec;
 use std::collections::{BTreeSet, HashMap};
 
 /// Edit requests that turn the running network into the wanted one.

@@ -13,10 +13,10 @@ pub mod diff;
 mod raw;
 pub mod watch;
 
-use crate::stream::kind::Settings;
 use crate::neurons::network::{EDITS, Network, SELF};
-use crate::stream::wmatrix::{PortRef, WMatrix};
 use crate::neurons::{AssetDirs, Init, NeuronSpec};
+use crate::stream::kind::Settings;
+use crate::stream::wmatrix::{PortRef, WMatrix};
 use raw::Raw;
 use serde_json::{Map, Value as Json, json};
 use std::fmt;

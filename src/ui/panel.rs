@@ -4,10 +4,10 @@
 //! tests check them.
 
 use super::state::{PanelState, PortInfo};
-use crate::engine::machine::Level;
 use crate::engine::Edit;
-use crate::stream::{Kind, PortRef};
+use crate::engine::machine::Level;
 use crate::neurons::{Kinds, NeuronSpec, TYPES, check_name, type_info};
+use crate::stream::{Kind, PortRef};
 use egui::{
     Color32, CornerRadius, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2, pos2, vec2,
 };

@@ -2,8 +2,8 @@
 //! the running catalogue. No egui, no engine handles: tests build one by hand or from a machine.
 
 use crate::engine::machine::Level;
-use crate::neurons::network::{EDITS, Network, SELF};
 use crate::engine::thread::Snapshot;
+use crate::neurons::network::{EDITS, Network, SELF};
 use crate::stream::{Kind, PortRef, WMatrix};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;

@@ -1,12 +1,12 @@
-//! The CPU backend: the reference semantics. Plain Rust, threads for images (rayon), a real GEMM
-//! (matrixmultiply) for matmul.
+//! The CPU backend: the reference semantics. It runs each type's CPU kernel from the neuron table
+//! (`src/neurons/`: plain Rust, rayon threads for images, a real GEMM for matmul) and the down
+//! stroke, with rayon over neurons.
 
-pub mod kernels;
-
-use super::{Backend, BackendError, Frame, TickCtx, TickOutputs, to_u8};
-use crate::stream::kind::Kind;
+use super::{Backend, BackendError, Frame, TickCtx, TickOutputs};
 use crate::neurons::network::{DownPlan, Network, Row};
-use kernels::UpCtx;
+use crate::neurons::outputs::to_u8;
+use crate::neurons::{UpCtx, init_outputs};
+use crate::stream::kind::Kind;
 use rayon::prelude::*;
 
 #[derive(Default)]
@@ -87,7 +87,7 @@ impl Backend for CpuBackend {
                 .map(std::mem::take);
             outs.push(match kept {
                 Some(o) if !o.is_empty() => o,
-                _ => kernels::init_outputs(def, bl),
+                _ => init_outputs(def, bl),
             });
         }
         self.ins = ins;
@@ -144,7 +144,8 @@ impl Backend for CpuBackend {
                 if def.engine_side() {
                     return;
                 }
-                kernels::up(def, &ins[n], outs, &up);
+                let Some(kernel) = def.info.cpu else { return };
+                kernel(def, &ins[n], outs, &up);
                 *bad = outs.iter_mut().map(|o| guard(o)).sum();
             });
         // Read-back.
