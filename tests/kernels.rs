@@ -91,7 +91,9 @@ fn softmax(x: &[f64], rows: usize, cols: usize, t: f64, by_rows: bool) -> Vec<f6
 
 /// The naive formula of every type, by name; a type without one fails
 /// `every_type_matches_its_naive_formula`.
-const CHECKS: &[(&str, fn(&Case))] = &[
+type Check = fn(&Case);
+
+const CHECKS: &[(&str, Check)] = &[
     ("accum", |c| c.map(1e-6, |x| x[0] + x[1])),
     ("identity", |c| c.map(0.0, |x| x[0])),
     ("one", |c| c.map(0.0, |_| 1.0)),
