@@ -287,6 +287,16 @@ impl Plan {
     }
 }
 
+/// x over a row's elements, 256 to a workgroup; rows over y, then z past 65535 rows (the
+/// per-dimension limit), as shaders/lincomb.wgsl reads them.
+pub fn lincomb_groups(max_len: u32, rows: u32) -> (u32, u32, u32) {
+    let y = rows.clamp(1, MAX_GROUPS);
+    (max_len.div_ceil(256).max(1), y, rows.div_ceil(y).max(1))
+}
+
+/// Workgroups per dimension every adapter allows.
+pub const MAX_GROUPS: u32 = 65535;
+
 /// One `lincomb` dispatch per kind: x over the longest row of that kind, y over its rows.
 fn lincomb_dispatches(layout: &Layout, plan: &DownPlan, by_kind: &[Vec<usize>]) -> Vec<Dispatch> {
     let mut first = 0u32;
@@ -303,9 +313,39 @@ fn lincomb_dispatches(layout: &Layout, plan: &DownPlan, by_kind: &[Vec<usize>]) 
             rows: nr,
             ..Default::default()
         };
-        let g = (max_len.div_ceil(256).max(1), nr, 1);
+        let g = lincomb_groups(max_len, nr);
         out.push(Dispatch::backend("lincomb", params, g, "down stroke"));
         first += nr;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatch_grids_stay_within_the_per_dimension_limit() {
+        for rows in [1, 2, 65535, 65536, 100_000, 1_000_000] {
+            let (x, y, z) = lincomb_groups(300, rows);
+            assert_eq!(x, 2);
+            assert!(y <= MAX_GROUPS && z <= MAX_GROUPS, "{rows}: {y}×{z}");
+            assert!(y as u64 * z as u64 >= rows as u64, "{rows} rows covered");
+        }
+        let p = Params {
+            n: 70_000 * 256,
+            rows: 100_000,
+            cols: 3,
+            ..Default::default()
+        };
+        for grid in [Grid::Elements, Grid::Rows, Grid::Single] {
+            let (x, y, z) = groups(grid, &p);
+            assert!(
+                x <= MAX_GROUPS && y <= MAX_GROUPS && z <= MAX_GROUPS,
+                "{grid:?}"
+            );
+        }
+        assert_eq!(groups(Grid::Rows, &p), (65535, 2, 1));
+        assert_eq!(groups(Grid::Tiles { cols: 64, rows: 64 }, &p), (1, 1563, 1));
+    }
 }
