@@ -375,6 +375,19 @@ fn shader_errors_name_file_line_and_column() {
     );
     // The real kernels compile (every entry point).
     kernels::Kernels::new(&ctx.device).unwrap();
+    // A row naming an entry point that shaders/ lacks stops the backend at load, naming it.
+    let typo = [("relux", "neuron type relu".to_string())];
+    let err = kernels::Kernels::build(&ctx.device, kernels::FILES, &typo)
+        .err()
+        .expect("a missing entry point must not load");
+    assert!(
+        matches!(&err, BackendError::Entry { entry, .. } if entry == "relux"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("named by neuron type relu"),
+        "{err}"
+    );
 }
 
 #[test]

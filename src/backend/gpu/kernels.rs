@@ -248,7 +248,19 @@ fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
 pub const PARAM_SLOT: u64 = 256;
 
 impl Kernels {
+    /// Every kernel the neuron table and the backend name, from `shaders/`.
     pub fn new(device: &wgpu::Device) -> Result<Kernels, BackendError> {
+        Kernels::build(device, FILES, &needed_entries())
+    }
+
+    /// The pipelines of the `needed` entry points, found in `files`; an entry no file defines is
+    /// an error naming it, before anything compiles.
+    pub fn build(
+        device: &wgpu::Device,
+        files: &[(&str, &str)],
+        needed: &[(&'static str, String)],
+    ) -> Result<Kernels, BackendError> {
+        let located = locate(files, needed)?;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("dmm kernels"),
             entries: &[
@@ -275,9 +287,8 @@ impl Kernels {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let located = locate(FILES, &needed_entries())?;
         let mut pipelines = HashMap::new();
-        for (f, &(file, src)) in FILES.iter().enumerate() {
+        for (f, &(file, src)) in files.iter().enumerate() {
             let entries: Vec<&'static str> = located
                 .iter()
                 .filter(|(_, at)| *at == f)
