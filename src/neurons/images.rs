@@ -3,7 +3,7 @@
 
 use super::NeuronDef;
 use super::elementwise::{PAR_MIN, map1};
-use super::table::{Entry, Gpu, Grid, Kernel, Kinds, PortKind::*, Reduce, TypeInfo, UpCtx};
+use super::table::{Entry, Gpu, Grid, Kinds, PortKind::*, Reduce, TypeInfo, UpCtx};
 use rayon::prelude::*;
 
 pub static TYPES: &[TypeInfo] = &[
@@ -17,20 +17,16 @@ pub static TYPES: &[TypeInfo] = &[
         example: r#"{"inner": 29}"#,
         cpu: Some(matmul_up),
         start: None,
-        gpu: Gpu {
-            kernel: Kernel::Variants {
-                tiled: Entry {
-                    name: "matmul_tiled",
-                    grid: Grid::Tiles { cols: 64, rows: 64 },
-                },
-                regs: Entry {
-                    name: "matmul_regs",
-                    grid: Grid::Tiles { cols: 128, rows: 8 },
-                },
+        gpu: Gpu::variants(
+            Entry {
+                name: "matmul_tiled",
+                grid: Grid::Tiles { cols: 64, rows: 64 },
             },
-            ..Gpu::NONE
-        }
-        .tolerance(1e-4),
+            Entry {
+                name: "matmul_regs",
+                grid: Grid::Tiles { cols: 128, rows: 8 },
+            },
+        ),
     },
     TypeInfo {
         name: "softmax_rows",

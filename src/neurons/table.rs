@@ -6,7 +6,23 @@
 //!
 //! Adding a neuron type = one row and its CPU kernel in a family file, one WGSL entry point in
 //! `shaders/`, one check in `tests/kernels.rs`. The GPU backend builds its pipelines from the
-//! rows and refuses to start when an entry point a row names is missing from `shaders/`.
+//! rows and refuses to start when an entry point a row names is missing from `shaders/`. A row
+//! (from `elementwise.rs`; `relu` is the CPU kernel beside it, `"relu"` the WGSL function):
+//!
+//! ```text
+//! TypeInfo {
+//!     name: "relu",
+//!     inputs: &[("x", Any)],
+//!     outputs: &[("out", Any)],
+//!     kinds: Kinds::Dense,
+//!     settings: &[],
+//!     doc: "out = max(x, 0), elementwise.",
+//!     example: "{}",
+//!     cpu: Some(relu),
+//!     start: None,
+//!     gpu: Gpu::elementwise("relu"),
+//! },
+//! ```
 
 use super::{NeuronDef, bridges, dmm, elementwise, images, outputs};
 
@@ -197,6 +213,18 @@ impl Gpu {
             kernel: Kernel::One(Entry { name, grid }),
             tolerance: Tolerance {
                 relative: 1e-5,
+                circular: false,
+            },
+            ..Gpu::NONE
+        }
+    }
+
+    /// A kernel with a `Tiled` and a `Regs` implementation, reduction tolerance (1e-4).
+    pub const fn variants(tiled: Entry, regs: Entry) -> Gpu {
+        Gpu {
+            kernel: Kernel::Variants { tiled, regs },
+            tolerance: Tolerance {
+                relative: 1e-4,
                 circular: false,
             },
             ..Gpu::NONE
@@ -403,4 +431,45 @@ pub fn markdown() -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kernel is registered with its twin: a type computes on the CPU exactly when it has a
+    /// GPU kernel. Names are unique; examples are JSON objects using only the row's settings.
+    #[test]
+    fn every_row_is_complete() {
+        for (i, t) in TYPES.iter().enumerate() {
+            assert_eq!(
+                t.cpu.is_some(),
+                t.gpu.kernel != Kernel::None,
+                "{}: a CPU kernel and a GPU kernel go together",
+                t.name
+            );
+            assert!(
+                t.gpu.audio.is_none() || t.gpu.kernel != Kernel::None,
+                "{}",
+                t.name
+            );
+            assert!(
+                !TYPES[..i].iter().any(|u| u.name == t.name),
+                "{} twice",
+                t.name
+            );
+            assert!(!t.doc.is_empty() && !t.doc.contains('|'), "{}: doc", t.name);
+            let ex: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(t.example).unwrap_or_else(|e| panic!("{}: {e}", t.name));
+            for key in ex.keys() {
+                assert!(
+                    t.settings.contains(&key.as_str()),
+                    "{}: example {key}",
+                    t.name
+                );
+            }
+        }
+        assert_eq!(type_info("relu").map(|t| t.op()), Some(Op("relu")));
+        assert_eq!(format!("{:?}", Op::SelfW), "self");
+    }
 }
