@@ -211,6 +211,42 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "neurons.a.rows",
         "expected an integer in 1..=4096",
     ),
+    (
+        "weight beyond f32's range",
+        r#"{"neurons": {"a": {"type": "sin"}, "k": {"type": "one"}}, "weights": {"a.x": {"k.out": 1e39}}}"#,
+        "weights[\"a.x\"][\"k.out\"]",
+        "is 1e39: beyond the largest allowed |w| (1e30)",
+    ),
+    (
+        "negative weight beyond the bound",
+        r#"{"neurons": {"a": {"type": "sin"}, "k": {"type": "one"}}, "weights": {"a.x": {"k.out": -2e30}}}"#,
+        "weights[\"a.x\"][\"k.out\"]",
+        "is -2e30: beyond",
+    ),
+    (
+        "matrix init weight beyond the bound",
+        r#"{"neurons": {"a": {"type": "sin"}, "k": {"type": "one"}, "u": {"type": "identity", "kind": "matrix", "init": {"a.x": {"k.out": 1e35}}}}}"#,
+        "neurons.u.init",
+        "beyond the largest allowed",
+    ),
+    (
+        "init beyond f32's range",
+        r#"{"neurons": {"a": {"type": "accum", "init": 1e39}}}"#,
+        "neurons.a.init",
+        "within f32's range",
+    ),
+    (
+        "newline in a neuron name",
+        "{\"neurons\": {\"a\\nb\": {\"type\": \"sin\"}}}",
+        "neurons[\"a\\nb\"]",
+        "neuron name \"a\\nb\" must be",
+    ),
+    (
+        "control character in a port",
+        "{\"neurons\": {\"a\": {\"type\": \"sin\"}}, \"weights\": {\"a.x\\u001b[2J\": {\"a.out\": 1}}}",
+        "weights[\"a.x\\u{1b}[2J\"]",
+        "without control characters",
+    ),
 ];
 
 #[test]
@@ -237,6 +273,13 @@ fn every_malformed_patch_gets_its_own_specific_error() {
         );
         let line = errs.to_string();
         assert!(line.starts_with("bad.json: "), "{name}: {line}");
+        for e in &errs.0 {
+            let one = e.to_string();
+            assert!(
+                !one.chars().any(char::is_control),
+                "{name}: one line, no control characters: {one:?}"
+            );
+        }
         messages.insert(format!("{}: {}", e.place, e.msg));
     }
     // Specific means different: no two cases share a message.

@@ -199,7 +199,12 @@ fn the_engine_keeps_the_ring_at_its_target_fill_and_the_audio_is_unbroken() {
         assert!(t0.elapsed() < DEADLINE, "ring never filled");
         std::thread::sleep(Duration::from_millis(2));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The tick that filled it shows in a snapshot; an engine that did not stop there would be
+    // seen below too, as a first read far above the target.
+    while h.latest().is_none_or(|s| s.tick < 3) {
+        assert!(t0.elapsed() < DEADLINE, "no snapshot of the filling ticks");
+        std::thread::sleep(Duration::from_millis(2));
+    }
     assert_eq!(stats.fill(), 3 * block, "the engine stops at its target");
     assert_eq!(
         h.latest().unwrap().tick,

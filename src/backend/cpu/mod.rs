@@ -46,6 +46,20 @@ fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
     }
 }
 
+/// `n` zeros, or an error naming the neuron when the memory is not there (no abort).
+fn zeros(n: usize, neuron: &str) -> Result<Vec<f32>, BackendError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|e| BackendError::Failed {
+        backend: "cpu".into(),
+        msg: format!(
+            "cannot allocate {:.1} MiB for neuron {neuron:?}'s streams: {e}",
+            (n as f64 * 4.0) / (1 << 20) as f64
+        ),
+    })?;
+    v.resize(n, 0.0);
+    Ok(v)
+}
+
 /// Replaces NaN/Inf by 0; returns how many there were.
 pub fn guard(v: &mut [f32]) -> u32 {
     let mut n = 0;
@@ -76,8 +90,8 @@ impl Backend for CpuBackend {
             ins.push(
                 def.inputs
                     .iter()
-                    .map(|p| vec![0.0; p.kind.len(bl)])
-                    .collect(),
+                    .map(|p| zeros(p.kind.len(bl), &def.name))
+                    .collect::<Result<_, _>>()?,
             );
             let kept = carry
                 .get(i)
@@ -87,7 +101,13 @@ impl Backend for CpuBackend {
                 .map(std::mem::take);
             outs.push(match kept {
                 Some(o) if !o.is_empty() => o,
-                _ => init_outputs(def, bl),
+                _ => {
+                    // Reserve first, fallibly: a memory limit becomes an error here, not an
+                    // abort inside the allocation of the starting values.
+                    let n: usize = def.outputs.iter().map(|p| p.kind.len(bl)).sum();
+                    drop(zeros(n, &def.name)?);
+                    init_outputs(def, bl)
+                }
             });
         }
         self.ins = ins;
