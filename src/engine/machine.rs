@@ -320,17 +320,21 @@ impl Machine {
         self.mout.insert(EDITS.to_string(), delta);
     }
 
-    /// The `edits` neuron: morph slices plus every queued request, each checked in full first.
+    /// The `edits` neuron: every queued request, each checked in full first, plus the slices
+    /// of the morphs in progress. Requests go first so that a `set` stops an earlier morph of
+    /// its entry where W is, before that morph's slice of this tick.
     fn take_requests(&mut self, planned: Option<Network>) -> WMatrix {
-        let w_now = &self.mout[SELF];
-        let mut delta = self.schedule.next_slices(w_now);
+        let older = self.schedule.morphs.len();
+        let mut delta = WMatrix::new();
         let inbox = std::mem::take(&mut self.inbox);
-        if inbox.is_empty() {
-            return delta;
-        }
-        let mut requested = planned.unwrap_or_else(|| (*self.net).clone());
+        let mut requested = match (inbox.is_empty(), planned) {
+            (true, _) => None,
+            (false, Some(p)) => Some(p),
+            (false, None) => Some((*self.net).clone()),
+        };
         for (id, edit) in inbox {
-            let mut st = Staged::new(requested.clone(), delta.clone());
+            let Some(net) = requested.take() else { break };
+            let mut st = Staged::new(net.clone(), delta.clone());
             let ctx = Ctx {
                 w: &self.mout[SELF],
                 schedule: &self.schedule,
@@ -341,12 +345,17 @@ impl Machine {
             match st.stage(&ctx, &edit) {
                 Ok(()) => {
                     delta = std::mem::take(&mut st.delta);
-                    requested = self.commit(st);
+                    requested = Some(self.commit(st));
                     self.log.applied(id, self.tick);
                 }
-                Err(errors) => self.log.rejected(id, self.tick, errors),
+                Err(errors) => {
+                    requested = Some(net);
+                    self.log.rejected(id, self.tick, errors);
+                }
             }
         }
+        let slices = self.schedule.next_slices(&self.mout[SELF], older);
+        delta.add_scaled(&slices, 1.0);
         delta
     }
 

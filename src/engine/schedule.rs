@@ -151,10 +151,11 @@ impl Due {
 }
 
 impl Schedule {
-    /// This tick's slice of every morph in progress (finished morphs are dropped).
-    pub fn next_slices(&mut self, w: &WMatrix) -> WMatrix {
+    /// This tick's slice of the first `older` morphs, those started before this tick (a morph
+    /// started this tick has emitted its first slice already); finished morphs are dropped.
+    pub fn next_slices(&mut self, w: &WMatrix, older: usize) -> WMatrix {
         let mut delta = WMatrix::new();
-        for m in &mut self.morphs {
+        for m in self.morphs.iter_mut().take(older) {
             delta.add_scaled(&m.next_slice(w), 1.0);
         }
         self.morphs.retain(|m| !m.finished());
