@@ -5,9 +5,9 @@
 //! t+1 adds it to W; the down stroke of t+2 is the first to use it. So a request taken at tick t
 //! first changes the outputs of tick t+2: **latency 2 ticks**, for every request. A morph of n
 //! ticks emits its first slice at t (first effect t+2) and its last at t+n−1 (lands at t+n+1).
-//! Catalogue changes follow W: an added neuron joins at the start of t+2 (its weights are in W,
-//! so its first up stroke starts from its `init` like a loaded neuron), a removed one leaves at
-//! the start of t+2, or of t+2+n after a fade of n ticks.
+//! Catalogue changes follow W: an added neuron joins at the end of t+1, when Self has added its
+//! weights (its first up stroke, at t+2, sees them and starts from its `init` like a loaded
+//! neuron); a removed one leaves at the start of t+2, or of t+2+n after a fade of n ticks.
 
 use super::edits::{Edit, EditOutcome};
 use super::log::Log;
@@ -279,6 +279,11 @@ impl Machine {
         }
         self.prev_scalars.clone_from(&self.out.scalars);
         self.tick += 1;
+        // Neurons whose weights Self has just added join now, so that W and the catalogue agree.
+        let due = self.schedule.take_due_additions(self.tick);
+        if !due.is_empty() {
+            self.apply_due(due)?;
+        }
         Ok(&self.out)
     }
 
@@ -448,10 +453,16 @@ impl Machine {
             .zip(self.out.scalars.iter().copied())
             .collect();
         self.net = Arc::new(net);
-        self.prev_scalars = self
-            .scalar_names()
+        // A new neuron's scalars read its init (its output before its first tick).
+        let mut fresh = |k: usize| {
+            let (n, p) = self.net.scalar_ports[k];
+            let v = self.backend.read_port(&self.net, n, p, true).ok();
+            v.and_then(|v| v.first().copied()).unwrap_or(0.0)
+        };
+        self.prev_scalars = scalar_names(&self.net)
             .iter()
-            .map(|n| old.get(n).copied().unwrap_or(0.0))
+            .enumerate()
+            .map(|(k, n)| old.get(n).copied().unwrap_or_else(|| fresh(k)))
             .collect();
         self.out.scalars.clone_from(&self.prev_scalars);
         // Rebuild the plan; its W stays the one used last tick, so audio weights do not ramp
