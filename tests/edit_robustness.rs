@@ -412,3 +412,26 @@ fn the_fallback_backend_is_injected() {
         "{msgs:?}"
     );
 }
+
+/// The initial W is held to the same bound as every edit: a machine does not start on a weight
+/// beyond MAX_WEIGHT, and says which one, on one line.
+#[test]
+fn a_machine_refuses_an_initial_weight_beyond_the_bound() {
+    let p = patch_str(BASE);
+    let mut w = p.initial_w();
+    w.add_entry(&pr("x.in"), &pr("k.out"), 1e31);
+    let err = Machine::new(
+        p.network.clone(),
+        w,
+        Box::new(CpuBackend::new()),
+        assets(),
+        0,
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("x.in <- k.out") && err.contains("|w| <= 1e30") && !err.contains('\n'),
+        "{err}"
+    );
+}

@@ -34,7 +34,7 @@ pub type Fallback = fn() -> Box<dyn Backend>;
 pub enum EngineError {
     #[error(transparent)]
     Backend(#[from] BackendError),
-    #[error("the initial network matrix is not type-correct:\n  {}", .0.join("\n  "))]
+    #[error("the initial network matrix is not type-correct: {}", .0.join("; "))]
     BadWeights(Vec<String>),
 }
 
