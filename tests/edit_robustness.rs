@@ -435,3 +435,36 @@ fn a_machine_refuses_an_initial_weight_beyond_the_bound() {
         "{err}"
     );
 }
+
+/// A neuron replaced the way hot reload replaces one (removed, then added again under the same
+/// name with new settings) starts from its new `init`, not from the old neuron's state.
+#[test]
+fn a_replaced_neuron_starts_from_its_new_init() {
+    let mut m = machine(&patch_str(BASE));
+    for _ in 0..3 {
+        m.tick(false).unwrap();
+    }
+    assert_eq!(m.scalar("x.out"), Some(1.0));
+    m.submit(Edit::RemoveNeuron {
+        name: "x".into(),
+        morph: 0.0,
+    });
+    while m.network().contains("x") {
+        m.tick(false).unwrap();
+        assert!(m.tick_count() < 20, "never removed");
+    }
+    m.submit(Edit::AddNeuron {
+        name: "x".into(),
+        neuron: NeuronSpec::new("identity").with("init", 4),
+        weights: WMatrix::single(pr("x.in"), pr("x.out"), 1.0),
+    });
+    for _ in 0..EDIT_LATENCY_TICKS + 5 {
+        m.tick(false).unwrap();
+    }
+    assert!(
+        m.take_outcomes()
+            .iter()
+            .all(|(_, o)| matches!(o, EditOutcome::Applied { .. }))
+    );
+    assert_eq!(m.scalar("x.out"), Some(4.0));
+}
