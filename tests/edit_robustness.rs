@@ -468,3 +468,21 @@ fn a_replaced_neuron_starts_from_its_new_init() {
     );
     assert_eq!(m.scalar("x.out"), Some(4.0));
 }
+
+/// Found by the edit fuzz: an `init` beyond f32's range started a dense neuron at infinity.
+#[test]
+fn an_init_beyond_f32_is_refused() {
+    let mut m = machine(&patch_str(BASE));
+    m.submit(Edit::AddNeuron {
+        name: "y".into(),
+        neuron: NeuronSpec::new("identity").with("init", 1e39),
+        weights: WMatrix::new(),
+    });
+    m.tick(false).unwrap();
+    let r = rejections(&mut m, 1);
+    assert!(
+        matches!(&r[..], [e] if matches!(&e[..], [Rejection::BadNeuron { field, .. }] if field == "init")),
+        "{r:?}"
+    );
+    assert!(r[0][0].to_string().contains("f32"), "{}", r[0][0]);
+}

@@ -457,7 +457,9 @@ impl Machine {
         let mut fresh = |k: usize| {
             let (n, p) = self.net.scalar_ports[k];
             let v = self.backend.read_port(&self.net, n, p, true).ok();
-            v.and_then(|v| v.first().copied()).unwrap_or(0.0)
+            v.and_then(|v| v.first().copied())
+                .filter(|x| x.is_finite())
+                .unwrap_or(0.0)
         };
         self.prev_scalars = scalar_names(&self.net)
             .iter()

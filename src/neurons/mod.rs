@@ -296,8 +296,16 @@ pub fn resolve(
                 );
             }
             (_, _) => match v.as_f64() {
-                Some(x) if x.is_finite() => Init::Fill(x as f32),
-                _ => return err("init", format!("expected a finite number, found {v}")),
+                // Dense values are f32: 1e39 would start the neuron at infinity.
+                Some(x) if (x as f32).is_finite() => Init::Fill(x as f32),
+                _ => {
+                    return err(
+                        "init",
+                        format!(
+                            "expected a finite number within f32's range (|x| <= 3.4e38), found {v}"
+                        ),
+                    );
+                }
             },
         };
     }
