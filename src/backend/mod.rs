@@ -83,6 +83,11 @@ pub fn create(choice: BackendChoice) -> Result<(Box<dyn Backend>, Option<String>
     }
 }
 
+/// The CPU reference backend, boxed: what the engine falls back to when a GPU fails.
+pub fn reference() -> Box<dyn Backend> {
+    Box::new(cpu::CpuBackend::new())
+}
+
 /// Per-tick facts every kernel may use.
 #[derive(Clone, Copy, Debug)]
 pub struct TickCtx {

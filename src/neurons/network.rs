@@ -146,6 +146,19 @@ impl Network {
         Ok(())
     }
 
+    /// Adds a neuron resolved earlier (the engine resolves an `add_neuron` when it takes the
+    /// request and installs it when its weights are in W).
+    pub fn insert(&mut self, def: NeuronDef) -> Result<(), SpecError> {
+        if self.contains(&def.name) {
+            return Err(SpecError {
+                field: String::new(),
+                msg: format!("a neuron named {:?} already exists", def.name),
+            });
+        }
+        self.push(def);
+        Ok(())
+    }
+
     /// Appends a neuron, updating the indexes in place (loading n neurons is O(n), not O(n²)).
     fn push(&mut self, def: NeuronDef) {
         let i = self.neurons.len();

@@ -3,7 +3,7 @@
 
 use crate::audio::wav::WavSink;
 use crate::backend::{Backend, Frame};
-use crate::engine::edits::TimedEdit;
+use crate::engine::edits::{EditOutcome, TimedEdit};
 use crate::engine::machine::{EngineError, Level, Machine, Message};
 use crate::neurons::AssetDirs;
 use crate::patch::Patch;
@@ -137,11 +137,21 @@ pub fn render(
             .write(t, row_names, &out.scalars)
             .map_err(io(&trace_path))?;
         for msg in m.take_messages() {
-            if msg.level == Level::Error && msg.text.starts_with("edit rejected") {
-                report.rejected_edits += 1;
-            }
             on_message(&msg);
             report.messages.push(msg);
+        }
+        // A rejection arrives only as its outcome: count it and say it, once.
+        for (_, outcome) in m.take_outcomes() {
+            if let EditOutcome::Rejected { tick, .. } = &outcome {
+                report.rejected_edits += 1;
+                let msg = Message {
+                    tick: *tick,
+                    level: Level::Error,
+                    text: format!("edit rejected: {}", outcome.reasons()),
+                };
+                on_message(&msg);
+                report.messages.push(msg);
+            }
         }
     }
     trace.flush().map_err(io(&trace_path))?;

@@ -8,9 +8,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Largest |weight| W may hold: far inside f32's range (about 3.4e38), so a weight and the sum of
-/// a few of them stay finite on the backends. Checks refuse larger weights; edits clamp or refuse.
+/// The largest weight magnitude W may hold, `|w| <= MAX_WEIGHT`: far inside f32's range (about
+/// 3.4e38), so a weight times a bounded signal stays finite, and no sum of edits reaches infinity.
 pub const MAX_WEIGHT: f64 = 1e30;
+
+/// Whether `w` may be a weight of W: finite and `|w| <= MAX_WEIGHT`.
+pub fn weight_in_bounds(w: f64) -> bool {
+    w.is_finite() && w.abs() <= MAX_WEIGHT
+}
 
 /// `neuron.port`, the address of one port.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
