@@ -251,7 +251,7 @@ impl Network {
     }
 
     /// The type-correctness rule: the target is an input, the source an output, both of the same
-    /// kind (and image shape), the weight finite and within ±`MAX_WEIGHT`, and Self's accumulator
+    /// kind (and image shape), the weight finite, and Self's accumulator
     /// row untouched.
     pub fn check_weight(
         &self,
@@ -261,13 +261,6 @@ impl Network {
     ) -> Result<(), WeightError> {
         if !w.is_finite() {
             return Err(WeightError::NotFinite {
-                target: target.clone(),
-                source_port: source.clone(),
-                w,
-            });
-        }
-        if w.abs() > MAX_WEIGHT {
-            return Err(WeightError::TooLarge {
                 target: target.clone(),
                 source_port: source.clone(),
                 w,
@@ -290,9 +283,29 @@ impl Network {
     }
 
     /// Checks every entry of a W-shaped value; returns all problems.
+    /// `check_weight` for a value W is to hold (a patch's weight, a matrix init), which must also
+    /// lie within ±`MAX_WEIGHT`. Deltas are checked with `check_weight`: a change may be larger
+    /// than the bound (from -1e30 to 1e30) while the value it lands on is not.
+    pub fn check_value(
+        &self,
+        target: &PortRef,
+        source: &PortRef,
+        w: f64,
+    ) -> Result<(), WeightError> {
+        self.check_weight(target, source, w)?;
+        if w.abs() > MAX_WEIGHT {
+            return Err(WeightError::TooLarge {
+                target: target.clone(),
+                source_port: source.clone(),
+                w,
+            });
+        }
+        Ok(())
+    }
+
     pub fn check_matrix(&self, m: &WMatrix) -> Vec<WeightError> {
         m.entries()
-            .filter_map(|(t, s, w)| self.check_weight(t, s, w).err())
+            .filter_map(|(t, s, w)| self.check_value(t, s, w).err())
             .collect()
     }
 }

@@ -349,7 +349,7 @@ fn read_weight(
         );
         return None;
     };
-    if let Err(err) = net.check_weight(t, &s, w) {
+    if let Err(err) = net.check_value(t, &s, w) {
         e.at(place, err.to_string());
         return None;
     }
