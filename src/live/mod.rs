@@ -28,7 +28,7 @@ use crate::engine::machine::{EngineError, Machine, Message};
 use crate::engine::thread::{EngineHandle, Pace, Report, spawn_traced};
 use crate::neurons::AssetDirs;
 use crate::patch::watch::{PatchWatcher, WatchError};
-use crate::patch::{Patch, PatchErrors};
+use crate::patch::{Patch, PatchErrors, one_line};
 use crate::stream::kind::Settings;
 use crate::trace::TraceThread;
 use files::watch;
@@ -61,7 +61,8 @@ impl LiveError {
     pub fn lines(&self) -> Vec<String> {
         match self {
             LiveError::Patch(p) => p.0.iter().map(|e| e.to_string()).collect(),
-            other => vec![other.to_string()],
+            // A path or an OS message could hold a newline: escaped, so one line stays one.
+            other => vec![one_line(&other.to_string()).into_owned()],
         }
     }
 }

@@ -9,8 +9,8 @@ use super::{
 use crate::engine::edits::{Edit, EditOutcome};
 use crate::engine::machine::{EDIT_LATENCY_TICKS, Level, Message};
 use crate::neurons::AssetDirs;
-use crate::patch::Patch;
 use crate::patch::diff::{diff, diff_since, writes_own_w};
+use crate::patch::{Patch, one_line};
 use std::sync::atomic::Ordering;
 
 /// A reload batch on its way through Self.
@@ -41,7 +41,10 @@ impl Live {
                 ev.push(LiveEvent::FileErrors(
                     errors
                         .iter()
-                        .map(|e| format!("{}: cannot apply: {e}", self.file.path.display()))
+                        .map(|e| {
+                            let line = format!("{}: cannot apply: {e}", self.file.path.display());
+                            one_line(&line).into_owned()
+                        })
                         .collect(),
                 ));
                 self.reloading.flight = None;
