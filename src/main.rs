@@ -7,7 +7,7 @@ use dmm_synth::audio::quiet::Quiet;
 use dmm_synth::backend::{self, BackendChoice, gpu};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
-use dmm_synth::patch::{Patch, one_line};
+use dmm_synth::patch::{Patch, budget, one_line};
 use dmm_synth::render::{RenderOptions, render};
 use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
 use std::path::PathBuf;
@@ -205,10 +205,11 @@ fn check(patches: &[PathBuf]) -> ExitCode {
     for p in patches {
         match Patch::load(p) {
             Ok(patch) => println!(
-                "{}: ok ({} neurons, {} weights)",
+                "{}: ok ({} neurons, {} weights, {} of streams)",
                 one_line(&p.display().to_string()),
                 patch.neurons.len(),
-                patch.weights.len()
+                patch.weights.len(),
+                budget::mib(budget::network_bytes(&patch.network))
             ),
             Err(errs) => {
                 bad += 1;

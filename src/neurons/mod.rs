@@ -331,11 +331,14 @@ fn resolve_with(
                 );
             }
             (_, _) => match v.as_f64() {
-                Some(x) if fits_f32(x) => Init::Fill(x as f32),
+                // Dense values are f32: 1e39 would start the neuron at infinity.
+                Some(x) if (x as f32).is_finite() => Init::Fill(x as f32),
                 _ => {
                     return err(
                         "init",
-                        format!("expected a finite number within f32's range, found {v}"),
+                        format!(
+                            "expected a finite number within f32's range (|x| <= 3.4e38), found {v}"
+                        ),
                     );
                 }
             },
