@@ -412,3 +412,77 @@ fn the_fallback_backend_is_injected() {
         "{msgs:?}"
     );
 }
+
+/// The initial W is held to the same bound as every edit: a machine does not start on a weight
+/// beyond MAX_WEIGHT, and says which one, on one line.
+#[test]
+fn a_machine_refuses_an_initial_weight_beyond_the_bound() {
+    let p = patch_str(BASE);
+    let mut w = p.initial_w();
+    w.add_entry(&pr("x.in"), &pr("k.out"), 1e31);
+    let err = Machine::new(
+        p.network.clone(),
+        w,
+        Box::new(CpuBackend::new()),
+        assets(),
+        0,
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("x.in <- k.out") && err.contains("|w| <= 1e30") && !err.contains('\n'),
+        "{err}"
+    );
+}
+
+/// A neuron replaced the way hot reload replaces one (removed, then added again under the same
+/// name with new settings) starts from its new `init`, not from the old neuron's state.
+#[test]
+fn a_replaced_neuron_starts_from_its_new_init() {
+    let mut m = machine(&patch_str(BASE));
+    for _ in 0..3 {
+        m.tick(false).unwrap();
+    }
+    assert_eq!(m.scalar("x.out"), Some(1.0));
+    m.submit(Edit::RemoveNeuron {
+        name: "x".into(),
+        morph: 0.0,
+    });
+    while m.network().contains("x") {
+        m.tick(false).unwrap();
+        assert!(m.tick_count() < 20, "never removed");
+    }
+    m.submit(Edit::AddNeuron {
+        name: "x".into(),
+        neuron: NeuronSpec::new("identity").with("init", 4),
+        weights: WMatrix::single(pr("x.in"), pr("x.out"), 1.0),
+    });
+    for _ in 0..EDIT_LATENCY_TICKS + 5 {
+        m.tick(false).unwrap();
+    }
+    assert!(
+        m.take_outcomes()
+            .iter()
+            .all(|(_, o)| matches!(o, EditOutcome::Applied { .. }))
+    );
+    assert_eq!(m.scalar("x.out"), Some(4.0));
+}
+
+/// Found by the edit fuzz: an `init` beyond f32's range started a dense neuron at infinity.
+#[test]
+fn an_init_beyond_f32_is_refused() {
+    let mut m = machine(&patch_str(BASE));
+    m.submit(Edit::AddNeuron {
+        name: "y".into(),
+        neuron: NeuronSpec::new("identity").with("init", 1e39),
+        weights: WMatrix::new(),
+    });
+    m.tick(false).unwrap();
+    let r = rejections(&mut m, 1);
+    assert!(
+        matches!(&r[..], [e] if matches!(&e[..], [Rejection::BadNeuron { field, .. }] if field == "init")),
+        "{r:?}"
+    );
+    assert!(r[0][0].to_string().contains("f32"), "{}", r[0][0]);
+}

@@ -443,7 +443,8 @@ fn an_unrelated_edit_keeps_phase_and_accumulator_unbroken() {
             .any(|e| matches!(e, LiveEvent::Outcome { id: i, outcome: EditOutcome::Applied { .. } } if *i == id))
     });
     drop(ev2);
-    // A rejected edit (kind mismatch) comes back as an outcome and a message; nothing changes.
+    // A rejected edit (unknown neuron) comes back as an outcome that says why, and only as
+    // that (reported once, not also as a message); nothing changes.
     let bad = live.send(Edit::set("acc.delta", "nope.out", 1.0).unwrap());
     let ev = poll_until(&mut live, "rejection", |_, e| {
         e.iter().any(|e| {
@@ -451,6 +452,9 @@ fn an_unrelated_edit_keeps_phase_and_accumulator_unbroken() {
         })
     });
     assert!(ev.iter().any(
+        |e| matches!(e, LiveEvent::Outcome { id, outcome } if *id == bad && outcome.reasons().contains("nope"))
+    ));
+    assert!(!ev.iter().any(
         |e| matches!(e, LiveEvent::Message(m) if m.level == Level::Error && m.text.contains("nope"))
     ));
     let until = tick(&live) + 10;

@@ -142,29 +142,39 @@ fn remove_neuron_leaves_at_t_plus_2_plus_n() {
     }
 }
 
-/// An added neuron joins the catalogue at t+2, when its weights are in W.
+/// An added neuron joins the catalogue at the end of tick t+1, when Self has added its weights
+/// (W and the catalogue agree in every snapshot), reading its `init`; it first runs at t+2.
 #[test]
-fn add_neuron_joins_at_t_plus_2() {
+fn add_neuron_joins_at_the_end_of_t_plus_1_and_first_runs_at_t_plus_2() {
     let mut m = machine(&patch_str(P));
     let at = 3;
-    let mut present = Vec::new();
+    let mut seen = Vec::new();
     for t in 0..at + 5 {
         if t == at {
             m.submit(Edit::AddNeuron {
                 name: "y".into(),
-                neuron: NeuronSpec::new("tanh"),
-                weights: WMatrix::single(pr("y.x"), pr("one.out"), 0.5),
+                neuron: NeuronSpec::new("identity").with("init", 7),
+                weights: WMatrix::single(pr("y.in"), pr("one.out"), 0.5),
             });
         }
         m.tick(false).unwrap();
-        present.push(m.scalar("y.out"));
-    }
-    let join = (at + EDIT_LATENCY_TICKS) as usize;
-    for (t, v) in present.iter().enumerate() {
-        if t < join {
-            assert_eq!(*v, None, "tick {t}: {present:?}");
-        } else {
-            assert_eq!(*v, Some(0.5f32.tanh()), "tick {t}: {present:?}");
+        seen.push(m.scalar("y.out"));
+        // Every weight in W joins ports of the catalogue.
+        for (t, s, _) in m.w().entries() {
+            let net = m.network();
+            assert!(
+                net.input_port(t).is_ok() && net.output_port(s).is_ok(),
+                "{t} <- {s}"
+            );
         }
+    }
+    let first = (at + EDIT_LATENCY_TICKS) as usize;
+    for (t, v) in seen.iter().enumerate() {
+        let want = match t {
+            t if t + 1 < first => None,
+            t if t + 1 == first => Some(7.0),
+            _ => Some(0.5),
+        };
+        assert_eq!(*v, want, "tick {t}: {seen:?}");
     }
 }

@@ -5,9 +5,9 @@
 //! t+1 adds it to W; the down stroke of t+2 is the first to use it. So a request taken at tick t
 //! first changes the outputs of tick t+2: **latency 2 ticks**, for every request. A morph of n
 //! ticks emits its first slice at t (first effect t+2) and its last at t+n−1 (lands at t+n+1).
-//! Catalogue changes follow W: an added neuron joins at the start of t+2 (its weights are in W,
-//! so its first up stroke starts from its `init` like a loaded neuron), a removed one leaves at
-//! the start of t+2, or of t+2+n after a fade of n ticks.
+//! Catalogue changes follow W: an added neuron joins at the end of t+1, when Self has added its
+//! weights (its first up stroke, at t+2, sees them and starts from its `init` like a loaded
+//! neuron); a removed one leaves at the start of t+2, or of t+2+n after a fade of n ticks.
 
 use super::edits::{Edit, EditOutcome};
 use super::log::Log;
@@ -34,7 +34,7 @@ pub type Fallback = fn() -> Box<dyn Backend>;
 pub enum EngineError {
     #[error(transparent)]
     Backend(#[from] BackendError),
-    #[error("the initial network matrix is not type-correct:\n  {}", .0.join("\n  "))]
+    #[error("the initial network matrix is not type-correct: {}", .0.join("; "))]
     BadWeights(Vec<String>),
 }
 
@@ -279,6 +279,11 @@ impl Machine {
         }
         self.prev_scalars.clone_from(&self.out.scalars);
         self.tick += 1;
+        // Neurons whose weights Self has just added join now, so that W and the catalogue agree.
+        let due = self.schedule.take_due_additions(self.tick);
+        if !due.is_empty() {
+            self.apply_due(due)?;
+        }
         Ok(&self.out)
     }
 
@@ -320,17 +325,21 @@ impl Machine {
         self.mout.insert(EDITS.to_string(), delta);
     }
 
-    /// The `edits` neuron: morph slices plus every queued request, each checked in full first.
+    /// The `edits` neuron: every queued request, each checked in full first, plus the slices
+    /// of the morphs in progress. Requests go first so that a `set` stops an earlier morph of
+    /// its entry where W is, before that morph's slice of this tick.
     fn take_requests(&mut self, planned: Option<Network>) -> WMatrix {
-        let w_now = &self.mout[SELF];
-        let mut delta = self.schedule.next_slices(w_now);
+        let older = self.schedule.morphs.len();
+        let mut delta = WMatrix::new();
         let inbox = std::mem::take(&mut self.inbox);
-        if inbox.is_empty() {
-            return delta;
-        }
-        let mut requested = planned.unwrap_or_else(|| (*self.net).clone());
+        let mut requested = match (inbox.is_empty(), planned) {
+            (true, _) => None,
+            (false, Some(p)) => Some(p),
+            (false, None) => Some((*self.net).clone()),
+        };
         for (id, edit) in inbox {
-            let mut st = Staged::new(requested.clone(), delta.clone());
+            let Some(net) = requested.take() else { break };
+            let mut st = Staged::new(net.clone(), delta.clone());
             let ctx = Ctx {
                 w: &self.mout[SELF],
                 schedule: &self.schedule,
@@ -341,12 +350,17 @@ impl Machine {
             match st.stage(&ctx, &edit) {
                 Ok(()) => {
                     delta = std::mem::take(&mut st.delta);
-                    requested = self.commit(st);
+                    requested = Some(self.commit(st));
                     self.log.applied(id, self.tick);
                 }
-                Err(errors) => self.log.rejected(id, self.tick, errors),
+                Err(errors) => {
+                    requested = Some(net);
+                    self.log.rejected(id, self.tick, errors);
+                }
             }
         }
+        let slices = self.schedule.next_slices(&self.mout[SELF], older);
+        delta.add_scaled(&slices, 1.0);
         delta
     }
 
@@ -439,10 +453,18 @@ impl Machine {
             .zip(self.out.scalars.iter().copied())
             .collect();
         self.net = Arc::new(net);
-        self.prev_scalars = self
-            .scalar_names()
+        // A new neuron's scalars read its init (its output before its first tick).
+        let mut fresh = |k: usize| {
+            let (n, p) = self.net.scalar_ports[k];
+            let v = self.backend.read_port(&self.net, n, p, true).ok();
+            v.and_then(|v| v.first().copied())
+                .filter(|x| x.is_finite())
+                .unwrap_or(0.0)
+        };
+        self.prev_scalars = scalar_names(&self.net)
             .iter()
-            .map(|n| old.get(n).copied().unwrap_or(0.0))
+            .enumerate()
+            .map(|(k, n)| old.get(n).copied().unwrap_or_else(|| fresh(k)))
             .collect();
         self.out.scalars.clone_from(&self.prev_scalars);
         // Rebuild the plan; its W stays the one used last tick, so audio weights do not ramp

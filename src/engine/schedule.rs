@@ -133,7 +133,8 @@ pub(crate) struct Schedule {
     pub morphs: Vec<Morph>,
     /// `(tick, neuron)`: the neuron leaves the catalogue at the start of that tick.
     pub removals: Vec<(u64, String)>,
-    /// `(tick, neuron)`: the neuron joins the catalogue at the start of that tick.
+    /// `(tick, neuron)`: the neuron joins the catalogue before that tick (at the end of the one
+    /// before, when Self has added its weights: W and the catalogue agree in every snapshot).
     pub additions: Vec<(u64, NeuronDef)>,
 }
 
@@ -151,10 +152,11 @@ impl Due {
 }
 
 impl Schedule {
-    /// This tick's slice of every morph in progress (finished morphs are dropped).
-    pub fn next_slices(&mut self, w: &WMatrix) -> WMatrix {
+    /// This tick's slice of the first `older` morphs, those started before this tick (a morph
+    /// started this tick has emitted its first slice already); finished morphs are dropped.
+    pub fn next_slices(&mut self, w: &WMatrix, older: usize) -> WMatrix {
         let mut delta = WMatrix::new();
-        for m in &mut self.morphs {
+        for m in self.morphs.iter_mut().take(older) {
             delta.add_scaled(&m.next_slice(w), 1.0);
         }
         self.morphs.retain(|m| !m.finished());
@@ -178,14 +180,21 @@ impl Schedule {
         Ok(net)
     }
 
-    /// Takes the catalogue changes due at (or before) `tick`.
-    pub fn take_due(&mut self, tick: u64) -> Due {
-        let mut due = Due::default();
+    /// Takes the additions due at (or before) `tick`.
+    pub fn take_due_additions(&mut self, tick: u64) -> Due {
         let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.additions)
             .into_iter()
             .partition(|(t, _)| *t <= tick);
         self.additions = later;
-        due.additions = now.into_iter().map(|(_, d)| d).collect();
+        Due {
+            additions: now.into_iter().map(|(_, d)| d).collect(),
+            removals: Vec::new(),
+        }
+    }
+
+    /// Takes the catalogue changes due at (or before) `tick`.
+    pub fn take_due(&mut self, tick: u64) -> Due {
+        let mut due = self.take_due_additions(tick);
         let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.removals)
             .into_iter()
             .partition(|(t, _)| *t <= tick);

@@ -315,8 +315,9 @@ impl Staged {
         Ok(())
     }
 
-    /// The neuron is resolved now and joins the catalogue at t+2, when its weights are in W: its
-    /// first up stroke sees them and starts from its `init`, like a neuron loaded from a file.
+    /// The neuron is resolved now and joins the catalogue at the end of t+1, when its weights are
+    /// in W: its first up stroke (t+2) sees them and starts from its `init`, like a neuron
+    /// loaded from a file.
     fn stage_add_neuron(
         &mut self,
         ctx: &Ctx,
