@@ -9,4 +9,5 @@ pub mod neurons;
 pub mod patch;
 pub mod render;
 pub mod stream;
+pub mod trace;
 pub mod ui;

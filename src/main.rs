@@ -3,11 +3,11 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use cpal::traits::{DeviceTrait, HostTrait};
+use dmm_synth::audio::quiet::Quiet;
 use dmm_synth::backend::{self, BackendChoice, gpu};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
-use dmm_synth::neurons::{Kinds, PortKind, TYPES};
-use dmm_synth::patch::Patch;
+use dmm_synth::patch::{Patch, budget, one_line};
 use dmm_synth::render::{RenderOptions, render};
 use dmm_synth::ui::editor::script::parse_script;
 use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
@@ -84,7 +84,7 @@ fn parse_size(s: &str) -> Result<[u32; 2], String> {
 fn read_edits(path: &std::path::Path) -> Result<Vec<dmm_synth::engine::TimedEdit>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_edits_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    parse_edits_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), one_line(&e)))
 }
 
 fn play(a: PlayArgs) -> Result<ExitCode> {
@@ -137,27 +137,7 @@ enum Command {
         patches: Vec<PathBuf>,
     },
     /// Run a patch headless as fast as possible; write PNG frames, audio.wav and trace.jsonl.
-    Render {
-        patch: PathBuf,
-        /// Number of ticks to run.
-        #[arg(long, default_value_t = 375)]
-        ticks: u64,
-        /// Output folder.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// Write a frame of every display neuron every K-th tick.
-        #[arg(long, default_value_t = 1)]
-        every: u64,
-        /// Timed edit requests to replay, one JSON object per line with a "tick" field.
-        #[arg(long)]
-        edits: Option<PathBuf>,
-        /// Seed for every noise neuron.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
-        #[arg(long, default_value = "auto")]
-        backend: BackendChoice,
-    },
+    Render(RenderArgs),
     /// Convert a patch between JSON (.json) and the text language (.dmm), by extension.
     Convert { from: PathBuf, to: PathBuf },
     /// Print the neuron table (markdown).
@@ -166,8 +146,35 @@ enum Command {
     Info,
 }
 
+#[derive(clap::Args)]
+struct RenderArgs {
+    patch: PathBuf,
+    /// Number of ticks to run.
+    #[arg(long, default_value_t = 375)]
+    ticks: u64,
+    /// Output folder.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Write a frame of every display neuron every K-th tick.
+    #[arg(long, default_value_t = 1)]
+    every: u64,
+    /// Timed edit requests to replay, one JSON object per line with a "tick" field.
+    #[arg(long)]
+    edits: Option<PathBuf>,
+    /// Seed for every noise neuron.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if cli.command.is_some() {
+        quiet_gpu_probe();
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -176,88 +183,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// Commands without a window need no display server. Mesa's Vulkan device-selection layer
+/// connects to one anyway to learn which GPU drives it, and where there is none
+/// (`XDG_RUNTIME_DIR` unset: a server, a container, CI) libwayland prints
+/// `error: XDG_RUNTIME_DIR is invalid or not set` on every GPU probe. The layer only reorders
+/// adapters; wgpu picks its own. Turn it off for these commands, unless the user set it.
+fn quiet_gpu_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        // SAFETY: called first thing in `main`, before any other thread exists.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let Some(command) = cli.command else {
         return play(cli.play);
     };
     match command {
-        Command::Check { patches } => {
-            let mut bad = 0;
-            for p in &patches {
-                match Patch::load(p) {
-                    Ok(patch) => println!(
-                        "{}: ok ({} neurons, {} weights)",
-                        p.display(),
-                        patch.neurons.len(),
-                        patch.weights.len()
-                    ),
-                    Err(errs) => {
-                        bad += 1;
-                        eprintln!("{errs}");
-                    }
-                }
-            }
-            Ok(if bad == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-        Command::Render {
-            patch,
-            ticks,
-            out,
-            every,
-            edits,
-            seed,
-            backend,
-        } => {
-            let p = Patch::load(&patch).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let edits = match edits {
-                Some(path) => read_edits(&path)?,
-                None => Vec::new(),
-            };
-            if every == 0 {
-                bail!("--every must be at least 1");
-            }
-            let opts = RenderOptions {
-                ticks,
-                out_dir: out.clone(),
-                every,
-                edits,
-                seed,
-            };
-            let (backend, note) = backend::create(backend)?;
-            if let Some(note) = note {
-                eprintln!("{note}");
-            }
-            let name = backend.name();
-            let report = render(&p, backend, &opts, |m| {
-                let tag = if m.level == Level::Error {
-                    "error"
-                } else {
-                    "note"
-                };
-                eprintln!("tick {}: {tag}: {}", m.tick, m.text);
-            })?;
-            println!(
-                "rendered {} ticks ({:.2} s of audio) in {:.2} s wall ({:.1}x real time) on the {name} backend",
-                report.ticks,
-                report.audio_seconds,
-                report.wall_seconds,
-                report.audio_seconds / report.wall_seconds.max(1e-9)
-            );
-            println!(
-                "wrote {} frame(s), audio.wav and trace.jsonl to {}",
-                report.frames_written,
-                out.display()
-            );
-            Ok(if report.rejected_edits > 0 {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+        Command::Check { patches } => Ok(check(&patches)),
+        Command::Render(args) => render_cmd(args),
         Command::Convert { from, to } => {
             let p = Patch::load(&from).map_err(|e| anyhow::anyhow!("{e}"))?;
             p.save(&to)
@@ -266,7 +212,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Types => {
-            print!("{}", types_markdown());
+            print!("{}", dmm_synth::neurons::table::markdown());
             Ok(ExitCode::SUCCESS)
         }
         Command::Info => {
@@ -274,6 +220,80 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `check`: every error of every file, one line each; exit 1 if any file has one.
+fn check(patches: &[PathBuf]) -> ExitCode {
+    let mut bad = 0;
+    for p in patches {
+        match Patch::load(p) {
+            Ok(patch) => println!(
+                "{}: ok ({} neurons, {} weights, {} of streams)",
+                one_line(&p.display().to_string()),
+                patch.neurons.len(),
+                patch.weights.len(),
+                budget::mib(budget::network_bytes(&patch.network))
+            ),
+            Err(errs) => {
+                bad += 1;
+                eprintln!("{errs}");
+            }
+        }
+    }
+    if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `render`: exit 1 when an edit request was rejected.
+fn render_cmd(a: RenderArgs) -> Result<ExitCode> {
+    let p = Patch::load(&a.patch).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let edits = match &a.edits {
+        Some(path) => read_edits(path)?,
+        None => Vec::new(),
+    };
+    if a.every == 0 {
+        bail!("--every must be at least 1");
+    }
+    let opts = RenderOptions {
+        ticks: a.ticks,
+        out_dir: a.out.clone(),
+        every: a.every,
+        edits,
+        seed: a.seed,
+    };
+    let (backend, note) = backend::create(a.backend)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    let name = backend.name();
+    let report = render(&p, backend, &opts, |m| {
+        let tag = if m.level == Level::Error {
+            "error"
+        } else {
+            "note"
+        };
+        eprintln!("tick {}: {tag}: {}", m.tick, one_line(&m.text));
+    })?;
+    println!(
+        "rendered {} ticks ({:.2} s of audio) in {:.2} s wall ({:.1}x real time) on the {name} backend",
+        report.ticks,
+        report.audio_seconds,
+        report.wall_seconds,
+        report.audio_seconds / report.wall_seconds.max(1e-9)
+    );
+    println!(
+        "wrote {} frame(s), audio.wav and trace.jsonl to {}",
+        report.frames_written,
+        a.out.display()
+    );
+    Ok(if report.rejected_edits > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Adapters and audio devices, and what `--backend auto` would pick.
@@ -305,6 +325,8 @@ fn info() {
         Err(e) => println!("--backend auto fails: {e}"),
     }
     println!("Audio output devices:");
+    // alsa-lib prints its own lines for every missing card; the list below says it once.
+    let quiet = Quiet::new();
     let host = cpal::default_host();
     let default = host
         .default_output_device()
@@ -338,62 +360,15 @@ fn info() {
                 println!("  {name}{mark} | {config}");
             }
             if !any {
-                println!("  none (the app plays into a null sink)");
+                println!("  none: no sound card (the app plays into a null sink)");
             }
         }
         Err(e) => println!("  cannot list devices: {e}"),
     }
-}
-
-/// The neuron table as markdown (the README's table is this output).
-fn types_markdown() -> String {
-    let kind = |k: &PortKind| match k {
-        PortKind::Scalar => "scalar",
-        PortKind::Audio => "audio",
-        PortKind::Matrix => "matrix",
-        PortKind::Any => "any",
-        PortKind::Image => "image",
-        PortKind::ImageT => "image (cols×rows)",
-        PortKind::MatA => "image (rows×inner)",
-        PortKind::MatB => "image (inner×cols)",
-    };
-    let ports = |ps: &[(&str, PortKind)]| {
-        if ps.is_empty() {
-            "—".to_string()
-        } else {
-            ps.iter()
-                .map(|(n, k)| format!("`{n}` {}", kind(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    let mut s = String::from(
-        "| type | inputs | outputs | `kind` | settings | what it does |\n|---|---|---|---|---|---|\n",
-    );
-    for t in TYPES {
-        let kinds = match t.kinds {
-            Kinds::None => "—",
-            Kinds::Dense => "scalar, audio, image",
-            Kinds::All => "scalar, audio, image, matrix",
-        };
-        let settings = if t.settings.is_empty() {
-            "—".to_string()
-        } else {
-            t.settings
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        s.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} |\n",
-            t.name,
-            ports(t.inputs),
-            ports(t.outputs),
-            kinds,
-            settings,
-            t.doc
-        ));
+    if quiet.swallowed() > 0 {
+        println!(
+            "  ({} messages from alsa-lib silenced: it found no usable sound card)",
+            quiet.swallowed()
+        );
     }
-    s
 }

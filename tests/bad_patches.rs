@@ -105,7 +105,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "kind mismatch",
-        r#"{"neurons": {"a": {"type": "sin", "kind": "audio"}, "k": {"type": "one"}}, "weights": {"a.x": {"k.out": 1}}}"#,
+        r#"{"neurons": {"a": {"type": "sin", "kind": "audio"}, "k": {"type": "one", "kind": "scalar"}}, "weights": {"a.x": {"k.out": 1}}}"#,
         "weights[\"a.x\"][\"k.out\"]",
         "kind mismatch: a.x is audio but k.out is scalar",
     ),
@@ -211,6 +211,42 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "neurons.a.rows",
         "expected an integer in 1..=4096",
     ),
+    (
+        "weight beyond f32's range",
+        r#"{"neurons": {"a": {"type": "sin"}, "k": {"type": "one"}}, "weights": {"a.x": {"k.out": 1e39}}}"#,
+        "weights[\"a.x\"][\"k.out\"]",
+        "is 1e39: beyond the largest allowed |w| (1e30)",
+    ),
+    (
+        "negative weight beyond the bound",
+        r#"{"neurons": {"a": {"type": "sin"}, "k": {"type": "one"}}, "weights": {"a.x": {"k.out": -2e30}}}"#,
+        "weights[\"a.x\"][\"k.out\"]",
+        "is -2e30: beyond",
+    ),
+    (
+        "matrix init weight beyond the bound",
+        r#"{"neurons": {"a": {"type": "sin"}, "k": {"type": "one"}, "u": {"type": "identity", "kind": "matrix", "init": {"a.x": {"k.out": 1e35}}}}}"#,
+        "neurons.u.init",
+        "beyond the largest allowed",
+    ),
+    (
+        "init beyond f32's range",
+        r#"{"neurons": {"a": {"type": "accum", "init": 1e39}}}"#,
+        "neurons.a.init",
+        "within f32's range",
+    ),
+    (
+        "newline in a neuron name",
+        "{\"neurons\": {\"a\\nb\": {\"type\": \"sin\"}}}",
+        "neurons[\"a\\nb\"]",
+        "neuron name \"a\\nb\" must be",
+    ),
+    (
+        "control character in a port",
+        "{\"neurons\": {\"a\": {\"type\": \"sin\"}}, \"weights\": {\"a.x\\u001b[2J\": {\"a.out\": 1}}}",
+        "weights[\"a.x\\u{1b}[2J\"]",
+        "without control characters",
+    ),
 ];
 
 #[test]
@@ -237,6 +273,13 @@ fn every_malformed_patch_gets_its_own_specific_error() {
         );
         let line = errs.to_string();
         assert!(line.starts_with("bad.json: "), "{name}: {line}");
+        for e in &errs.0 {
+            let one = e.to_string();
+            assert!(
+                !one.chars().any(char::is_control),
+                "{name}: one line, no control characters: {one:?}"
+            );
+        }
         messages.insert(format!("{}: {}", e.place, e.msg));
     }
     // Specific means different: no two cases share a message.
@@ -335,4 +378,65 @@ fn all_example_patches_check_and_run() {
             m.nonfinite_counts()
         );
     }
+}
+
+#[test]
+fn hostile_names_and_numbers_give_one_line_errors() {
+    // Names with every kind of control character, in every place a name can go, and numbers at
+    // and beyond the edges: each error is one line and names the file.
+    let names = [
+        "a\nb",
+        "a\rb",
+        "x\u{1b}[31m",
+        "t\tab",
+        "nul\u{0}",
+        "del\u{7f}",
+        "nel\u{85}",
+    ];
+    let numbers = [
+        "1e30",
+        "1.0000001e30",
+        "-1e31",
+        "3.4e38",
+        "1e39",
+        "1e308",
+        "5e-324",
+    ];
+    let mut n = 0;
+    for name in names {
+        let q = serde_json::to_string(name).unwrap();
+        let qp = serde_json::to_string(&format!("{name}.x")).unwrap();
+        for w in numbers {
+            let texts = [
+                format!(r#"{{"neurons": {{{q}: {{"type": "sin"}}}}}}"#),
+                format!(
+                    r#"{{"neurons": {{"a": {{"type": "sin"}}, "k": {{"type": "one"}}}}, "weights": {{{qp}: {{"k.out": {w}}}}}}}"#
+                ),
+                format!(
+                    r#"{{"neurons": {{"a": {{"type": "sin"}}, "k": {{"type": "one"}}}}, "weights": {{"a.x": {{{qp}: {w}}}}}}}"#
+                ),
+                format!(
+                    r#"{{"neurons": {{"a": {{"type": "sin"}}, "k": {{"type": "one"}}}}, "weights": {{"a.x": {{"k.out": {w}}}}}}}"#
+                ),
+                format!(r#"{{"neurons": {{"a": {{"type": "accum", "init": {w}, {q}: 1}}}}}}"#),
+            ];
+            for text in &texts {
+                n += 1;
+                let Err(errs) = Patch::parse(text, "evil\n.json", &assets()) else {
+                    continue;
+                };
+                for e in &errs.0 {
+                    let line = e.to_string();
+                    assert!(!line.chars().any(char::is_control), "{text}: {line:?}");
+                    assert!(line.starts_with("evil\\n.json: "), "{line}");
+                }
+            }
+        }
+    }
+    assert_eq!(n, names.len() * numbers.len() * 5);
+    // The bound itself: 1e30 loads, a little more does not.
+    let ok = r#"{"neurons": {"a": {"type": "sin"}, "k": {"type": "one"}}, "weights": {"a.x": {"k.out": 1e30}}}"#;
+    assert!(Patch::parse(ok, "ok.json", &assets()).is_ok());
+    let over = ok.replace("1e30", "1.000001e30");
+    assert!(Patch::parse(&over, "over.json", &assets()).is_err());
 }

@@ -199,7 +199,12 @@ fn the_engine_keeps_the_ring_at_its_target_fill_and_the_audio_is_unbroken() {
         assert!(t0.elapsed() < DEADLINE, "ring never filled");
         std::thread::sleep(Duration::from_millis(2));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The tick that filled it shows in a snapshot; an engine that did not stop there would be
+    // seen below too, as a first read far above the target.
+    while h.latest().is_none_or(|s| s.tick < 3) {
+        assert!(t0.elapsed() < DEADLINE, "no snapshot of the filling ticks");
+        std::thread::sleep(Duration::from_millis(2));
+    }
     assert_eq!(stats.fill(), 3 * block, "the engine stops at its target");
     assert_eq!(
         h.latest().unwrap().tick,
@@ -438,7 +443,8 @@ fn an_unrelated_edit_keeps_phase_and_accumulator_unbroken() {
             .any(|e| matches!(e, LiveEvent::Outcome { id: i, outcome: EditOutcome::Applied { .. } } if *i == id))
     });
     drop(ev2);
-    // A rejected edit (kind mismatch) comes back as an outcome and a message; nothing changes.
+    // A rejected edit (unknown neuron) comes back as an outcome that says why, and only as
+    // that (reported once, not also as a message); nothing changes.
     let bad = live.send(Edit::set("acc.delta", "nope.out", 1.0).unwrap());
     let ev = poll_until(&mut live, "rejection", |_, e| {
         e.iter().any(|e| {
@@ -446,6 +452,9 @@ fn an_unrelated_edit_keeps_phase_and_accumulator_unbroken() {
         })
     });
     assert!(ev.iter().any(
+        |e| matches!(e, LiveEvent::Outcome { id, outcome } if *id == bad && outcome.reasons().contains("nope"))
+    ));
+    assert!(!ev.iter().any(
         |e| matches!(e, LiveEvent::Message(m) if m.level == Level::Error && m.text.contains("nope"))
     ));
     let until = tick(&live) + 10;

@@ -185,6 +185,7 @@ fn random_patch(seed: u64) -> Json {
         sample_rate: 1000,
         image_size: [4, 3],
         morph_time: if r.below(2) == 0 { 0.0 } else { 0.125 },
+        ..Settings::default()
     };
     let mut net = Network::new(settings.clone());
     let mut neurons = Map::new();

@@ -251,16 +251,22 @@ fn bad_edits_are_rejected_and_change_nothing() {
     }
     let outcomes = m.take_outcomes();
     assert_eq!(outcomes.len(), n);
+    let mut texts = Vec::new();
     for (_, o) in &outcomes {
         match o {
-            EditOutcome::Rejected { errors, .. } => assert!(!errors.is_empty()),
+            EditOutcome::Rejected { errors, .. } => {
+                assert!(!errors.is_empty());
+                texts.extend(errors.iter().map(|e| e.to_string()));
+            }
             other => panic!("expected a rejection, got {other:?}"),
         }
     }
     assert_eq!(m.w(), &before, "W unchanged");
     assert_eq!(m.network().neurons.len(), net_before, "catalogue unchanged");
     assert_eq!(m.scalar("x.out").unwrap(), 1.0);
-    let texts: Vec<String> = m.take_messages().into_iter().map(|m| m.text).collect();
+    // Reported once, as outcomes: no message repeats a rejection.
+    let msgs = m.take_messages();
+    assert!(msgs.is_empty(), "{msgs:?}");
     let all = texts.join("\n");
     for needle in [
         "unknown neuron \"nosuch\"",

@@ -10,6 +10,24 @@ const HEAD: &str = "k : one\nosc : sin\nout : audio_out\n";
 /// (what, patch text after HEAD, expected place `line:col`, expected part of the message)
 const CASES: &[(&str, &str, &str, &str)] = &[
     (
+        "weight too large",
+        "osc.x <- 2e30 k",
+        "4:15",
+        "beyond the largest allowed",
+    ),
+    (
+        "rows adding up beyond the bound",
+        "osc.x <- 9e29 k\nosc.x += 9e29 k",
+        "5:1",
+        "is 1.8e30",
+    ),
+    (
+        "a constant on a mis-declared implicit one",
+        "_one_audio : one\nosc2 : sin audio\nosc2.x <- 3",
+        "6:11",
+        "osc2.x is audio but _one_audio.out is scalar",
+    ),
+    (
         "unknown type",
         "x : sinn",
         "4:5",

@@ -381,3 +381,24 @@ fn the_readme_example_parses() {
     assert_eq!(patch.layout.row_morph(&p("out.right")), Some(2.0));
     assert_eq!(patch.settings.image_size, [64, 64]);
 }
+
+/// Hot reload of a text patch: a row's own `~` morph overrides the global one in the diff.
+#[test]
+fn row_morphs_apply_to_a_reload_diff() {
+    use dmm_synth::engine::Edit;
+    let a =
+        parse("settings morph=0.5\nk : one\nx : identity\ny : identity\nx.in <- k\ny.in <- k\n");
+    let b = parse(
+        "settings morph=0.5\nk : one\nx : identity\ny : identity\nx.in <- 2 k ~3s\ny.in <- 2 k\n",
+    );
+    let mut d = dmm_synth::patch::diff::diff(&a, &b, b.settings.morph_time);
+    b.layout.apply_row_morphs(&mut d.now);
+    let morph_of = |t: &str| {
+        d.now.iter().find_map(|e| match e {
+            Edit::Set { target, morph, .. } if *target == p(t) => Some(*morph),
+            _ => None,
+        })
+    };
+    assert_eq!(morph_of("x.in"), Some(3.0));
+    assert_eq!(morph_of("y.in"), Some(0.5));
+}

@@ -2,6 +2,7 @@
 //! module plays it on the sound card (or a null sink).
 
 pub mod output;
+pub mod quiet;
 pub mod wav;
 
 pub use output::{AudioFeed, AudioOutput, AudioStats};

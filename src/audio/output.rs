@@ -7,6 +7,7 @@
 //! flag, and converts to the device's sample format. On underrun it plays silence for the missing
 //! part and counts one underrun. It never locks, allocates, logs or waits.
 
+use super::quiet::Quiet;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 use rtrb::{Consumer, Producer, RingBuffer};
@@ -268,10 +269,17 @@ impl AudioOutput {
     /// says why; the note is printed to stderr once.
     pub fn open(prefer_device: bool) -> AudioOutput {
         let out = if prefer_device {
-            match Self::open_device() {
+            // alsa-lib's own lines about a missing card say less than our one note.
+            let quiet = Quiet::new();
+            let opened = Self::open_device();
+            let silenced = match quiet.swallowed() {
+                0 => String::new(),
+                n => format!(" ({n} messages from alsa-lib silenced)"),
+            };
+            match opened {
                 Ok(out) => out,
                 Err(why) => Self::null(format!(
-                    "no audio device ({why}); running on a null sink paced by the wall clock"
+                    "no audio device ({why}){silenced}; running on a null sink paced by the wall clock"
                 )),
             }
         } else {

@@ -2,6 +2,7 @@
 //! Every request becomes a W delta emitted by the `edits` neuron and added by Self (plus, for
 //! neurons, a catalogue change). One JSON object each; `--edits` files add a `tick` field.
 
+use super::staging::Rejection;
 use crate::neurons::NeuronSpec;
 use crate::stream::wmatrix::{PortRef, WMatrix};
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,9 @@ pub enum Edit {
     Batch { edits: Vec<Edit> },
 }
 
+/// The longest `morph` a request may ask for, in seconds (an hour). Longer ones are rejected.
+pub const MAX_MORPH_SECONDS: f64 = 3600.0;
+
 fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }
@@ -94,10 +98,14 @@ pub fn parse_edits_jsonl(text: &str) -> Result<Vec<TimedEdit>, String> {
             continue;
         }
         let e: TimedEdit = serde_json::from_str(l).map_err(|e| {
+            // serde_json ends its message with its own " at line 1 column C": say it once.
+            let full = e.to_string();
+            let tail = format!(" at line {} column {}", e.line(), e.column());
+            let msg = full.strip_suffix(&tail).unwrap_or(&full);
             format!(
-                "line {}:{}: {e} (expected {{\"tick\": N, \"op\": \"add|set|remove|delta|add_neuron|remove_neuron|batch\", ...}})",
+                "line {}:{}: {msg} (expected {{\"tick\": N, \"op\": \"add|set|remove|delta|add_neuron|remove_neuron|batch\", ...}})",
                 i + 1,
-                e.column()
+                e.column() + (line.len() - line.trim_start().len())
             )
         })?;
         out.push(e);
@@ -106,70 +114,24 @@ pub fn parse_edits_jsonl(text: &str) -> Result<Vec<TimedEdit>, String> {
     Ok(out)
 }
 
-/// The outcome of a request, reported back to whoever sent it.
+/// The outcome of a request, reported back to whoever sent it. A rejection is reported here
+/// and nowhere else (not also as a message): whoever shows outcomes logs it once.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EditOutcome {
     Applied { tick: u64 },
-    Rejected { tick: u64, errors: Vec<String> },
+    Rejected { tick: u64, errors: Vec<Rejection> },
 }
 
-/// A morph in progress: `steps` equal per-tick slices of `total`, landing on `target`.
-#[derive(Clone, Debug)]
-pub(crate) struct Morph {
-    pub total: WMatrix,
-    pub emitted: WMatrix,
-    /// W's expected value for every touched entry once the morph is done (start + total).
-    pub target: Vec<(PortRef, PortRef, f64)>,
-    pub steps: u64,
-    pub done: u64,
-}
-
-impl Morph {
-    /// The next slice. The last slice is `total − emitted`, corrected by the rounding left in
-    /// `w` (the latest W, which holds every slice emitted before this tick) so that the entry
-    /// lands exactly on its target: a connection morphed to 0 disappears.
-    pub fn next_slice(&mut self, w: &WMatrix) -> WMatrix {
-        self.done += 1;
-        let slice = if self.done >= self.steps {
-            let mut rest = self.total.clone();
-            rest.add_scaled(&self.emitted, -1.0);
-            for (t, s, target) in &self.target {
-                let exact = target - w.get(t, s);
-                let plain = rest.get(t, s);
-                // Only absorb rounding, never undo someone else's change to the same entry.
-                if (exact - plain).abs() <= 1e-9 * target.abs().max(1.0) {
-                    rest.add_entry(t, s, exact - plain);
-                }
-            }
-            rest
-        } else {
-            self.total.scaled(1.0 / self.steps as f64)
-        };
-        self.emitted.add_scaled(&slice, 1.0);
-        slice
-    }
-
-    pub fn finished(&self) -> bool {
-        self.done >= self.steps
-    }
-
-    /// Drops what is left of this morph for one entry (a later `set`/`remove` of the same
-    /// entry wins: W lands on the later value, not on it plus this morph's remaining slices).
-    pub fn cancel(&mut self, t: &PortRef, s: &PortRef) {
-        for m in [&mut self.total, &mut self.emitted] {
-            let v = m.get(t, s);
-            if v != 0.0 {
-                m.add_entry(t, s, -v);
-            }
+impl EditOutcome {
+    /// The reasons of a rejection joined into one line (empty when applied).
+    pub fn reasons(&self) -> String {
+        match self {
+            EditOutcome::Applied { .. } => String::new(),
+            EditOutcome::Rejected { errors, .. } => errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
         }
-        self.target.retain(|(a, b, _)| !(a == t && b == s));
-    }
-
-    /// Drops what is left of this morph for every entry touching `neuron` (being removed).
-    pub fn cancel_neuron(&mut self, neuron: &str) {
-        self.total.take_neuron(neuron);
-        self.emitted.take_neuron(neuron);
-        self.target
-            .retain(|(a, b, _)| a.neuron != neuron && b.neuron != neuron);
     }
 }

@@ -1,10 +1,15 @@
-//! The tick, edit staging and morphs, matrix-kind neurons, the engine thread.
+//! The tick (machine), edit staging and morphs, matrix-kind neurons, the thread.
 
 pub mod edits;
+mod log;
 pub mod machine;
+mod matrix;
+mod schedule;
+pub mod staging;
 pub mod thread;
 
 pub use crate::neurons::{Network, WeightError};
-pub use crate::stream::{Kind, PortRef, Settings, WMatrix};
-pub use edits::{Edit, EditOutcome, TimedEdit};
-pub use machine::{EDIT_LATENCY_TICKS, EngineError, Level, Machine, Message};
+pub use crate::stream::{Kind, MAX_WEIGHT, PortRef, Settings, WMatrix};
+pub use edits::{Edit, EditOutcome, MAX_MORPH_SECONDS, TimedEdit};
+pub use machine::{EDIT_LATENCY_TICKS, EngineError, Fallback, Level, Machine, Message};
+pub use staging::Rejection;

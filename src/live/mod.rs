@@ -18,32 +18,26 @@
 //!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
 mod buffer;
+mod files;
+mod recovery;
+mod reload;
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
-use crate::backend::cpu::CpuBackend;
 use crate::engine::edits::{Edit, EditOutcome};
-use crate::engine::machine::{EDIT_LATENCY_TICKS, EngineError, Level, Machine, Message};
-use crate::engine::thread::{EngineHandle, Pace, Report, TraceRow, spawn_traced};
+use crate::engine::machine::{EngineError, Machine, Message};
+use crate::engine::thread::{EngineHandle, Pace, Report, spawn_traced};
 use crate::neurons::AssetDirs;
-use crate::patch::diff::{diff, diff_since, writes_own_w};
 use crate::patch::watch::{PatchWatcher, WatchError};
-use crate::patch::{Patch, PatchErrors, save_atomic};
+use crate::patch::{Patch, PatchErrors, one_line};
 use crate::stream::kind::Settings;
-use crossbeam_channel::{Sender, bounded};
-use std::fmt::Write as _;
-use std::io::Write as _;
+use crate::trace::TraceThread;
+use files::watch;
+use reload::Flight;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use thiserror::Error;
-
-/// Automatic restarts after engine errors before `Live` gives up and says so.
-const MAX_RECOVERIES: u32 = 3;
-
-/// Rows the trace channel holds before the engine starts dropping (and counting) them.
-const TRACE_ROWS: usize = 1 << 16;
 
 #[derive(Debug, Error)]
 pub enum LiveError {
@@ -59,6 +53,8 @@ pub enum LiveError {
     NoEngine(String),
     #[error("morph time {0} s: expected a finite number of seconds, 0 or more")]
     BadMorph(f64),
+    #[error("{path}: not saved: {why}")]
+    Unsaveable { path: PathBuf, why: String },
 }
 
 impl LiveError {
@@ -66,7 +62,8 @@ impl LiveError {
     pub fn lines(&self) -> Vec<String> {
         match self {
             LiveError::Patch(p) => p.0.iter().map(|e| e.to_string()).collect(),
-            other => vec![other.to_string()],
+            // A path or an OS message could hold a newline: escaped, so one line stays one.
+            other => vec![one_line(&other.to_string()).into_owned()],
         }
     }
 }
@@ -113,39 +110,47 @@ pub enum LiveEvent {
     },
 }
 
-/// A reload batch on its way through Self.
-enum Flight {
-    /// Sent; waiting for its outcome. `later` follows once it has landed.
-    Sent { id: u64, later: Option<Edit> },
-    /// Applied at some tick; waiting for a snapshot that shows it (`until`).
-    Landing { until: u64, later: Option<Edit> },
-}
-
-struct TraceWriter {
-    tx: Sender<TraceRow>,
-    join: JoinHandle<std::io::Result<()>>,
-}
-
 pub struct Live {
-    path: PathBuf,
-    /// The file's comment and settings (saved back as they were).
-    comment: Option<String>,
-    file_settings: Settings,
-    /// The text we last loaded or saved: a change event with this text is our own.
-    last_text: String,
-    /// The file as last loaded or saved (the text a network writing its own W is diffed from).
-    base: Patch,
+    file: PatchFile,
     engine: Option<EngineHandle>,
     audio: AudioOutput,
     watcher: Option<PatchWatcher>,
     opts: LiveOptions,
-    dirty: AtomicBool,
-    flight: Option<Flight>,
-    reload_waiting: bool,
+    reloading: Reloading,
+    recovery: Recovery,
+    /// Events found while doing something else (a restart, a save), for the next `poll`.
     queued: Vec<LiveEvent>,
-    trace: Option<TraceWriter>,
+    trace: Option<TraceThread>,
+}
+
+/// The open patch file, as last loaded or saved.
+struct PatchFile {
+    path: PathBuf,
+    /// The file's comment and settings (saved back as they were).
+    comment: Option<String>,
+    settings: Settings,
+    /// The text we last loaded or saved: a change event with this text is our own.
+    last_text: String,
+    /// The file as last loaded or saved (the text a network writing its own W is diffed from).
+    base: Patch,
+    /// Edits sent since.
+    dirty: AtomicBool,
+}
+
+/// Hot reload's state (see `reload.rs`).
+#[derive(Default)]
+struct Reloading {
+    flight: Option<Flight>,
+    /// The file changed while a batch was in flight.
+    waiting: bool,
+}
+
+/// Automatic restarts after engine errors (see `recovery.rs`).
+#[derive(Default)]
+struct Recovery {
+    count: u32,
+    /// Gave up and said so.
     said_stopped: bool,
-    recoveries: u32,
 }
 
 /// Settings for the engine on a device running at `device_rate` (0: no device, keep them).
@@ -163,7 +168,11 @@ pub fn settings_for_rate(s: &Settings, device_rate: u32) -> Settings {
 }
 
 /// The patch rebuilt for `settings` (checked again in full: neuron sizes follow the settings).
-fn patch_with(patch: &Patch, settings: &Settings, file: &Path) -> Result<Patch, PatchErrors> {
+pub(super) fn patch_with(
+    patch: &Patch,
+    settings: &Settings,
+    file: &Path,
+) -> Result<Patch, PatchErrors> {
     if *settings == patch.settings {
         return Ok(patch.clone());
     }
@@ -179,18 +188,18 @@ fn patch_with(patch: &Patch, settings: &Settings, file: &Path) -> Result<Patch, 
 }
 
 /// Whether two engine settings can run one network (the morph time does not matter).
-fn compatible(a: &Settings, b: &Settings) -> bool {
+pub(super) fn compatible(a: &Settings, b: &Settings) -> bool {
     a.tick_rate == b.tick_rate && a.sample_rate == b.sample_rate && a.image_size == b.image_size
 }
 
-fn read(path: &Path) -> Result<String, LiveError> {
+pub(super) fn read(path: &Path) -> Result<String, LiveError> {
     std::fs::read_to_string(path).map_err(|err| LiveError::Io {
         path: path.to_path_buf(),
         err,
     })
 }
 
-fn file_name(path: &Path) -> String {
+pub(super) fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| path.display().to_string())
@@ -216,7 +225,10 @@ impl Live {
             path,
         )?;
         let trace = match &opts.trace {
-            Some(p) => Some(start_trace(p)?),
+            Some(p) => Some(TraceThread::start(p).map_err(|err| LiveError::Io {
+                path: p.clone(),
+                err,
+            })?),
             None => None,
         };
         let machine = Machine::new(
@@ -239,22 +251,22 @@ impl Live {
         let mut queued = Vec::new();
         let watcher = watch(path, opts.watch, &mut queued);
         Ok(Live {
-            path: path.to_path_buf(),
-            comment: patch.comment.clone(),
-            file_settings: patch.settings.clone(),
-            last_text: text,
-            base: patch,
+            file: PatchFile {
+                path: path.to_path_buf(),
+                comment: patch.comment.clone(),
+                settings: patch.settings.clone(),
+                last_text: text,
+                base: patch,
+                dirty: AtomicBool::new(false),
+            },
             engine: Some(engine),
             audio,
             watcher,
             opts,
-            dirty: AtomicBool::new(false),
-            flight: None,
-            reload_waiting: false,
+            reloading: Reloading::default(),
+            recovery: Recovery::default(),
             queued,
             trace,
-            said_stopped: false,
-            recoveries: 0,
         })
     }
 
@@ -272,12 +284,12 @@ impl Live {
 
     /// Sends an edit request through Self; the patch is now unsaved. Returns the request's id.
     pub fn send(&self, edit: Edit) -> u64 {
-        self.dirty.store(true, Ordering::Relaxed);
+        self.file.dirty.store(true, Ordering::Relaxed);
         self.engine().send(edit)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 
     /// The morph time that overrides the file's `morph_time` for reloads, if any.
@@ -299,7 +311,7 @@ impl Live {
 
     /// `name.json`, with ` •` when there are unsaved changes.
     pub fn title(&self) -> String {
-        let mut t = file_name(&self.path);
+        let mut t = file_name(&self.file.path);
         if self.dirty() {
             t.push_str(" •");
         }
@@ -307,7 +319,7 @@ impl Live {
     }
 
     pub fn dirty(&self) -> bool {
-        self.dirty.load(Ordering::Relaxed)
+        self.file.dirty.load(Ordering::Relaxed)
     }
 
     /// The morph time a reload of `p` uses.
@@ -330,175 +342,20 @@ impl Live {
         }
         self.advance_flight();
         if self.watcher.as_ref().is_some_and(|w| w.changed()) {
-            self.reload_waiting = true;
+            self.reloading.waiting = true;
         }
-        if self.reload_waiting && self.flight.is_none() {
-            self.reload_waiting = false;
+        if self.reloading.waiting && self.reloading.flight.is_none() {
+            self.reloading.waiting = false;
             self.reload(&mut ev);
         }
-        if !self.said_stopped && self.engine().finished() {
+        if !self.recovery.said_stopped && self.engine().finished() {
             self.recover(&mut ev);
         }
         ev
     }
 
-    /// The engine stopped on an error (a backend failure): start again from the last snapshot's
-    /// network and W on the CPU backend, a few times at most. Neuron state starts from `init`.
-    fn recover(&mut self, ev: &mut Vec<LiveEvent>) {
-        let last = self.engine().latest();
-        let tick = last.as_ref().map(|s| s.tick).unwrap_or(0);
-        if self.recoveries < MAX_RECOVERIES
-            && let Some(s) = last
-        {
-            self.recoveries += 1;
-            let p = Patch::from_running(&s.net.settings, self.comment.clone(), &s.net, &s.w);
-            // `restart` reports the error that stopped the engine and the switch to the CPU.
-            if self.restart(&p).is_ok() {
-                ev.append(&mut self.queued);
-                ev.push(LiveEvent::Message(Message {
-                    tick,
-                    level: Level::Notice,
-                    text: format!(
-                        "restarted the engine from the network as it was at tick {tick}; neurons start from their init"
-                    ),
-                }));
-                return;
-            }
-        }
-        self.said_stopped = true;
-        ev.push(LiveEvent::Message(Message {
-            tick,
-            level: Level::Error,
-            text: "the engine stopped after an error; save your work and reopen the patch".into(),
-        }));
-    }
-
-    /// Follows a reload batch's outcome.
-    fn track(&mut self, id: u64, outcome: &EditOutcome, ev: &mut Vec<LiveEvent>) {
-        let Some(Flight::Sent { id: fid, later }) = &mut self.flight else {
-            return;
-        };
-        if *fid != id {
-            return;
-        }
-        match outcome {
-            EditOutcome::Applied { tick } => {
-                self.flight = Some(Flight::Landing {
-                    until: tick + EDIT_LATENCY_TICKS + 1,
-                    later: later.take(),
-                });
-            }
-            EditOutcome::Rejected { errors, .. } => {
-                ev.push(LiveEvent::FileErrors(
-                    errors
-                        .iter()
-                        .map(|e| format!("{}: cannot apply: {e}", self.path.display()))
-                        .collect(),
-                ));
-                self.flight = None;
-            }
-        }
-    }
-
-    fn advance_flight(&mut self) {
-        let now = self.engine().latest().map(|s| s.tick).unwrap_or(0);
-        let Some(Flight::Landing { until, later }) = &mut self.flight else {
-            return;
-        };
-        if now < *until {
-            return;
-        }
-        let later = later.take();
-        self.flight = later.map(|e| Flight::Sent {
-            id: self.engine().send(e),
-            later: None,
-        });
-    }
-
-    /// Reads the file after a change on disk and applies it (or reports its errors).
-    fn reload(&mut self, ev: &mut Vec<LiveEvent>) {
-        let text = match read(&self.path) {
-            Ok(t) => t,
-            // Mid-rename or deleted: the next change event brings it back.
-            Err(e) => {
-                ev.push(LiveEvent::FileErrors(e.lines()));
-                return;
-            }
-        };
-        if text == self.last_text {
-            return; // Our own save, or a touch without a change.
-        }
-        let path = self.path.clone();
-        match Patch::parse(
-            &text,
-            &path.display().to_string(),
-            &AssetDirs::for_patch(&path),
-        ) {
-            Err(errs) => ev.push(LiveEvent::FileErrors(
-                errs.0.iter().map(|e| e.to_string()).collect(),
-            )),
-            Ok(mut p) => {
-                p.path = Some(path.clone());
-                self.last_text = text;
-                match self.apply(&p, ev) {
-                    Ok(()) => {}
-                    Err(e) => ev.push(LiveEvent::FileErrors(e.lines())),
-                }
-            }
-        }
-    }
-
-    /// Makes the running network `p`: through Self when the settings allow, else by a restart.
-    fn apply(&mut self, p: &Patch, ev: &mut Vec<LiveEvent>) -> Result<(), LiveError> {
-        let wanted = patch_with(
-            p,
-            &settings_for_rate(&p.settings, self.audio.sample_rate()),
-            &self.path,
-        )?;
-        let morph = self.morph_for(p);
-        let snap = self.settled_snapshot()?;
-        if compatible(&snap.net.settings, &wanted.settings) {
-            let running = Patch::from_running(&snap.net.settings, None, &snap.net, &snap.w);
-            let d = if writes_own_w(&running) {
-                diff_since(&self.base, &running, &wanted, morph)
-            } else {
-                diff(&running, &wanted, morph)
-            };
-            let edits = d.len();
-            if let Some(b) = d.batch_now() {
-                let id = self.engine().send(b);
-                self.flight = Some(Flight::Sent {
-                    id,
-                    later: d.batch_later(),
-                });
-            } else if let Some(b) = d.batch_later() {
-                let id = self.engine().send(b);
-                self.flight = Some(Flight::Sent { id, later: None });
-            }
-            ev.push(LiveEvent::Reloaded { edits, morph });
-        } else {
-            self.restart(&wanted)?;
-            ev.push(LiveEvent::Message(Message {
-                tick: 0,
-                level: Level::Notice,
-                text: format!(
-                    "{}: settings changed (tick_rate {}, sample_rate {}, image_size {:?}): restarted the engine; every neuron starts from its init",
-                    file_name(&self.path),
-                    wanted.settings.tick_rate,
-                    wanted.settings.sample_rate,
-                    wanted.settings.image_size
-                ),
-            }));
-        }
-        self.comment = p.comment.clone();
-        self.file_settings = p.settings.clone();
-        self.base = p.clone();
-        self.dirty.store(false, Ordering::Relaxed);
-        Ok(())
-    }
-
     /// The latest snapshot, waiting (up to a few seconds) for the first one.
-    fn settled_snapshot(
+    pub(super) fn settled_snapshot(
         &self,
     ) -> Result<std::sync::Arc<crate::engine::thread::Snapshot>, LiveError> {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -513,182 +370,6 @@ impl Live {
         }
     }
 
-    /// Stops the engine and starts a new one on `p` (same backend, same sound card).
-    fn restart(&mut self, p: &Patch) -> Result<(), LiveError> {
-        let old = self
-            .engine
-            .take()
-            .ok_or_else(|| LiveError::NoEngine("no engine to restart".into()))?;
-        // Keep the reports nobody has read yet.
-        for r in old.reports.try_iter() {
-            self.queued.push(match r {
-                Report::Message(m) => LiveEvent::Message(m),
-                Report::Outcome { id, outcome } => LiveEvent::Outcome { id, outcome },
-            });
-        }
-        let before = old.latest();
-        let (machine, pace) = old.stop_parts();
-        let pace = match pace {
-            Pace::Audio(f) => Pace::Audio(f),
-            _ => Pace::WallClock,
-        };
-        let assets = AssetDirs::for_patch(&self.path);
-        // The backend goes to the new machine. Should that fail (a backend that cannot hold
-        // the new sizes, or an engine that had stopped on an error), the CPU backend runs the
-        // new patch, or failing that the old network, so there is always an engine.
-        let mut failures = Vec::new();
-        let first = match machine {
-            Ok(m) => Machine::new(
-                p.network.clone(),
-                p.initial_w(),
-                m.into_backend(),
-                assets.clone(),
-                0,
-            ),
-            Err(e) => Err(e),
-        };
-        let m = match first {
-            Ok(m) => m,
-            Err(e) => {
-                failures.push(e.to_string());
-                match Machine::new(
-                    p.network.clone(),
-                    p.initial_w(),
-                    Box::new(CpuBackend::new()),
-                    assets.clone(),
-                    0,
-                ) {
-                    Ok(m) => m,
-                    Err(e2) => {
-                        failures.push(e2.to_string());
-                        let old = before.ok_or_else(|| LiveError::NoEngine(failures.join("; ")))?;
-                        Machine::new(
-                            (*old.net).clone(),
-                            old.w.clone(),
-                            Box::new(CpuBackend::new()),
-                            assets,
-                            0,
-                        )?
-                    }
-                }
-            }
-        };
-        for f in failures {
-            self.queued.push(LiveEvent::Message(Message {
-                tick: 0,
-                level: Level::Error,
-                text: format!("restart: {f}; running on the cpu backend"),
-            }));
-        }
-        self.engine = Some(spawn_traced(
-            m,
-            pace,
-            self.opts.capture_every,
-            self.trace.as_ref().map(|t| t.tx.clone()),
-        ));
-        self.flight = None;
-        self.said_stopped = false;
-        Ok(())
-    }
-
-    /// Waits (a little) until every edit sent so far shows in the snapshot, so a save right
-    /// after an edit saves it. Reports read meanwhile are kept for `poll`.
-    fn settle(&mut self) {
-        let probe = self.engine().send(Edit::Batch { edits: Vec::new() });
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut landed: Option<u64> = None;
-        while Instant::now() < deadline && !self.engine().finished() {
-            let reports: Vec<Report> = self.engine().reports.try_iter().collect();
-            for r in reports {
-                match r {
-                    Report::Outcome { id, outcome } if id == probe => {
-                        let (EditOutcome::Applied { tick } | EditOutcome::Rejected { tick, .. }) =
-                            outcome;
-                        landed = Some(tick + EDIT_LATENCY_TICKS);
-                    }
-                    Report::Outcome { id, outcome } => {
-                        let mut ev = Vec::new();
-                        self.track(id, &outcome, &mut ev);
-                        self.queued.extend(ev);
-                        self.queued.push(LiveEvent::Outcome { id, outcome });
-                    }
-                    Report::Message(m) => self.queued.push(LiveEvent::Message(m)),
-                }
-            }
-            if let (Some(t), Some(s)) = (landed, self.engine().latest())
-                && s.tick >= t
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// The running network as a patch (and its text), with the file's settings and comment.
-    fn running_text(&mut self) -> Result<(Patch, String), LiveError> {
-        self.settle();
-        let snap = self.settled_snapshot()?;
-        let p = Patch::from_running(
-            &self.file_settings,
-            self.comment.clone(),
-            &snap.net,
-            &snap.w,
-        );
-        let text = p.to_json_string();
-        Ok((p, text))
-    }
-
-    /// Saves the running network to the patch file (atomic, previous version kept as `.bak`).
-    pub fn save(&mut self) -> Result<(), LiveError> {
-        let path = self.path.clone();
-        self.write(&path)
-    }
-
-    fn write(&mut self, path: &Path) -> Result<(), LiveError> {
-        let (patch, _) = self.running_text()?;
-        let text = patch.to_string_for(path); // the text language for .dmm, else JSON
-        save_atomic(path, text.as_bytes()).map_err(|err| LiveError::Io {
-            path: path.to_path_buf(),
-            err,
-        })?;
-        self.last_text = text;
-        self.base = patch;
-        self.dirty.store(false, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Saves to another file, which becomes the open patch (and the watched one).
-    pub fn save_as(&mut self, path: &Path) -> Result<(), LiveError> {
-        self.write(path)?;
-        let watcher = watch(path, self.opts.watch, &mut self.queued);
-        self.path = path.to_path_buf();
-        self.watcher = watcher;
-        Ok(())
-    }
-
-    /// Opens another patch: its difference goes through Self when the settings allow (state
-    /// kept), else the engine restarts on it. A bad file returns its errors and changes nothing.
-    pub fn open_patch(&mut self, path: &Path) -> Result<(), LiveError> {
-        let text = read(path)?;
-        let mut p = Patch::parse(
-            &text,
-            &path.display().to_string(),
-            &AssetDirs::for_patch(path),
-        )?;
-        p.path = Some(path.to_path_buf());
-        let old_path = std::mem::replace(&mut self.path, path.to_path_buf());
-        let mut ev = Vec::new();
-        if let Err(e) = self.apply(&p, &mut ev) {
-            self.path = old_path;
-            return Err(e);
-        }
-        self.queued.extend(ev);
-        self.last_text = text;
-        self.watcher = None; // Before the new one: one watch at a time.
-        self.watcher = watch(path, self.opts.watch, &mut self.queued);
-        Ok(())
-    }
-
     /// Stops the engine and the sound, and finishes the trace file.
     pub fn stop(mut self) {
         if let Some(e) = self.engine.take() {
@@ -696,70 +377,7 @@ impl Live {
         }
         self.watcher = None;
         if let Some(t) = self.trace.take() {
-            drop(t.tx);
-            let _ = t.join.join();
+            let _ = t.finish();
         }
     }
-}
-
-/// A watcher on `path` when `wanted`; failing to watch (the OS's limit on watches, say) is not
-/// fatal: the instrument plays on without hot reload and says why.
-fn watch(path: &Path, wanted: bool, queued: &mut Vec<LiveEvent>) -> Option<PatchWatcher> {
-    if !wanted {
-        return None;
-    }
-    match PatchWatcher::new(path) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            queued.push(LiveEvent::Message(Message {
-                tick: 0,
-                level: Level::Error,
-                text: format!("{e}; hot reload is off for this file"),
-            }));
-            None
-        }
-    }
-}
-
-fn start_trace(path: &Path) -> Result<TraceWriter, LiveError> {
-    let io = |err| LiveError::Io {
-        path: path.to_path_buf(),
-        err,
-    };
-    let file = std::fs::File::create(path).map_err(io)?;
-    let (tx, rx) = bounded::<TraceRow>(TRACE_ROWS);
-    let join = std::thread::Builder::new()
-        .name("dmm-trace".into())
-        .spawn(move || -> std::io::Result<()> {
-            let mut out = std::io::BufWriter::new(file);
-            let mut line = String::new();
-            // A restarted engine counts from 0 again: the trace goes on counting.
-            let (mut offset, mut next) = (0u64, 0u64);
-            // Ends when the engine and the Live have both dropped their senders.
-            while let Ok(first) = rx.recv() {
-                for row in std::iter::once(first).chain(rx.try_iter()) {
-                    if row.tick + offset < next {
-                        offset = next - row.tick;
-                    }
-                    let tick = row.tick + offset;
-                    next = tick + 1;
-                    line.clear();
-                    let _ = write!(line, "{{\"tick\":{tick},\"scalars\":{{");
-                    for (i, (name, v)) in row.names.iter().zip(&row.values).enumerate() {
-                        let sep = if i > 0 { "," } else { "" };
-                        if v.is_finite() {
-                            let _ = write!(line, "{sep}\"{name}\":{v}");
-                        } else {
-                            let _ = write!(line, "{sep}\"{name}\":null");
-                        }
-                    }
-                    line.push_str("}}\n");
-                    out.write_all(line.as_bytes())?;
-                }
-                out.flush()?;
-            }
-            out.flush()
-        })
-        .map_err(io)?;
-    Ok(TraceWriter { tx, join })
 }

@@ -1,11 +1,19 @@
 //! The neuron catalogue: the type table and the resolution of one neuron's settings into concrete
 //! ports with kinds (a `NeuronDef`).
 
+pub mod bridges;
+pub mod dmm;
+pub mod elementwise;
+pub mod images;
 pub mod network;
-mod table;
+pub mod outputs;
+mod picture;
+pub mod table;
 
+pub use dmm::init_outputs;
 pub use network::{EDITS, Network, SELF, WeightError};
-pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, type_info, type_names};
+pub use picture::{MAX_PICTURE_DECODE_BYTES, MAX_PICTURE_SIDE, load_picture};
+pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, UpCtx, type_info, type_names};
 
 use crate::stream::WMatrix;
 use crate::stream::kind::{Kind, MAX_IMAGE_SIDE, Settings};
@@ -82,7 +90,7 @@ pub struct NeuronDef {
 
 impl NeuronDef {
     pub fn op(&self) -> Op {
-        self.info.op
+        self.info.op()
     }
 
     /// Runs on the engine (CPU, sparse W values) in every backend: `self`, `edits` and any neuron of
@@ -178,12 +186,20 @@ fn get_usize(spec: &NeuronSpec, key: &str, default: usize) -> Result<usize, Spec
     }
 }
 
+/// Whether `x` is finite and stays finite as an f32 (stream values are f32).
+fn fits_f32(x: f64) -> bool {
+    x.is_finite() && x.abs() <= f32::MAX as f64
+}
+
 fn get_f64(spec: &NeuronSpec, key: &str) -> Result<Option<f64>, SpecError> {
     match spec.settings.get(key) {
         None => Ok(None),
         Some(v) => match v.as_f64() {
-            Some(x) if x.is_finite() => Ok(Some(x)),
-            _ => err(key, format!("expected a finite number, found {v}")),
+            Some(x) if fits_f32(x) => Ok(Some(x)),
+            _ => err(
+                key,
+                format!("expected a finite number within f32's range, found {v}"),
+            ),
         },
     }
 }
@@ -195,6 +211,25 @@ pub fn resolve(
     spec: &NeuronSpec,
     settings: &Settings,
     assets: &AssetDirs,
+) -> Result<NeuronDef, SpecError> {
+    resolve_with(name, spec, settings, Some(assets))
+}
+
+/// Like `resolve`, but a `picture` does not load its file (`params.picture` stays `None`): the
+/// shapes and sizes, cheaply, for the memory budget.
+pub fn resolve_shape(
+    name: &str,
+    spec: &NeuronSpec,
+    settings: &Settings,
+) -> Result<NeuronDef, SpecError> {
+    resolve_with(name, spec, settings, None)
+}
+
+fn resolve_with(
+    name: &str,
+    spec: &NeuronSpec,
+    settings: &Settings,
+    assets: Option<&AssetDirs>,
 ) -> Result<NeuronDef, SpecError> {
     check_name(name).map_err(|m| SpecError {
         field: String::new(),
@@ -296,8 +331,16 @@ pub fn resolve(
                 );
             }
             (_, _) => match v.as_f64() {
-                Some(x) if x.is_finite() => Init::Fill(x as f32),
-                _ => return err("init", format!("expected a finite number, found {v}")),
+                // Dense values are f32: 1e39 would start the neuron at infinity.
+                Some(x) if (x as f32).is_finite() => Init::Fill(x as f32),
+                _ => {
+                    return err(
+                        "init",
+                        format!(
+                            "expected a finite number within f32's range (|x| <= 3.4e38), found {v}"
+                        ),
+                    );
+                }
             },
         };
     }
@@ -316,19 +359,20 @@ pub fn resolve(
         }
         params.temperature = t as f32;
     }
-    if info.op == Op::Picture {
+    if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");
         };
         let Some(file) = file.as_str() else {
             return err("file", format!("expected a path string, found {file}"));
         };
-        params.picture = Some(Arc::new(load_picture(file, rows, cols, assets).map_err(
-            |m| SpecError {
+        if let Some(assets) = assets {
+            let pixels = load_picture(file, rows, cols, assets).map_err(|m| SpecError {
                 field: "file".into(),
                 msg: m,
-            },
-        )?));
+            })?;
+            params.picture = Some(Arc::new(pixels));
+        }
     }
     Ok(NeuronDef {
         name: name.to_string(),
@@ -341,41 +385,4 @@ pub fn resolve(
         params,
         spec: spec.clone(),
     })
-}
-
-/// Loads a PNG as grey (BT.601 luma) in [0, 1], resized to rows×cols (triangle filter).
-pub fn load_picture(
-    file: &str,
-    rows: usize,
-    cols: usize,
-    assets: &AssetDirs,
-) -> Result<Vec<f32>, String> {
-    let candidates = assets.resolve(file);
-    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
-        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-        return Err(format!(
-            "asset {file:?} not found (looked in: {})",
-            tried.join(", ")
-        ));
-    };
-    let img = image::open(path)
-        .map_err(|e| format!("cannot read {} as an image: {e}", path.display()))?
-        .to_rgb32f();
-    let (w, h) = img.dimensions();
-    let grey: Vec<f32> = img
-        .pixels()
-        .map(|p| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2])
-        .collect();
-    if w as usize == cols && h as usize == rows {
-        return Ok(grey);
-    }
-    let buf: image::ImageBuffer<image::Luma<f32>, Vec<f32>> =
-        image::ImageBuffer::from_raw(w, h, grey).ok_or("image buffer size mismatch")?;
-    let resized = image::imageops::resize(
-        &buf,
-        cols as u32,
-        rows as u32,
-        image::imageops::FilterType::Triangle,
-    );
-    Ok(resized.into_raw())
 }

@@ -2,7 +2,7 @@
 //! type-correctness rule for weights. Backends receive it as their layout.
 
 use super::{AssetDirs, NeuronDef, NeuronSpec, Op, SpecError, resolve};
-use crate::stream::{Kind, PortRef, Settings, WMatrix};
+use crate::stream::{Kind, MAX_WEIGHT, PortRef, Settings, WMatrix};
 use std::collections::HashMap;
 use thiserror::Error;
 
@@ -40,6 +40,14 @@ pub enum WeightError {
     },
     #[error("weight {target} <- {source_port} is not finite ({w})")]
     NotFinite {
+        target: PortRef,
+        source_port: PortRef,
+        w: f64,
+    },
+    #[error(
+        "weight {target} <- {source_port} is {w:e}: beyond the largest allowed |w| ({MAX_WEIGHT:e})"
+    )]
+    TooLarge {
         target: PortRef,
         source_port: PortRef,
         w: f64,
@@ -138,10 +146,25 @@ impl Network {
         Ok(())
     }
 
+    /// Adds a neuron resolved earlier (the engine resolves an `add_neuron` when it takes the
+    /// request and installs it when its weights are in W).
+    pub fn insert(&mut self, def: NeuronDef) -> Result<(), SpecError> {
+        if self.contains(&def.name) {
+            return Err(SpecError {
+                field: String::new(),
+                msg: format!("a neuron named {:?} already exists", def.name),
+            });
+        }
+        self.push(def);
+        Ok(())
+    }
+
+    /// Appends a neuron, updating the indexes in place (loading n neurons is O(n), not O(n²)).
     fn push(&mut self, def: NeuronDef) {
-        self.index.insert(def.name.clone(), self.neurons.len());
+        let i = self.neurons.len();
+        self.index.insert(def.name.clone(), i);
         self.neurons.push(def);
-        self.reindex();
+        self.index_roles(i);
     }
 
     /// Removes a neuron (not `self` or `edits`). Returns whether it existed.
@@ -157,6 +180,7 @@ impl Network {
         true
     }
 
+    /// Rebuilds every index (after a removal shifted the positions).
     fn reindex(&mut self) {
         self.index = self
             .neurons
@@ -167,20 +191,26 @@ impl Network {
         self.scalar_ports.clear();
         self.displays.clear();
         self.audio_outs.clear();
-        for (i, n) in self.neurons.iter().enumerate() {
-            if n.engine_side() {
-                continue;
+        for i in 0..self.neurons.len() {
+            self.index_roles(i);
+        }
+    }
+
+    /// Records neuron `i`'s scalar outputs, display and audio output roles (in neuron order).
+    fn index_roles(&mut self, i: usize) {
+        let n = &self.neurons[i];
+        if n.engine_side() {
+            return;
+        }
+        for (p, port) in n.outputs.iter().enumerate() {
+            if port.kind == Kind::Scalar {
+                self.scalar_ports.push((i, p));
             }
-            for (p, port) in n.outputs.iter().enumerate() {
-                if port.kind == Kind::Scalar {
-                    self.scalar_ports.push((i, p));
-                }
-            }
-            match n.op() {
-                Op::Display => self.displays.push(i),
-                Op::AudioOut => self.audio_outs.push(i),
-                _ => {}
-            }
+        }
+        match n.op() {
+            Op::Display => self.displays.push(i),
+            Op::AudioOut => self.audio_outs.push(i),
+            _ => {}
         }
     }
 
@@ -221,7 +251,8 @@ impl Network {
     }
 
     /// The type-correctness rule: the target is an input, the source an output, both of the same
-    /// kind (and image shape), the weight finite, and Self's accumulator row untouched.
+    /// kind (and image shape), the weight finite, and Self's accumulator
+    /// row untouched.
     pub fn check_weight(
         &self,
         target: &PortRef,
@@ -252,9 +283,29 @@ impl Network {
     }
 
     /// Checks every entry of a W-shaped value; returns all problems.
+    /// `check_weight` for a value W is to hold (a patch's weight, a matrix init), which must also
+    /// lie within ±`MAX_WEIGHT`. Deltas are checked with `check_weight`: a change may be larger
+    /// than the bound (from -1e30 to 1e30) while the value it lands on is not.
+    pub fn check_value(
+        &self,
+        target: &PortRef,
+        source: &PortRef,
+        w: f64,
+    ) -> Result<(), WeightError> {
+        self.check_weight(target, source, w)?;
+        if w.abs() > MAX_WEIGHT {
+            return Err(WeightError::TooLarge {
+                target: target.clone(),
+                source_port: source.clone(),
+                w,
+            });
+        }
+        Ok(())
+    }
+
     pub fn check_matrix(&self, m: &WMatrix) -> Vec<WeightError> {
         m.entries()
-            .filter_map(|(t, s, w)| self.check_weight(t, s, w).err())
+            .filter_map(|(t, s, w)| self.check_value(t, s, w).err())
             .collect()
     }
 }

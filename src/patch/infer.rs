@@ -378,7 +378,8 @@ pub fn infer_json(
         };
         for (source, _) in sources {
             if let Ok(s) = PortRef::parse(source) {
-                let place = super::key_path(&super::key_path("weights", target), source);
+                let place =
+                    super::parse::key_path(&super::parse::key_path("weights", target), source);
                 links.push(Link {
                     shown: format!("`{t} <- {s}` (at {place})"),
                     place,
@@ -392,7 +393,7 @@ pub fn infer_json(
         links.extend(init_links(
             name,
             spec,
-            &super::key_path(&super::key_path("neurons", name), "init"),
+            &super::parse::key_path(&super::parse::key_path("neurons", name), "init"),
         ));
     }
     let before: Vec<NeuronSpec> = neurons.iter().map(|(_, s)| s.clone()).collect();

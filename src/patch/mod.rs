@@ -9,30 +9,64 @@
 //! Every error names the file, the place (line:column for syntax, the JSON path for meaning) and
 //! what was expected.
 
+pub mod budget;
 pub mod diff;
 pub mod infer;
+mod parse;
 mod raw;
+mod save;
 pub mod text;
 pub mod watch;
 
+use crate::neurons::AssetDirs;
+use crate::neurons::NeuronSpec;
 use crate::neurons::network::{EDITS, Network, SELF};
-use crate::neurons::{AssetDirs, Init, NeuronSpec};
 use crate::stream::kind::Settings;
-use crate::stream::wmatrix::{PortRef, WMatrix};
-use raw::Raw;
+use crate::stream::wmatrix::{MAX_WEIGHT, WMatrix, weight_in_bounds};
+pub use parse::json_message;
+pub use save::save_atomic;
 use serde_json::{Map, Value as Json, json};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// One problem in a patch file.
+/// One problem in a patch file. Displays as one line: control characters anywhere in it (a
+/// file name, a quoted key) are escaped.
 #[derive(Clone, Debug, PartialEq, Error)]
-#[error("{file}: {place}: {msg}")]
 pub struct PatchError {
     pub file: String,
     /// `line:column` for syntax errors, the JSON path (e.g. `neurons.osc.kind`) otherwise.
     pub place: String,
     pub msg: String,
+}
+
+impl fmt::Display for PatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}",
+            one_line(&self.file),
+            one_line(&self.place),
+            one_line(&self.msg)
+        )
+    }
+}
+
+/// `s` with control characters (newlines, escapes) written as Rust escapes: one line, always.
+pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Every problem found in a patch file.
@@ -68,41 +102,6 @@ pub struct Patch {
     pub layout: text::Layout,
 }
 
-struct Errs {
-    file: String,
-    list: Vec<PatchError>,
-}
-
-impl Errs {
-    fn at(&mut self, place: impl Into<String>, msg: impl Into<String>) {
-        self.list.push(PatchError {
-            file: self.file.clone(),
-            place: place.into(),
-            msg: msg.into(),
-        });
-    }
-}
-
-/// JSON path of a key: plain keys joined with dots, others quoted.
-fn key_path(parent: &str, key: &str) -> String {
-    let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let k = if plain {
-        key.to_string()
-    } else {
-        format!("{key:?}")
-    };
-    if parent.is_empty() {
-        k
-    } else if plain {
-        format!("{parent}.{k}")
-    } else {
-        format!("{parent}[{k}]")
-    }
-}
-
 impl Patch {
     /// Reads and checks a patch file.
     pub fn load(path: &Path) -> Result<Patch, PatchErrors> {
@@ -119,247 +118,13 @@ impl Patch {
         Ok(p)
     }
 
-    /// Parses and checks a patch: the text language (`.dmm`), or JSON when `file` ends in
-    /// `.json` or the text starts with `{`. `file` names it in errors; assets resolve against
-    /// `assets`.
+    /// Parses and checks patch text. `file` names it in errors; assets resolve against `assets`.
     pub fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch, PatchErrors> {
         if file.ends_with(".json") || text.trim_start().starts_with('{') {
-            Patch::parse_json(text, file, assets)
+            parse::parse(text, file, assets)
         } else {
             text::parse_text(text, file, assets)
         }
-    }
-
-    /// Parses and checks a JSON patch.
-    pub fn parse_json(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch, PatchErrors> {
-        let mut e = Errs {
-            file: file.to_string(),
-            list: Vec::new(),
-        };
-        let root: Raw = match serde_json::from_str(text) {
-            Ok(r) => r,
-            Err(err) => {
-                e.at(
-                    format!("{}:{}", err.line(), err.column()),
-                    format!("invalid JSON: {err}"),
-                );
-                return Err(PatchErrors(e.list));
-            }
-        };
-        let Raw::Obj(top) = root else {
-            e.at(
-                "(top level)",
-                format!(
-                    "expected an object with \"settings\", \"neurons\" and \"weights\", found {}",
-                    root.type_name()
-                ),
-            );
-            return Err(PatchErrors(e.list));
-        };
-        if let Some(k) = Raw::duplicate_key(&top) {
-            e.at(key_path("", k), "this key appears twice");
-        }
-        let mut comment = None;
-        let mut settings = Settings::default();
-        let mut neurons_raw: Vec<(String, Raw)> = Vec::new();
-        let mut weights_raw: Vec<(String, Raw)> = Vec::new();
-        let mut layout = text::Layout::default();
-        for (k, v) in &top {
-            match (k.as_str(), v) {
-                ("comment", Raw::Str(s)) => comment = Some(s.clone()),
-                ("comment", other) => e.at("comment", format!("expected a string, found {}", other.type_name())),
-                ("settings", Raw::Obj(o)) => {
-                    if let Some(d) = Raw::duplicate_key(o) {
-                        e.at(key_path("settings", d), "this key appears twice");
-                    }
-                    match serde_json::from_value::<Settings>(v.to_json()) {
-                        Ok(s) => match s.check() {
-                            Ok(()) => settings = s,
-                            Err((field, msg)) => e.at(key_path("settings", &field), msg),
-                        },
-                        Err(err) => e.at("settings", format!("{err}")),
-                    }
-                }
-                ("neurons", Raw::Obj(o)) => neurons_raw = o.clone(),
-                ("weights", Raw::Obj(o)) => weights_raw = o.clone(),
-                ("layout", v) => match text::Layout::from_json(&v.to_json()) {
-                    Ok(l) => layout = l,
-                    Err((at, msg)) => e.at(format!("layout{at}"), msg),
-                },
-                ("settings" | "neurons" | "weights", other) => {
-                    e.at(k.as_str(), format!("expected an object, found {}", other.type_name()))
-                }
-                _ => e.at(
-                    key_path("", k),
-                    "unknown key; a patch has \"comment\", \"settings\", \"neurons\", \"weights\" and \"layout\"",
-                ),
-            }
-        }
-        if !e.list.is_empty() {
-            // Neurons depend on settings (image sizes, block length): stop here.
-            return Err(PatchErrors(e.list));
-        }
-
-        // Kinds the connections force on neurons that do not declare one.
-        let inferred = match infer::infer_json(&neurons_raw, &weights_raw, &settings) {
-            Ok(i) => i,
-            Err(errs) => {
-                for (place, msg) in errs {
-                    e.at(place, msg);
-                }
-                return Err(PatchErrors(e.list));
-            }
-        };
-        // Neurons, in file order.
-        let mut net = Network::new(settings.clone());
-        let mut neurons = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for (name, v) in &neurons_raw {
-            let place = key_path("neurons", name);
-            if !seen.insert(name.clone()) {
-                e.at(
-                    &place,
-                    format!("duplicate neuron name {name:?}: names must be unique"),
-                );
-                continue;
-            }
-            let Raw::Obj(fields) = v else {
-                e.at(
-                    &place,
-                    format!(
-                        "expected an object like {{\"type\": \"sin\"}}, found {}",
-                        v.type_name()
-                    ),
-                );
-                continue;
-            };
-            if let Some(d) = Raw::duplicate_key(fields) {
-                e.at(key_path(&place, d), "this key appears twice");
-                continue;
-            }
-            let mut spec: NeuronSpec = match v.to_json() {
-                Json::Object(mut m) => match m.remove("type") {
-                    Some(Json::String(ty)) => NeuronSpec { ty, settings: m },
-                    Some(other) => {
-                        e.at(
-                            key_path(&place, "type"),
-                            format!("expected a type name string, found {other}"),
-                        );
-                        continue;
-                    }
-                    None => {
-                        e.at(&place, "missing \"type\"");
-                        continue;
-                    }
-                },
-                _ => unreachable!("checked to be an object"),
-            };
-            inferred.apply(name, &mut spec);
-            if (name == SELF || name == EDITS)
-                && spec.ty == name.as_str()
-                && spec.settings.keys().all(|k| k == "comment")
-            {
-                continue; // Listing the built-in neurons is allowed and changes nothing.
-            }
-            if let Err(err) = net.add(name, &spec, assets) {
-                let p = if err.field.is_empty() {
-                    place.clone()
-                } else {
-                    key_path(&place, &err.field)
-                };
-                e.at(p, err.msg);
-                continue;
-            }
-            neurons.push((name.clone(), spec));
-        }
-
-        // Weights, rows first.
-        let mut weights = WMatrix::new();
-        let mut seen_rows = std::collections::HashSet::new();
-        for (target, row) in &weights_raw {
-            let place = key_path("weights", target);
-            if !seen_rows.insert(target.clone()) {
-                e.at(
-                    &place,
-                    "this row appears twice; put all its sources in one object",
-                );
-                continue;
-            }
-            let t = match PortRef::parse(target) {
-                Ok(t) => t,
-                Err(m) => {
-                    e.at(&place, m);
-                    continue;
-                }
-            };
-            let Raw::Obj(sources) = row else {
-                e.at(
-                    &place,
-                    format!(
-                        "expected an object {{\"source.port\": weight}}, found {}",
-                        row.type_name()
-                    ),
-                );
-                continue;
-            };
-            if let Some(d) = Raw::duplicate_key(sources) {
-                e.at(key_path(&place, d), "this source appears twice in the row");
-                continue;
-            }
-            for (source, w) in sources {
-                let sp = key_path(&place, source);
-                let s = match PortRef::parse(source) {
-                    Ok(s) => s,
-                    Err(m) => {
-                        e.at(&sp, m);
-                        continue;
-                    }
-                };
-                let Some(w) = (match w {
-                    Raw::Num(n) => n.as_f64(),
-                    _ => None,
-                }) else {
-                    e.at(
-                        &sp,
-                        format!("expected a finite number, found {}", w.type_name()),
-                    );
-                    continue;
-                };
-                if let Err(err) = net.check_weight(&t, &s, w) {
-                    e.at(&sp, err.to_string());
-                    continue;
-                }
-                weights.add_entry(&t, &s, w);
-            }
-        }
-        // Matrix init values name ports too: check them against the whole catalogue.
-        for n in &net.neurons {
-            if let Init::Matrix(m) = &n.params.init {
-                for err in net.check_matrix(m) {
-                    e.at(
-                        key_path(&key_path("neurons", &n.name), "init"),
-                        err.to_string(),
-                    );
-                }
-            }
-        }
-        if !e.list.is_empty() {
-            return Err(PatchErrors(e.list));
-        }
-        // The core weights are implicit (added by `initial_w`); drop them if the file spells
-        // them out.
-        for (t, s, _) in Network::core_weights().entries() {
-            weights.add_entry(t, s, -weights.get(t, s));
-        }
-        Ok(Patch {
-            path: None,
-            comment,
-            settings,
-            neurons,
-            weights,
-            network: net,
-            layout,
-        })
     }
 
     /// The initial W: the file's weights plus Self's core weights.
@@ -425,6 +190,27 @@ impl Patch {
         s
     }
 
+    /// Why this patch cannot be written: a weight that is not finite or beyond `MAX_WEIGHT`
+    /// would save as text that does not load back.
+    pub fn unsaveable(&self) -> Option<String> {
+        let (t, s, w) = self
+            .weights
+            .entries()
+            .find(|(_, _, w)| !weight_in_bounds(*w))?;
+        Some(format!(
+            "weight {t} <- {s} is {w}, which a patch cannot hold (finite, |w| <= {MAX_WEIGHT:e}); set it to a smaller value first"
+        ))
+    }
+
+    /// Saves atomically: write a temp file, sync, keep the old file as `NAME.bak`, rename.
+    /// A crash never leaves a half-written patch; a patch that would not load back is refused.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(why) = self.unsaveable() {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
+        }
+        save_atomic(path, self.to_string_for(path).as_bytes())
+    }
+
     /// The file's text for `path`: the text language for `.dmm`, else JSON.
     pub fn to_string_for(&self, path: &Path) -> String {
         if path.extension().is_some_and(|e| e == "dmm") {
@@ -433,35 +219,4 @@ impl Patch {
             self.to_json_string()
         }
     }
-
-    /// Saves atomically (text for `.dmm`, JSON otherwise): write a temp file, sync, keep the
-    /// old file as `NAME.bak`, rename. A crash never leaves a half-written patch.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        save_atomic(path, self.to_string_for(path).as_bytes())
-    }
-}
-
-/// Writes `bytes` to `path` atomically, keeping the previous version as `path.bak`.
-pub fn save_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path has no file name"))?
-        .to_string_lossy()
-        .to_string();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    if path.exists() {
-        std::fs::copy(path, dir.join(format!("{name}.bak")))?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }

@@ -9,7 +9,7 @@
 use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -29,6 +29,27 @@ pub struct PatchWatcher {
     path: PathBuf,
     changes: Receiver<()>,
     _watcher: RecommendedWatcher,
+}
+
+/// Whether a raw event may be a change of the file called `name` (in the watched folder).
+fn relevant(name: &OsStr, ev: &notify::Result<notify::Event>) -> bool {
+    match ev {
+        Ok(ev) => {
+            let kind_ok = match ev.kind {
+                // Our own reads open and close the file: not a change.
+                EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+                EventKind::Access(_) => false,
+                _ => true,
+            };
+            kind_ok
+                && ev
+                    .paths
+                    .iter()
+                    .any(|p| p.file_name().is_some_and(|n| n == name))
+        }
+        // An error from the OS (e.g. its event queue overflowed): look at the file again.
+        Err(_) => true,
+    }
 }
 
 impl PatchWatcher {
@@ -54,23 +75,7 @@ impl PatchWatcher {
             .watch(&dir, RecursiveMode::NonRecursive)
             .map_err(|e| err(e.to_string()))?;
         let (tx, changes) = unbounded();
-        let relevant = move |ev: &notify::Result<notify::Event>| match ev {
-            Ok(ev) => {
-                let kind_ok = match ev.kind {
-                    // Our own reads open and close the file: not a change.
-                    EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-                    EventKind::Access(_) => false,
-                    _ => true,
-                };
-                kind_ok
-                    && ev
-                        .paths
-                        .iter()
-                        .any(|p| p.file_name().is_some_and(|n| n == name))
-            }
-            // An error from the OS (e.g. its event queue overflowed): look at the file again.
-            Err(_) => true,
-        };
+        let relevant = move |ev: &notify::Result<notify::Event>| relevant(&name, ev);
         std::thread::Builder::new()
             .name("dmm-watch".into())
             .spawn(move || {
@@ -134,15 +139,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sees_writes_and_rename_saves_but_not_other_files() {
+    fn sees_writes_and_rename_saves() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
         std::fs::write(&f, "1").unwrap();
         let w = PatchWatcher::new(&f).unwrap();
         let long = Duration::from_secs(20);
-        // Another file in the folder: nothing. (Checked after a real change to our file has
-        // come through, so a late event for the other file would show up as a second change.)
-        std::fs::write(dir.path().join("other.json"), "x").unwrap();
         std::fs::write(&f, "2").unwrap();
         assert!(w.wait(long), "plain write seen");
         // An editor's save: write elsewhere, rename over.
@@ -150,16 +152,48 @@ mod tests {
         std::fs::write(&tmp, "3").unwrap();
         std::fs::rename(&tmp, &f).unwrap();
         assert!(w.wait(long), "rename-over seen");
-        // Let any straggling event of those saves through, then look at what must not count.
-        std::thread::sleep(Duration::from_millis(400));
-        let _ = w.changed();
-        // Reading the file is not a change.
-        let _ = std::fs::read_to_string(&f).unwrap();
-        std::fs::write(dir.path().join("other.json"), "y").unwrap();
-        assert!(
-            !w.wait(Duration::from_millis(600)),
-            "reads and other files ignored"
-        );
-        assert!(!w.changed());
+    }
+
+    fn event(kind: EventKind, path: &str) -> notify::Result<notify::Event> {
+        Ok(notify::Event::new(kind).add_path(PathBuf::from(path)))
+    }
+
+    /// What must not count is decided per event, so it is tested on events (no waiting for
+    /// something not to happen).
+    #[test]
+    fn reads_and_other_files_are_not_changes() {
+        use notify::event::{CreateKind, ModifyKind, RenameMode};
+        let name = OsStr::new("p.json");
+        let yes = [
+            event(EventKind::Modify(ModifyKind::Any), "/d/p.json"),
+            event(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                "/d/p.json",
+            ),
+            event(EventKind::Create(CreateKind::File), "/d/p.json"),
+            event(
+                EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                "/d/p.json",
+            ),
+            Err(notify::Error::generic("queue overflow")),
+        ];
+        for ev in &yes {
+            assert!(relevant(name, ev), "{ev:?}");
+        }
+        let no = [
+            event(
+                EventKind::Access(AccessKind::Open(AccessMode::Read)),
+                "/d/p.json",
+            ),
+            event(
+                EventKind::Access(AccessKind::Close(AccessMode::Read)),
+                "/d/p.json",
+            ),
+            event(EventKind::Modify(ModifyKind::Any), "/d/other.json"),
+            event(EventKind::Modify(ModifyKind::Any), "/d/p.json.swp"),
+        ];
+        for ev in &no {
+            assert!(!relevant(name, ev), "{ev:?}");
+        }
     }
 }

@@ -3,12 +3,11 @@
 
 use crate::audio::wav::WavSink;
 use crate::backend::{Backend, Frame};
-use crate::engine::edits::TimedEdit;
+use crate::engine::edits::{EditOutcome, TimedEdit};
 use crate::engine::machine::{EngineError, Level, Machine, Message};
 use crate::neurons::AssetDirs;
 use crate::patch::Patch;
-use std::fmt::Write as _;
-use std::io::Write;
+use crate::trace::TraceFile;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thiserror::Error;
@@ -98,13 +97,12 @@ pub fn render(
             err,
         })?;
     let trace_path = opts.out_dir.join("trace.jsonl");
-    let mut trace =
-        std::io::BufWriter::new(std::fs::File::create(&trace_path).map_err(io(&trace_path))?);
+    let mut trace = TraceFile::create(&trace_path).map_err(io(&trace_path))?;
     let mut report = RenderReport::default();
     let every = opts.every.max(1);
     let mut pending = opts.edits.iter().peekable();
     let start = Instant::now();
-    let mut line = String::new();
+    let mut names: Option<(std::sync::Arc<crate::neurons::Network>, Vec<String>)> = None;
     for t in 0..opts.ticks {
         while let Some(e) = pending.next_if(|e| e.tick <= t) {
             m.submit(e.edit.clone());
@@ -123,20 +121,37 @@ pub fn render(
             write_png(&path, f)?;
             report.frames_written += 1;
         }
-        line.clear();
-        let _ = write!(line, "{{\"tick\":{t},\"scalars\":{{");
-        for (i, (name, v)) in m.scalar_names().iter().zip(&out.scalars).enumerate() {
-            let sep = if i > 0 { "," } else { "" };
-            let _ = write!(line, "{sep}\"{name}\":{v}");
+        // The names change only with the catalogue.
+        let net = m.network();
+        if names
+            .as_ref()
+            .is_none_or(|(n, _)| !std::sync::Arc::ptr_eq(n, net))
+        {
+            names = Some((net.clone(), m.scalar_names()));
         }
-        line.push_str("}}\n");
-        trace.write_all(line.as_bytes()).map_err(io(&trace_path))?;
+        let row_names = names
+            .as_ref()
+            .map(|(_, n)| n.as_slice())
+            .unwrap_or_default();
+        trace
+            .write(t, row_names, &out.scalars)
+            .map_err(io(&trace_path))?;
         for msg in m.take_messages() {
-            if msg.level == Level::Error && msg.text.starts_with("edit rejected") {
-                report.rejected_edits += 1;
-            }
             on_message(&msg);
             report.messages.push(msg);
+        }
+        // A rejection arrives only as its outcome: count it and say it, once.
+        for (_, outcome) in m.take_outcomes() {
+            if let EditOutcome::Rejected { tick, .. } = &outcome {
+                report.rejected_edits += 1;
+                let msg = Message {
+                    tick: *tick,
+                    level: Level::Error,
+                    text: format!("edit rejected: {}", outcome.reasons()),
+                };
+                on_message(&msg);
+                report.messages.push(msg);
+            }
         }
     }
     trace.flush().map_err(io(&trace_path))?;

@@ -60,6 +60,10 @@ pub struct Settings {
     /// Seconds over which a hot-reloaded weight change is spread (0 = instant).
     #[serde(default)]
     pub morph_time: f64,
+    /// Most stream memory the patch may need, in MiB (default: half of the machine's memory;
+    /// see `patch::budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_budget_mb: Option<u64>,
 }
 
 fn default_tick_rate() -> f64 {
@@ -79,6 +83,7 @@ impl Default for Settings {
             sample_rate: default_sample_rate(),
             image_size: default_image_size(),
             morph_time: 0.0,
+            memory_budget_mb: None,
         }
     }
 }
@@ -133,6 +138,12 @@ impl Settings {
             return bad(
                 "morph_time",
                 format!("expected seconds >= 0, found {}", self.morph_time),
+            );
+        }
+        if self.memory_budget_mb == Some(0) {
+            return bad(
+                "memory_budget_mb",
+                "expected a positive number of MiB, found 0".into(),
             );
         }
         Ok(())

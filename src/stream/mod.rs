@@ -5,4 +5,4 @@ pub mod kind;
 pub mod wmatrix;
 
 pub use kind::{Kind, Settings};
-pub use wmatrix::{PortRef, WMatrix};
+pub use wmatrix::{MAX_WEIGHT, PortRef, WMatrix, weight_in_bounds};

@@ -8,6 +8,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// The largest weight magnitude W may hold, `|w| <= MAX_WEIGHT`: far inside f32's range (about
+/// 3.4e38), so a weight times a bounded signal stays finite, and no sum of edits reaches infinity.
+pub const MAX_WEIGHT: f64 = 1e30;
+
+/// Whether `w` may be a weight of W: finite and `|w| <= MAX_WEIGHT`.
+pub fn weight_in_bounds(w: f64) -> bool {
+    w.is_finite() && w.abs() <= MAX_WEIGHT
+}
+
 /// `neuron.port`, the address of one port.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -24,8 +33,14 @@ impl PortRef {
         }
     }
 
-    /// Parses `neuron.port`. The neuron name may not contain a dot; the port name may not be empty.
+    /// Parses `neuron.port`. The neuron name may not contain a dot; the port name may not be empty;
+    /// neither may hold control characters (messages quote ports and must stay one line).
     pub fn parse(s: &str) -> Result<Self, String> {
+        if s.chars().any(char::is_control) {
+            return Err(format!(
+                "expected \"neuron.port\" without control characters, found {s:?}"
+            ));
+        }
         match s.split_once('.') {
             Some((n, p)) if !n.is_empty() && !p.is_empty() && !p.contains('.') => {
                 Ok(PortRef::new(n, p))
@@ -198,7 +213,16 @@ mod tests {
     #[test]
     fn port_ref_parse() {
         assert!(PortRef::parse("a.b").is_ok());
-        for bad in ["ab", ".b", "a.", "a.b.c", ""] {
+        for bad in [
+            "ab",
+            ".b",
+            "a.",
+            "a.b.c",
+            "",
+            "a\n.b",
+            "a.b\r",
+            "a.\u{1b}[31m",
+        ] {
             assert!(PortRef::parse(bad).is_err(), "{bad}");
         }
     }

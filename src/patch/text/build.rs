@@ -1,16 +1,20 @@
 //! A whole `.dmm` file → a checked [`Patch`]: lines in any order, names used before they are
 //! declared, kinds inferred, implicit constants and the built-in `t` created.
 
-use super::expr::{Lin, Src};
+use super::expr::Lin;
 use super::layout::{Item, Layout};
 use super::parse::{Decl, Row, Setting, Stmt, Target, Value, parse_line};
+use super::resolve::{
+    one_name, one_order, one_spec, source_port, target_port, unknown_neuron, unknown_type,
+};
+use super::values::{decl_spec, field_span, settings_from};
 use super::{TIME, TextError};
 use crate::neurons::network::{EDITS, SELF};
-use crate::neurons::{AssetDirs, Network, NeuronSpec, TypeInfo, type_info, type_names};
+use crate::neurons::{AssetDirs, Network, NeuronSpec, TypeInfo, WeightError, type_info};
 use crate::patch::infer::{self, Link, PortKinds};
 use crate::patch::{Patch, PatchError, PatchErrors};
 use crate::stream::{Kind, PortRef, Settings, WMatrix};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
@@ -105,134 +109,6 @@ pub(super) fn read_lines(lines: &[&str]) -> Result<Doc, Vec<TextError>> {
     }
 }
 
-/// The name of the implicit constant `one` of a kind (None for matrices: `one` has no matrix
-/// kind).
-pub fn one_name(kind: Kind) -> Option<String> {
-    match kind {
-        Kind::Scalar => Some("_one".into()),
-        Kind::Audio => Some("_one_audio".into()),
-        Kind::Image { rows, cols } => Some(format!("_one_{rows}x{cols}")),
-        Kind::Matrix => None,
-    }
-}
-
-/// Where implicit constants go at the end of a patch: scalar, audio, then images by shape.
-pub fn one_order(kind: Kind) -> (u8, usize, usize) {
-    match kind {
-        Kind::Scalar => (1, 0, 0),
-        Kind::Audio => (2, 0, 0),
-        Kind::Image { rows, cols } => (3, rows, cols),
-        Kind::Matrix => (4, 0, 0),
-    }
-}
-
-/// The spec of the implicit constant of a kind.
-pub fn one_spec(kind: Kind, settings: &Settings) -> NeuronSpec {
-    let spec = NeuronSpec::new("one");
-    match kind {
-        Kind::Audio => spec.with("kind", "audio"),
-        Kind::Image { rows, cols } => {
-            let mut s = spec.with("kind", "image");
-            if rows != settings.image_size[0] {
-                s = s.with("rows", rows);
-            }
-            if cols != settings.image_size[1] {
-                s = s.with("cols", cols);
-            }
-            s
-        }
-        _ => spec,
-    }
-}
-
-/// The output a bare `neuron` reads: `out` when the type has one, else its only output.
-pub fn default_output(info: &TypeInfo) -> Option<&'static str> {
-    match info.outputs {
-        [(only, _)] => Some(only),
-        ports => ports.iter().find(|(n, _)| *n == "out").map(|(n, _)| *n),
-    }
-}
-
-fn names_of(ports: &[(&'static str, crate::neurons::PortKind)]) -> String {
-    if ports.is_empty() {
-        "none".into()
-    } else {
-        ports.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-    }
-}
-
-/// Resolves `neuron[.port]` as a source (an output port).
-pub(super) fn source_port(src: &Src, info: &TypeInfo) -> Result<PortRef, String> {
-    if src.name == EDITS {
-        return Err(
-            "`edits` feeds self.delta with weight 1 in every network; it is not written in a patch"
-                .into(),
-        );
-    }
-    match &src.port {
-        None => default_output(info)
-            .map(|p| PortRef::new(&src.name, p))
-            .ok_or_else(|| format!("`{}` ({}) has no outputs to read from", src.name, info.name)),
-        Some(p) if info.outputs.iter().any(|(n, _)| n == p) => Ok(PortRef::new(&src.name, p)),
-        Some(p) if info.inputs.iter().any(|(n, _)| n == p) => Err(format!(
-            "`{}.{p}` is an input; a source is an output of {} ({}: {})",
-            src.name,
-            src.name,
-            info.name,
-            names_of(info.outputs)
-        )),
-        Some(p) => Err(format!(
-            "`{}` ({}) has no output port `{p}`; its outputs are: {}",
-            src.name,
-            info.name,
-            names_of(info.outputs)
-        )),
-    }
-}
-
-/// Resolves the target of a row (an input port; `neuron` alone when it has one input).
-pub(super) fn target_port(t: &Target, info: &TypeInfo) -> Result<PortRef, String> {
-    let port = match &t.port {
-        Some(p) => p.clone(),
-        None => match info.inputs {
-            [(only, _)] => only.to_string(),
-            [] => return Err(format!("`{}` ({}) has no inputs", t.name, info.name)),
-            _ => {
-                return Err(format!(
-                    "`{}` ({}) has several inputs ({}): write `{}.PORT <- ...`",
-                    t.name,
-                    info.name,
-                    names_of(info.inputs),
-                    t.name
-                ));
-            }
-        },
-    };
-    if t.name == SELF && port == "accum" {
-        return Err(
-            "self.accum is Self's own accumulator (fed from self.out with weight 1); it cannot be written: change W through self.delta"
-                .into(),
-        );
-    }
-    if info.inputs.iter().any(|(n, _)| *n == port) {
-        return Ok(PortRef::new(&t.name, port));
-    }
-    if info.outputs.iter().any(|(n, _)| *n == port) {
-        return Err(format!(
-            "`{}.{port}` is an output port; a row states the sources of an input ({}'s inputs: {})",
-            t.name,
-            t.name,
-            names_of(info.inputs)
-        ));
-    }
-    Err(format!(
-        "`{}` ({}) has no input port `{port}`; its inputs are: {}",
-        t.name,
-        info.name,
-        names_of(info.inputs)
-    ))
-}
-
 /// A linear combination with its sources resolved.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Terms {
@@ -250,20 +126,6 @@ pub(super) struct RRow {
     /// Which matrix init this row belongs to (neuron index and setting key), if any.
     pub init: Option<(usize, String)>,
     pub stmt: Option<usize>,
-}
-
-/// Turns `Json` numbers written in the text into the JSON a file holds: integers as integers.
-pub(super) fn number_json(value: f64, int: Option<u64>) -> Json {
-    if let Some(i) = int {
-        return Json::from(i);
-    }
-    if value.fract() == 0.0 && value.abs() <= 9_007_199_254_740_992.0 {
-        if value >= 0.0 {
-            return Json::from(value as u64);
-        }
-        return Json::from(value as i64);
-    }
-    serde_json::Number::from_f64(value).map_or(Json::Null, Json::Number)
 }
 
 /// Builds a patch from parsed lines. Also used by `eval` on a running network.
@@ -338,9 +200,16 @@ impl<'a> Builder<'a> {
         })
     }
 
-    pub fn build(mut self, doc: Doc) -> Result<Patch, Vec<TextError>> {
-        let settings = self.settings(&doc);
-        // Declarations.
+    /// Every declaration's spec (with its statement), in file order; duplicates are errors.
+    #[allow(clippy::type_complexity)]
+    fn declarations<'d>(
+        &mut self,
+        doc: &'d Doc,
+    ) -> (
+        Vec<(String, NeuronSpec)>,
+        Vec<(usize, &'d Decl)>,
+        HashMap<&'d str, usize>,
+    ) {
         let mut specs: Vec<(String, NeuronSpec)> = Vec::new();
         let mut decls: Vec<(usize, &Decl)> = Vec::new();
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -363,8 +232,17 @@ impl<'a> Builder<'a> {
                 _ => {}
             }
         }
+        (specs, decls, seen)
+    }
+
+    /// The type of every declared neuron (and of `self` and `edits`); unknown types are errors.
+    fn types_of(
+        &mut self,
+        specs: &[(String, NeuronSpec)],
+        decls: &[(usize, &Decl)],
+    ) -> HashMap<String, &'static TypeInfo> {
         let mut types: HashMap<String, &'static TypeInfo> = HashMap::new();
-        for ((name, spec), (line, d)) in specs.iter().zip(&decls) {
+        for ((name, spec), (line, d)) in specs.iter().zip(decls) {
             match type_info(&spec.ty) {
                 Some(info) => {
                     types.insert(name.clone(), info);
@@ -377,6 +255,14 @@ impl<'a> Builder<'a> {
                 types.entry(b.to_string()).or_insert(info);
             }
         }
+        types
+    }
+
+    /// Settings, declarations, rows (resolved), kinds, implicit neurons, the network, W.
+    pub fn build(mut self, doc: Doc) -> Result<Patch, Vec<TextError>> {
+        let settings = self.settings(&doc);
+        let (mut specs, decls, seen) = self.declarations(&doc);
+        let mut types = self.types_of(&specs, &decls);
         // The built-in time neuron, when used without being declared.
         let uses_t = !types.contains_key(TIME) && !seen.contains_key(TIME) && doc_uses(&doc, TIME);
         if uses_t && let Some(info) = type_info("time") {
@@ -634,12 +520,26 @@ impl<'a> Builder<'a> {
                 self.err(r.line, r.target_span.clone(), format!("the row `{}` is stated twice (first at line {first}); use `+=` to add to a row", r.target));
                 continue;
             }
-            for (src, c, span) in &r.terms.terms {
-                if let Err(e) = net.check_weight(&r.target, src, *c) {
-                    self.err(r.line, span.clone(), e.to_string());
-                }
+            for (span, msg) in check_row(net, r, one_of, kinds, true) {
+                self.err(r.line, span, msg);
             }
             add_terms(&mut w, r, one_of, kinds);
+        }
+        // `+=` lines add up: their sums must be values W can hold too.
+        let added: HashMap<&PortRef, &RRow> = rows
+            .iter()
+            .filter(|r| {
+                r.stmt
+                    .is_some_and(|i| matches!(&doc.stmts[i].1, Stmt::Row(Row { add: true, .. })))
+            })
+            .map(|r| (&r.target, r))
+            .collect();
+        for (t, src, v) in w.entries() {
+            if let Some(r) = added.get(t)
+                && let Err(e @ WeightError::TooLarge { .. }) = net.check_value(t, src, v)
+            {
+                self.err(r.line, r.target_span.clone(), e.to_string());
+            }
         }
         for n in &net.neurons {
             if let crate::neurons::Init::Matrix(m) = &n.params.init {
@@ -667,6 +567,39 @@ pub(super) fn snapshot_kinds(
     rows.iter()
         .filter_map(|r| k.input(&r.target).map(|kind| (r.target.clone(), kind)))
         .collect()
+}
+
+/// The type rule for every term of a row, the constant included (on its implicit `one`):
+/// `(span, message)` for each problem. `value`: the terms are values W will hold (a file, a
+/// `<-` row), not deltas (`+=` in the running instrument).
+pub(super) fn check_row(
+    net: &Network,
+    r: &RRow,
+    one_of: &HashMap<Kind, String>,
+    kinds: &HashMap<PortRef, Kind>,
+    value: bool,
+) -> Vec<(Range<usize>, String)> {
+    let check = |s: &PortRef, c: f64| {
+        if value {
+            net.check_value(&r.target, s, c).map_err(|e| e.to_string())
+        } else {
+            net.check_weight(&r.target, s, c).map_err(|e| e.to_string())
+        }
+    };
+    let mut out = Vec::new();
+    for (src, c, span) in &r.terms.terms {
+        if let Err(e) = check(src, *c) {
+            out.push((span.clone(), e));
+        }
+    }
+    if r.terms.constant != 0.0
+        && let Some(one) = kinds.get(&r.target).and_then(|k| one_of.get(k))
+        && let Err(e) = check(&PortRef::new(one, "out"), r.terms.constant)
+    {
+        let span = r.terms.const_span.clone().unwrap_or(r.target_span.clone());
+        out.push((span, e));
+    }
+    out
 }
 
 pub(super) fn add_terms(
@@ -725,150 +658,15 @@ fn doc_uses(doc: &Doc, name: &str) -> bool {
     })
 }
 
-pub(super) fn unknown_neuron(name: &str) -> String {
-    let mut m = format!("unknown neuron `{name}`: declare it with `{name} : TYPE`");
-    if name.contains('-') {
-        m.push_str(" (to subtract, put spaces around `-`)");
-    }
-    m
-}
-
-pub(super) fn unknown_type(ty: &str) -> String {
-    format!(
-        "unknown neuron type `{ty}`; known types: {}",
-        type_names().join(", ")
-    )
-}
-
-/// Where a setting is written in a declaration (for errors from resolving the neuron).
-pub(super) fn field_span(d: &Decl, field: &str) -> Range<usize> {
-    match field {
-        "" => d.name.span.clone(),
-        "type" => d.ty.span.clone(),
-        "kind" => d
-            .kind
-            .as_ref()
-            .map_or(d.ty.span.clone(), |k| k.span.clone()),
-        f => d
-            .settings
-            .iter()
-            .find(|s| s.key.v == f)
-            .map_or(d.name.span.clone(), |s| s.key.span.start..s.value.span.end),
-    }
-}
-
-/// A declaration's spec (matrix values are filled in later, once ports are resolved).
-pub(super) fn decl_spec(d: &Decl) -> Result<NeuronSpec, (Range<usize>, String)> {
-    let mut spec = NeuronSpec::new(&d.ty.v);
-    if let Some(k) = &d.kind {
-        spec.settings
-            .insert("kind".into(), Json::String(k.v.clone()));
-    }
-    for st in &d.settings {
-        let key = st.key.v.as_str();
-        if key == "kind" || key == "type" {
-            return Err((
-                st.key.span.clone(),
-                format!("write the {key} as a word after `:` (`osc : sin audio`), not as {key}="),
-            ));
-        }
-        let v = match &st.value.v {
-            Value::Num { value, int } => number_json(*value, *int),
-            Value::Str(s) => Json::String(s.clone()),
-            Value::Shape(..) => {
-                return Err((
-                    st.value.span.clone(),
-                    format!(
-                        "`{key}` takes a number or a \"string\", not a shape (rows=R cols=C set an image's shape)"
-                    ),
-                ));
-            }
-            Value::Matrix(_) => Json::Object(Map::new()),
-        };
-        spec.settings.insert(key.to_string(), v);
-    }
-    if let Some(c) = &d.comment
-        && !spec.settings.contains_key("comment")
-    {
-        spec.settings
-            .insert("comment".into(), Json::String(c.clone()));
-    }
-    Ok(spec)
-}
-
-/// Text setting names ↔ the JSON fields of `Settings`.
-pub(super) const SETTING_ALIASES: [(&str, &str); 2] =
-    [("image", "image_size"), ("morph", "morph_time")];
-
-fn settings_from(list: &[Setting]) -> Result<Settings, (Range<usize>, String)> {
-    let defaults = serde_json::to_value(Settings::default()).unwrap_or(Json::Null);
-    let Json::Object(known) = defaults else {
-        return Ok(Settings::default());
-    };
-    let mut obj = Map::new();
-    let mut spans: HashMap<String, Range<usize>> = HashMap::new();
-    for st in list {
-        let key = SETTING_ALIASES
-            .iter()
-            .find(|(t, _)| *t == st.key.v)
-            .map_or(st.key.v.as_str(), |(_, j)| j);
-        if !known.contains_key(key) || SETTING_ALIASES.iter().any(|(_, j)| *j == st.key.v) {
-            let names: Vec<&str> = known
-                .keys()
-                .map(|k| {
-                    SETTING_ALIASES
-                        .iter()
-                        .find(|(_, j)| j == k)
-                        .map_or(k.as_str(), |(t, _)| t)
-                })
-                .collect();
-            return Err((
-                st.key.span.clone(),
-                format!(
-                    "unknown setting `{}`; settings are: {}",
-                    st.key.v,
-                    names.join(", ")
-                ),
-            ));
-        }
-        let v = match (&st.value.v, key) {
-            (Value::Shape(r, c), "image_size") => serde_json::json!([r, c]),
-            (_, "image_size") => {
-                return Err((
-                    st.value.span.clone(),
-                    "expected an image shape ROWSxCOLS, such as image=128x128".into(),
-                ));
-            }
-            (Value::Num { value, int }, _) => number_json(*value, *int),
-            (Value::Str(s), _) => Json::String(s.clone()),
-            _ => {
-                return Err((
-                    st.value.span.clone(),
-                    format!("`{}` takes a number", st.key.v),
-                ));
-            }
-        };
-        spans.insert(key.to_string(), st.key.span.start..st.value.span.end);
-        obj.insert(key.to_string(), v);
-    }
-    let s: Settings = serde_json::from_value(Json::Object(obj)).map_err(|e| {
-        let span = list
-            .first()
-            .map_or(0..1, |s| s.key.span.start..s.value.span.end);
-        (span, format!("bad settings: {e}"))
-    })?;
-    s.check()
-        .map_err(|(field, msg)| (spans.get(&field).cloned().unwrap_or(0..8), msg))?;
-    Ok(s)
-}
-
 fn layout_of(doc: &Doc, rows: &[RRow]) -> Layout {
+    let by_stmt: HashMap<usize, &RRow> =
+        rows.iter().filter_map(|r| r.stmt.map(|i| (i, r))).collect();
     let mut items = Vec::with_capacity(doc.items.len());
     for it in &doc.items {
         match it {
             RawItem::Item(i) => items.push(i.clone()),
             RawItem::Row(si) => {
-                let Some(r) = rows.iter().find(|r| r.stmt == Some(*si)) else {
+                let Some(r) = by_stmt.get(si) else {
                     continue;
                 };
                 let Stmt::Row(row) = &doc.stmts[*si].1 else {

@@ -8,8 +8,10 @@
 //! - `target.port += ...` adds to the row (the papers' additive update);
 //! - `remove name [~2s]` removes a neuron (its connections fade out over the morph first).
 
-use super::build::{Builder, RRow, add_terms, decl_spec, one_spec, snapshot_kinds, unknown_type};
+use super::build::{Builder, RRow, add_terms, check_row, snapshot_kinds};
 use super::parse::{Decl, Stmt, parse_line};
+use super::resolve::{one_spec, unknown_type};
+use super::values::decl_spec;
 use super::{TIME, TextError};
 use crate::engine::edits::Edit;
 use crate::neurons::network::{EDITS, SELF};
@@ -185,7 +187,7 @@ impl Eval<'_, '_> {
             match scratch.add(name, spec, self.b.assets()) {
                 Ok(()) => {}
                 Err(e) => {
-                    let span = super::build::field_span(d, &e.field);
+                    let span = super::values::field_span(d, &e.field);
                     self.b.err(*line, span, e.msg);
                 }
             }
@@ -273,10 +275,8 @@ impl Eval<'_, '_> {
                 );
                 continue;
             }
-            for (src, c, span) in &r.terms.terms {
-                if let Err(e) = scratch.check_weight(&r.target, src, *c) {
-                    self.b.err(r.line, span.clone(), e.to_string());
-                }
+            for (span, msg) in check_row(scratch, r, one_of, kinds, !row.add) {
+                self.b.err(r.line, span, msg);
             }
             let mut new = WMatrix::new();
             add_terms(&mut new, r, one_of, kinds);

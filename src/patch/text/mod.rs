@@ -28,11 +28,14 @@ pub mod layout;
 mod lex;
 mod parse;
 mod print;
+mod resolve;
+mod values;
 
-pub use build::{one_name, parse_buffer, parse_text};
+pub use build::{parse_buffer, parse_text};
 pub use eval::eval_snippet;
 pub use layout::{Item, Layout};
 pub use print::{format_number, print_row, print_text};
+pub use resolve::one_name;
 
 use crate::neurons::type_info;
 use std::fmt;

@@ -1,9 +1,9 @@
 //! Patch → text. Canonical: printing what was parsed from a print gives the same text.
 
 use super::TIME;
-use super::build::{default_output, one_name, one_order, one_spec};
 use super::layout::Item;
 use super::lex::{is_plain_name, quote};
+use super::resolve::{default_output, one_name, one_order, one_spec};
 use crate::neurons::network::{EDITS, SELF};
 use crate::neurons::{Network, NeuronSpec, type_info};
 use crate::patch::Patch;
@@ -250,10 +250,10 @@ pub fn print_text(p: &Patch) -> String {
                 comment,
                 morph,
             } => {
-                if let Some((t, row)) = p.weights.rows().find(|(t, _)| *t == target)
-                    && done_r.insert(t)
+                if let Some(row) = p.weights.row(target)
+                    && done_r.insert(target)
                 {
-                    lines.push(row_of(&ctx, t, row, *morph, comment.clone()));
+                    lines.push(row_of(&ctx, target, row, *morph, comment.clone()));
                 }
             }
         }

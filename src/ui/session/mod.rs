@@ -214,13 +214,13 @@ impl Session {
                     .st
                     .push_log(m.level, format!("tick {}: {}", m.tick, m.text)),
                 LiveEvent::Outcome { id, outcome } => {
-                    if let EditOutcome::Rejected { tick, errors } = outcome {
+                    if let EditOutcome::Rejected { tick, .. } = &outcome {
                         if self.code_ids.contains(&id) {
-                            self.code.rejected(&errors);
+                            self.code.rejected(&[outcome.reasons()]);
                         }
                         self.st.push_log(
                             Level::Error,
-                            format!("edit {id} rejected at tick {tick}: {}", errors.join("; ")),
+                            format!("edit {id} rejected at tick {tick}: {}", outcome.reasons()),
                         );
                     }
                 }

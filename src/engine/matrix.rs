@@ -1,0 +1,166 @@
+//! The engine-side neurons, whose values are W-shaped sparse maps: `self` (W itself), and
+//! matrix-kind `accum`, `identity` and `gate`. Their two strokes run on the CPU in every backend.
+//!
+//! W stays finite and within `MAX_WEIGHT`: Self drops (and reports once) a delta entry that breaks
+//! the type rule or would carry its entry out of bounds, and the other matrix neurons drop
+//! NaN/Inf entries from their outputs, counted like dense NaN/Inf.
+
+use super::log::{Level, Log};
+use crate::neurons::{Network, Op, SELF};
+use crate::stream::kind::Kind;
+use crate::stream::wmatrix::{MAX_WEIGHT, PortRef, WMatrix, weight_in_bounds};
+use std::collections::HashMap;
+
+pub(crate) enum Input {
+    Matrix(WMatrix),
+    Scalar(f32),
+}
+
+impl Input {
+    fn matrix(self) -> WMatrix {
+        match self {
+            Input::Matrix(m) => m,
+            Input::Scalar(_) => WMatrix::new(),
+        }
+    }
+    fn scalar(self) -> f32 {
+        match self {
+            Input::Scalar(s) => s,
+            Input::Matrix(_) => 0.0,
+        }
+    }
+}
+
+pub(crate) type Inputs = HashMap<(usize, usize), Input>;
+
+/// Down stroke of engine-side neurons: matrix inputs from matrix outputs, scalar inputs from the
+/// previous tick's read-back scalars.
+pub(crate) fn down(net: &Network, mout: &HashMap<String, WMatrix>, prev_scalars: &[f32]) -> Inputs {
+    let empty = WMatrix::new();
+    let w = mout.get(SELF).unwrap_or(&empty);
+    let mut x = HashMap::new();
+    for (ni, n) in net.neurons.iter().enumerate() {
+        if !n.engine_side() {
+            continue;
+        }
+        for (pi, port) in n.inputs.iter().enumerate() {
+            let target = PortRef::new(n.name.clone(), port.name);
+            let row = w.row(&target);
+            let v = match port.kind {
+                Kind::Matrix => {
+                    let mut m = WMatrix::new();
+                    for (src, &wt) in row.into_iter().flatten() {
+                        if let Some(y) = mout.get(&src.neuron) {
+                            m.add_scaled(y, wt);
+                        }
+                    }
+                    Input::Matrix(m)
+                }
+                _ => {
+                    let mut s = 0.0f32;
+                    for (src, &wt) in row.into_iter().flatten() {
+                        if let Ok((sn, sp, Kind::Scalar)) = net.output_port(src)
+                            && let Some(k) = net.scalar_ports.iter().position(|&q| q == (sn, sp))
+                        {
+                            s += wt as f32 * prev_scalars.get(k).copied().unwrap_or(0.0);
+                        }
+                    }
+                    Input::Scalar(s)
+                }
+            };
+            x.insert((ni, pi), v);
+        }
+    }
+    x
+}
+
+/// Up stroke of engine-side neurons except `edits` (which takes requests afterwards). `check`
+/// is the catalogue W's entries are checked against (the running one plus neurons about to
+/// join it). Returns each neuron's new output.
+pub(crate) fn up(
+    net: &Network,
+    mut x: Inputs,
+    check: &Network,
+    log: &mut Log,
+    tick: u64,
+) -> Vec<(String, WMatrix)> {
+    let mut take = |n: usize, p: usize| x.remove(&(n, p)).unwrap_or(Input::Matrix(WMatrix::new()));
+    let mut new_out = Vec::new();
+    for (ni, n) in net.neurons.iter().enumerate() {
+        if !n.engine_side() {
+            continue;
+        }
+        let y = match n.op() {
+            Op::SelfW => {
+                let mut w = take(ni, 0).matrix();
+                let delta = take(ni, 1).matrix();
+                add_to_w(&mut w, &delta, check, log, tick);
+                new_out.push((n.name.clone(), w));
+                continue;
+            }
+            Op::Edits => continue,
+            Op::Accum => {
+                let mut a = take(ni, 0).matrix();
+                a.add_scaled(&take(ni, 1).matrix(), 1.0);
+                a
+            }
+            Op::Identity => take(ni, 0).matrix(),
+            Op::Gate => {
+                let g = take(ni, 0).scalar();
+                take(ni, 1).matrix().scaled(g as f64)
+            }
+            other => {
+                log.say_once(format!("matrix-op {}", n.name), tick, Level::Error, || {
+                    format!("{}: type {other:?} cannot run on matrices", n.name)
+                });
+                WMatrix::new()
+            }
+        };
+        let (y, bad) = drop_nonfinite(y);
+        log.count_nonfinite(tick, &n.name, bad);
+        new_out.push((n.name.clone(), y));
+    }
+    new_out
+}
+
+/// A matrix value without its NaN/Inf entries, and how many there were.
+fn drop_nonfinite(m: WMatrix) -> (WMatrix, u64) {
+    let bad = m.entries().filter(|(_, _, v)| !v.is_finite()).count() as u64;
+    if bad == 0 {
+        return (m, 0);
+    }
+    let mut clean = WMatrix::new();
+    for (t, s, v) in m.entries().filter(|(_, _, v)| v.is_finite()) {
+        clean.add_entry(t, s, v);
+    }
+    (clean, bad)
+}
+
+/// `w += delta`, skipping (and reporting once per entry) what breaks the type rule or would
+/// leave the entry non-finite or beyond `MAX_WEIGHT`: a self-modifying patch cannot make W
+/// ill-typed or infinite.
+fn add_to_w(w: &mut WMatrix, delta: &WMatrix, check: &Network, log: &mut Log, tick: u64) {
+    for (t, s, v) in delta.entries() {
+        let now = w.get(t, s);
+        let after = now + v;
+        let why = match check.check_weight(t, s, v) {
+            Err(e) => Some(e.to_string()),
+            // An edit checked against the bound may land an ulp beyond it: that is rounding.
+            Ok(()) if after.abs() > MAX_WEIGHT && after.abs() <= MAX_WEIGHT * (1.0 + 1e-12) => {
+                w.add_entry(t, s, MAX_WEIGHT.copysign(after) - now);
+                continue;
+            }
+            Ok(()) => (!weight_in_bounds(after)).then(|| {
+                format!(
+                    "the entry would become {after:e}; weights are bounded by |w| <= {MAX_WEIGHT:e}"
+                )
+            }),
+        };
+        match why {
+            None => w.add_entry(t, s, v),
+            Some(why) => log.say_once(format!("{t}<-{s}"), tick, Level::Error, || {
+                format!("self: delta entry {t} <- {s} rejected: {why}")
+            }),
+        }
+    }
+}
