@@ -30,9 +30,11 @@ impl Live {
                     }
                     Report::Outcome { id, outcome } => {
                         let mut ev = Vec::new();
-                        self.track(id, &outcome, &mut ev);
+                        let reported = self.track(id, &outcome, &mut ev);
                         self.queued.extend(ev);
-                        self.queued.push(LiveEvent::Outcome { id, outcome });
+                        if !reported {
+                            self.queued.push(LiveEvent::Outcome { id, outcome });
+                        }
                     }
                     Report::Message(m) => self.queued.push(LiveEvent::Message(m)),
                 }

@@ -335,8 +335,9 @@ impl Live {
             match r {
                 Report::Message(m) => ev.push(LiveEvent::Message(m)),
                 Report::Outcome { id, outcome } => {
-                    self.track(id, &outcome, &mut ev);
-                    ev.push(LiveEvent::Outcome { id, outcome });
+                    if !self.track(id, &outcome, &mut ev) {
+                        ev.push(LiveEvent::Outcome { id, outcome });
+                    }
                 }
             }
         }

@@ -22,13 +22,19 @@ pub(super) enum Flight {
 }
 
 impl Live {
-    /// Follows a reload batch's outcome.
-    pub(super) fn track(&mut self, id: u64, outcome: &EditOutcome, ev: &mut Vec<LiveEvent>) {
+    /// Follows a reload batch's outcome. Returns true when it reported a rejection as the file's
+    /// errors (then the outcome itself is not passed on: each error is reported once).
+    pub(super) fn track(
+        &mut self,
+        id: u64,
+        outcome: &EditOutcome,
+        ev: &mut Vec<LiveEvent>,
+    ) -> bool {
         let Some(Flight::Sent { id: fid, later }) = &mut self.reloading.flight else {
-            return;
+            return false;
         };
         if *fid != id {
-            return;
+            return false;
         }
         match outcome {
             EditOutcome::Applied { tick } => {
@@ -48,8 +54,10 @@ impl Live {
                         .collect(),
                 ));
                 self.reloading.flight = None;
+                return true;
             }
         }
+        false
     }
 
     pub(super) fn advance_flight(&mut self) {
