@@ -105,7 +105,8 @@ impl Live {
         p.path = Some(path.to_path_buf());
         let old_path = std::mem::replace(&mut self.path, path.to_path_buf());
         let mut ev = Vec::new();
-        if let Err(e) = self.apply(&p, &mut ev) {
+        let what = format!("open {}", super::file_name(path));
+        if let Err(e) = self.apply(&p, &what, &mut ev) {
             self.path = old_path;
             return Err(e);
         }
@@ -113,6 +114,7 @@ impl Live {
         self.last_text = text;
         self.watcher = None; // Before the new one: one watch at a time.
         self.watcher = watch(path, self.opts.watch, &mut self.queued);
+        self.load_scenes();
         Ok(())
     }
 }

@@ -18,8 +18,11 @@
 //!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
 mod files;
+pub mod history;
+pub mod program;
 mod recovery;
 mod reload;
+pub mod scenes;
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
@@ -52,6 +55,8 @@ pub enum LiveError {
     NoEngine(String),
     #[error("morph time {0} s: expected a finite number of seconds, 0 or more")]
     BadMorph(f64),
+    #[error("{0}")]
+    Scene(String),
     #[error("{path}: not saved: {why}")]
     Unsaveable { path: PathBuf, why: String },
 }
@@ -128,6 +133,8 @@ pub struct Live {
     trace: Option<TraceThread>,
     said_stopped: bool,
     recoveries: u32,
+    /// History, requests on their way, scenes and the crossfader (`history`, `scenes`).
+    perf: history::Perform,
 }
 
 /// Settings for the engine on a device running at `device_rate` (0: no device, keep them).
@@ -227,7 +234,7 @@ impl Live {
         );
         let mut queued = Vec::new();
         let watcher = watch(path, opts.watch, &mut queued);
-        Ok(Live {
+        let mut live = Live {
             path: path.to_path_buf(),
             comment: patch.comment.clone(),
             file_settings: patch.settings.clone(),
@@ -244,7 +251,10 @@ impl Live {
             trace,
             said_stopped: false,
             recoveries: 0,
-        })
+            perf: Default::default(),
+        };
+        live.load_scenes();
+        Ok(live)
     }
 
     /// The engine: send edits, read the latest snapshot.
@@ -318,6 +328,9 @@ impl Live {
             }
         }
         self.advance_flight();
+        if let Err(e) = self.pump_crossfade() {
+            ev.push(LiveEvent::FileErrors(e.lines()));
+        }
         if self.watcher.as_ref().is_some_and(|w| w.changed()) {
             self.reload_waiting = true;
         }
