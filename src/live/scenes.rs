@@ -155,7 +155,7 @@ impl Live {
         }
         let x = &mut self.perf.xfade;
         if (x.a, x.b) != (a, b) {
-            self.log(format!("crossfader: scene {a} ↔ scene {b}"));
+            self.log(format!("crossfader: scene {a} <-> scene {b}"));
         }
         let x = &mut self.perf.xfade;
         (x.a, x.b, x.alpha) = (a, b, alpha);

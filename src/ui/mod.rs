@@ -7,6 +7,7 @@ pub mod app;
 pub mod gfx;
 pub mod keys;
 pub mod panel;
+pub mod perform;
 pub mod session;
 pub mod state;
 

@@ -5,6 +5,7 @@
 
 use super::keys::{Action, shortcuts};
 use super::panel::{Editor, panel};
+use super::perform::{PerformUi, PerformView, describe, perform_keys, perform_panel};
 use super::state::{AudioMeter, PanelState};
 use crate::backend::Frame;
 use crate::engine::edits::{EditOutcome, TimedEdit};
@@ -44,6 +45,8 @@ pub struct Session {
     /// Whether the window should be fullscreen (the shell applies it).
     pub fullscreen: bool,
     pub prompt: Option<Prompt>,
+    /// The crossfader's controls.
+    pub perf: PerformUi,
     pending: VecDeque<TimedEdit>,
     frames: u64,
     fps_window: (Instant, u64),
@@ -73,6 +76,7 @@ impl Session {
             show_panel,
             fullscreen: false,
             prompt: None,
+            perf: PerformUi::default(),
             pending: pending.into(),
             frames: 0,
             fps_window: (Instant::now(), 0),
@@ -116,14 +120,17 @@ impl Session {
             self.replay(t);
         }
         let actions = shortcuts(ui.ctx());
+        let mut played = perform_keys(ui.ctx());
         let mut edits = Vec::new();
         if self.show_panel {
-            let (st, ed) = (&mut self.st, &mut self.ed);
+            let view = PerformView::of(&self.live);
+            let (st, ed, perf) = (&mut self.st, &mut self.ed, &mut self.perf);
             egui::Panel::right("panel")
                 .default_size(PANEL_WIDTH)
                 .resizable(true)
                 .show(ui, |ui| {
                     ui.heading("dmm-synth");
+                    played.extend(perform_panel(ui, &view, perf));
                     edits = panel(ui, st, ed);
                 });
         }
@@ -132,7 +139,14 @@ impl Session {
             .show(ui, |ui| pictures_ui(ui, &self.pictures));
         let confirmed = self.prompt_ui(ui.ctx());
         for e in edits {
-            self.live.send(e);
+            if let Err(err) = self.live.perform(&describe(&e), e) {
+                self.st.push_log(Level::Error, err.to_string());
+            }
+        }
+        for a in played {
+            if let Err(err) = super::perform::apply(&mut self.live, a) {
+                self.st.push_log(Level::Error, err.to_string());
+            }
         }
         if self.ed.reload_morph != self.live.morph_override()
             && let Err(e) = self.live.set_morph(self.ed.reload_morph)
