@@ -7,9 +7,9 @@ use dmm_synth::audio::quiet::Quiet;
 use dmm_synth::backend::{self, BackendChoice, gpu};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
-use dmm_synth::neurons::{Kinds, PortKind, TYPES};
-use dmm_synth::patch::{Patch, one_line};
+use dmm_synth::patch::{Patch, budget, one_line};
 use dmm_synth::render::{RenderOptions, render};
+use dmm_synth::ui::editor::script::parse_script;
 use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +32,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct PlayArgs {
     /// The patch to play.
-    #[arg(default_value = "patches/default.json")]
+    #[arg(default_value = "patches/default.dmm")]
     patch: PathBuf,
     /// Do not open the sound card (null sink paced by the wall clock).
     #[arg(long)]
@@ -61,6 +61,10 @@ struct PlayArgs {
     /// Timed edit requests to send while playing, one JSON object per line with a "tick" field.
     #[arg(long)]
     edits: Option<PathBuf>,
+    /// Text and keys to type into the code pane at engine ticks, one JSON object per line:
+    /// {"tick": N, "text": "..."} or {"tick": N, "key": "ctrl+enter"} (a test hook).
+    #[arg(long = "type", value_name = "FILE")]
+    typed: Option<PathBuf>,
     /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
@@ -88,6 +92,14 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         Some(p) => read_edits(p)?,
         None => Vec::new(),
     };
+    let typed = match &a.typed {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            parse_script(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => Vec::new(),
+    };
     let capture = match (a.capture_tick, a.capture_out) {
         (Some(tick), Some(out)) => Some(CaptureRequest {
             tick,
@@ -103,6 +115,7 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         morph: a.morph,
         capture,
         edits,
+        typed,
         size: a.size,
         panel: !a.hide_panel,
         notes: Vec::new(),
@@ -125,6 +138,8 @@ enum Command {
     },
     /// Run a patch headless as fast as possible; write PNG frames, audio.wav and trace.jsonl.
     Render(RenderArgs),
+    /// Convert a patch between JSON (.json) and the text language (.dmm), by extension.
+    Convert { from: PathBuf, to: PathBuf },
     /// Print the neuron table (markdown).
     Types,
     /// List GPU adapters (name, API, device type) and audio output devices.
@@ -189,8 +204,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match command {
         Command::Check { patches } => Ok(check(&patches)),
         Command::Render(args) => render_cmd(args),
+        Command::Convert { from, to } => {
+            let p = Patch::load(&from).map_err(|e| anyhow::anyhow!("{e}"))?;
+            p.save(&to)
+                .with_context(|| format!("cannot write {}", to.display()))?;
+            println!("{} -> {}", from.display(), to.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Types => {
-            print!("{}", types_markdown());
+            print!("{}", dmm_synth::neurons::table::markdown());
             Ok(ExitCode::SUCCESS)
         }
         Command::Info => {
@@ -206,10 +228,11 @@ fn check(patches: &[PathBuf]) -> ExitCode {
     for p in patches {
         match Patch::load(p) {
             Ok(patch) => println!(
-                "{}: ok ({} neurons, {} weights)",
+                "{}: ok ({} neurons, {} weights, {} of streams)",
                 one_line(&p.display().to_string()),
                 patch.neurons.len(),
-                patch.weights.len()
+                patch.weights.len(),
+                budget::mib(budget::network_bytes(&patch.network))
             ),
             Err(errs) => {
                 bad += 1;
@@ -348,57 +371,4 @@ fn info() {
             quiet.swallowed()
         );
     }
-}
-
-/// The neuron table as markdown (the README's table is this output).
-fn types_markdown() -> String {
-    let kind = |k: &PortKind| match k {
-        PortKind::Scalar => "scalar",
-        PortKind::Audio => "audio",
-        PortKind::Matrix => "matrix",
-        PortKind::Any => "any",
-        PortKind::Image => "image",
-        PortKind::ImageT => "image (cols×rows)",
-        PortKind::MatA => "image (rows×inner)",
-        PortKind::MatB => "image (inner×cols)",
-    };
-    let ports = |ps: &[(&str, PortKind)]| {
-        if ps.is_empty() {
-            "—".to_string()
-        } else {
-            ps.iter()
-                .map(|(n, k)| format!("`{n}` {}", kind(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    let mut s = String::from(
-        "| type | inputs | outputs | `kind` | settings | what it does |\n|---|---|---|---|---|---|\n",
-    );
-    for t in TYPES {
-        let kinds = match t.kinds {
-            Kinds::None => "—",
-            Kinds::Dense => "scalar, audio, image",
-            Kinds::All => "scalar, audio, image, matrix",
-        };
-        let settings = if t.settings.is_empty() {
-            "—".to_string()
-        } else {
-            t.settings
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        s.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} |\n",
-            t.name,
-            ports(t.inputs),
-            ports(t.outputs),
-            kinds,
-            settings,
-            t.doc
-        ));
-    }
-    s
 }

@@ -170,6 +170,25 @@ fn random_edit(rng: &mut Lcg, i: usize, names: &mut Vec<String>) -> (String, Edi
     }
 }
 
+/// A row typed in the code pane and evaluated (`eval_snippet`) against what runs now: the
+/// whole row is set, entries it does not name go.
+fn evaluated_line(live: &mut Live, rng: &mut Lcg, names: &[String]) -> (String, Edit) {
+    live.wait_landed();
+    let s = live.engine().latest().unwrap();
+    let t = rng.pick(&names[1..]).clone();
+    let (a, b) = (rng.pick(names).clone(), rng.pick(names).clone());
+    let line = format!(
+        "{t}.in <- {} {a}.out + {} {b}.out",
+        rng.weight(),
+        rng.weight()
+    );
+    let assets = dmm_synth::neurons::AssetDirs::default();
+    let e = dmm_synth::patch::text::eval_snippet(&line, 1, &s.net, &s.w, &assets, 0.0)
+        .unwrap_or_else(|e| panic!("{line}: {e:?}"))
+        .unwrap_or_else(|| panic!("{line} changes something"));
+    (format!("eval {line}"), e)
+}
+
 #[test]
 fn twenty_random_edits_undone_give_the_start_and_redone_give_the_end() {
     let (_dir, path) = temp_patch(BASE);
@@ -180,7 +199,11 @@ fn twenty_random_edits_undone_give_the_start_and_redone_give_the_end() {
     let mut names: Vec<String> = ["k", "x", "y"].iter().map(|s| s.to_string()).collect();
     // Sent back to back: each action's "before" includes the ones still on their way.
     for i in 0..20 {
-        let (what, e) = random_edit(&mut rng, i, &mut names);
+        let (what, e) = if i % 4 == 3 {
+            evaluated_line(&mut live, &mut rng, &names)
+        } else {
+            random_edit(&mut rng, i, &mut names)
+        };
         live.perform(&what, e).unwrap();
     }
     let end = running(&mut live);
@@ -191,7 +214,7 @@ fn twenty_random_edits_undone_give_the_start_and_redone_give_the_end() {
         .iter()
         .map(|e| e.what.as_str())
         .collect();
-    for kind in ["remove ", "add ", "+=", "<-"] {
+    for kind in ["remove ", "add ", "+=", "<-", "eval "] {
         assert!(
             whats.iter().any(|w| w.contains(kind)),
             "no {kind} in {whats:?}"

@@ -131,7 +131,7 @@ impl Live {
         let Some(scene) = self.perf.scenes.slots[i].clone() else {
             return Err(LiveError::Scene(format!("scene {n} is empty")));
         };
-        let morph = self.opts.morph.unwrap_or(self.file_settings.morph_time);
+        let morph = self.opts.morph.unwrap_or(self.file.settings.morph_time);
         let before = self.program()?;
         let c = change(&before, &scene);
         let st = steps(&c.before, &c.after, morph);
@@ -201,19 +201,19 @@ impl Live {
         }
         let text = serde_json::to_string_pretty(&json!({ "scenes": scenes }))
             .unwrap_or_else(|_| "{}".into());
-        let path = scenes_path(&self.path);
+        let path = scenes_path(&self.file.path);
         save_atomic(&path, text.as_bytes()).map_err(|err| LiveError::Io { path, err })
     }
 
     /// Reads the sidecar of the open patch, if there is one. Every scene is checked like a patch
     /// (with the patch's settings); a bad sidecar changes nothing and says why.
     pub(super) fn load_scenes(&mut self) {
-        let path = scenes_path(&self.path);
+        let path = scenes_path(&self.file.path);
         let Ok(text) = std::fs::read_to_string(&path) else {
             self.perf.scenes = Scenes::default();
             return;
         };
-        match parse_scenes(&text, &path, &self.base) {
+        match parse_scenes(&text, &path, &self.file.base) {
             Ok(s) => {
                 let n = s.filled().iter().filter(|f| **f).count();
                 self.perf.scenes = s;

@@ -11,16 +11,18 @@
 
 pub mod budget;
 pub mod diff;
+pub mod infer;
 mod parse;
 mod raw;
 mod save;
+pub mod text;
 pub mod watch;
 
 use crate::neurons::AssetDirs;
 use crate::neurons::NeuronSpec;
 use crate::neurons::network::{EDITS, Network, SELF};
 use crate::stream::kind::Settings;
-use crate::stream::wmatrix::{MAX_WEIGHT, WMatrix};
+use crate::stream::wmatrix::{MAX_WEIGHT, WMatrix, weight_in_bounds};
 pub use parse::json_message;
 pub use save::save_atomic;
 use serde_json::{Map, Value as Json, json};
@@ -95,6 +97,9 @@ pub struct Patch {
     pub weights: WMatrix,
     /// The network built and checked from the above.
     pub network: Network,
+    /// The text form's blank lines, comment lines, line order, row comments and row morphs
+    /// (JSON: the optional `"layout"` array). Empty for patches that never were text.
+    pub layout: text::Layout,
 }
 
 impl Patch {
@@ -115,7 +120,11 @@ impl Patch {
 
     /// Parses and checks patch text. `file` names it in errors; assets resolve against `assets`.
     pub fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch, PatchErrors> {
-        parse::parse(text, file, assets)
+        if file.ends_with(".json") || text.trim_start().starts_with('{') {
+            parse::parse(text, file, assets)
+        } else {
+            text::parse_text(text, file, assets)
+        }
     }
 
     /// The initial W: the file's weights plus Self's core weights.
@@ -147,6 +156,7 @@ impl Patch {
             neurons,
             weights,
             network: net.clone(),
+            layout: text::Layout::default(),
         }
     }
 
@@ -172,6 +182,9 @@ impl Patch {
             "weights".into(),
             serde_json::to_value(&self.weights).expect("weights serialize"),
         );
+        if !self.layout.is_empty() {
+            top.insert("layout".into(), self.layout.to_json());
+        }
         let mut s = serde_json::to_string_pretty(&Json::Object(top)).expect("json");
         s.push('\n');
         s
@@ -183,7 +196,7 @@ impl Patch {
         let (t, s, w) = self
             .weights
             .entries()
-            .find(|(_, _, w)| !w.is_finite() || w.abs() > MAX_WEIGHT)?;
+            .find(|(_, _, w)| !weight_in_bounds(*w))?;
         Some(format!(
             "weight {t} <- {s} is {w}, which a patch cannot hold (finite, |w| <= {MAX_WEIGHT:e}); set it to a smaller value first"
         ))
@@ -195,6 +208,15 @@ impl Patch {
         if let Some(why) = self.unsaveable() {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
         }
-        save_atomic(path, self.to_json_string().as_bytes())
+        save_atomic(path, self.to_string_for(path).as_bytes())
+    }
+
+    /// The file's text for `path`: the text language for `.dmm`, else JSON.
+    pub fn to_string_for(&self, path: &Path) -> String {
+        if path.extension().is_some_and(|e| e == "dmm") {
+            text::print_text(self)
+        } else {
+            self.to_json_string()
+        }
     }
 }
