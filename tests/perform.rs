@@ -530,3 +530,37 @@ fn opening_a_compatible_patch_morphs_keeping_the_tick_and_common_state() {
     );
     live.stop();
 }
+
+#[test]
+fn a_dragged_knob_is_one_entry_and_one_undo() {
+    let (_dir, path) = temp_patch(BASE);
+    let mut live = open(&path);
+    wait_ticks(&mut live, 3);
+    for w in [0.5, 0.6, 0.7] {
+        live.perform_continued(
+            &format!("x.in <- {w} k.out"),
+            Edit::set("x.in", "k.out", w).unwrap(),
+        )
+        .unwrap();
+    }
+    assert_eq!(live.history().entries().len(), 1);
+    assert_eq!(live.history().entries()[0].what, "x.in <- 0.7 k.out");
+    // Another weight starts a new entry.
+    live.perform_continued("y.in <- 3 k.out", Edit::set("y.in", "k.out", 3.0).unwrap())
+        .unwrap();
+    assert_eq!(live.history().entries().len(), 2);
+    assert_eq!(
+        running(&mut live).1.weights.get(&pr("x.in"), &pr("k.out")),
+        0.7
+    );
+    live.undo().unwrap();
+    live.undo().unwrap();
+    let r = running(&mut live).1.weights;
+    assert_eq!(
+        r.get(&pr("x.in"), &pr("k.out")),
+        1.0,
+        "back to before the drag"
+    );
+    assert_eq!(r.get(&pr("y.in"), &pr("k.out")), 0.25);
+    live.stop();
+}

@@ -171,6 +171,37 @@ impl Live {
         self.record(what, &before, steps)
     }
 
+    /// Like `perform`, for the next step of one gesture (a knob being dragged): when the newest
+    /// entry is at the head and changed exactly the same weights (no neurons), this one joins it
+    /// (its `before` stays, its `after` and description become this one's), so a drag is one
+    /// entry and one undo.
+    pub fn perform_continued(&mut self, what: &str, edit: Edit) -> Result<u64, LiveError> {
+        let before = self.program()?;
+        let mut after = before.clone();
+        after.apply(&edit);
+        let c = change(&before, &after);
+        let h = &mut self.perf.history;
+        let joins = h.head == h.entries.len()
+            && h.entries.last().is_some_and(|e| {
+                e.change.after.neurons.is_empty()
+                    && c.after.neurons.is_empty()
+                    && !c.after.weights.is_empty()
+                    && e.change.after.weights.keys().eq(c.after.weights.keys())
+            });
+        let Some(last) = h.entries.last_mut().filter(|_| joins) else {
+            return self.perform(what, edit);
+        };
+        last.change.after = c.after;
+        last.what = what.to_string();
+        last.time = clock();
+        let why = Why::Do(last.uid);
+        let steps = Steps {
+            now: vec![edit],
+            later: Vec::new(),
+        };
+        self.send_steps(steps, why)
+    }
+
     /// Records `steps` as one entry from `before` and sends them (`later` once `now` landed).
     pub(super) fn record(
         &mut self,

@@ -57,6 +57,8 @@ pub struct Session {
     pub prompt: Option<Prompt>,
     /// The crossfader's controls.
     pub perf: PerformUi,
+    /// The last frame sent a panel edit with a pointer button down (a drag goes on).
+    dragged: bool,
     pending: VecDeque<TimedEdit>,
     frames: u64,
     fps_window: (Instant, u64),
@@ -92,6 +94,7 @@ impl Session {
             fullscreen: false,
             prompt: None,
             perf: PerformUi::default(),
+            dragged: false,
             pending: pending.into(),
             frames: 0,
             fps_window: (Instant::now(), 0),
@@ -175,15 +178,25 @@ impl Session {
                 }
             });
         let confirmed = self.prompt_ui(ui.ctx());
+        let dragging = ui.ctx().input(|i| i.pointer.any_down());
+        let mut sent = false;
         for e in edits {
             // The text follows the panel: the rows this edit touches are rewritten.
             if let Some(snap) = &self.latest {
                 self.code.panel_edit(&e, &snap.net, &snap.w);
             }
-            if let Err(err) = self.live.perform(&describe(&e), e) {
+            // A knob being dragged is one history entry.
+            let r = if dragging && self.dragged {
+                self.live.perform_continued(&describe(&e), e)
+            } else {
+                self.live.perform(&describe(&e), e)
+            };
+            if let Err(err) = r {
                 self.st.push_log(Level::Error, err.to_string());
             }
+            sent = true;
         }
+        self.dragged = dragging && sent;
         for a in played {
             if let Err(err) = super::perform::apply(&mut self.live, a) {
                 self.st.push_log(Level::Error, err.to_string());
