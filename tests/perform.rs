@@ -470,6 +470,10 @@ fn scenes_recall_as_a_morph_and_live_beside_the_patch_file() {
     assert_same_state(marks, state_marks(&mut live));
     assert!(live.recall_scene(7).is_err(), "an empty slot says so");
     assert!(live.store_scene(10).is_err());
+    // Save as: the scenes go beside the new file too.
+    let other = dir.path().join("other.json");
+    live.save_as(&other).unwrap();
+    assert!(dir.path().join("other.scenes.json").exists());
     live.stop();
 
     // Saved next to the patch; a new run on the patch has them.

@@ -91,6 +91,10 @@ impl Live {
         let watcher = watch(path, self.opts.watch, &mut self.queued);
         self.file.path = path.to_path_buf();
         self.watcher = watcher;
+        // The scenes go with the patch (their sidecar beside the new file).
+        if self.perf.scenes.filled().contains(&true) {
+            self.save_scenes()?;
+        }
         Ok(())
     }
 
