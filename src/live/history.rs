@@ -14,6 +14,10 @@ use crate::engine::edits::{Edit, EditOutcome};
 use crate::engine::machine::{EDIT_LATENCY_TICKS, Level, Message};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A request with no outcome after this many ticks is taken as lost (an engine restart) and no
+/// longer followed on top of the snapshot.
+const LOST_TICKS: u64 = 10_000;
+
 /// The most entries kept; the oldest go first.
 pub const MAX_HISTORY: usize = 1000;
 
@@ -102,6 +106,8 @@ pub(super) enum Why {
 #[derive(Clone, Debug)]
 pub(super) struct Pending {
     pub id: u64,
+    /// The newest snapshot's tick when it was sent.
+    pub sent: u64,
     pub edits: Vec<Edit>,
     pub until: Option<u64>,
     pub why: Why,
@@ -133,9 +139,10 @@ impl Live {
     pub fn program(&mut self) -> Result<Program, LiveError> {
         let snap = self.settled_snapshot()?;
         let now = snap.tick;
-        self.perf
-            .pending
-            .retain(|p| p.until.is_none_or(|until| now < until));
+        self.perf.pending.retain(|p| match p.until {
+            Some(until) => now < until,
+            None => now < p.sent.saturating_add(LOST_TICKS),
+        });
         let mut prog = Program::running(&snap.net, &snap.w);
         for p in &self.perf.pending {
             p.edits.iter().for_each(|e| prog.apply(e));
@@ -231,8 +238,10 @@ impl Live {
         } else {
             Why::Do(self.perf.history.push(what.to_string(), c))
         };
+        let sent = self.engine().latest().map_or(0, |s| s.tick);
         self.perf.pending.push(Pending {
             id,
+            sent,
             edits,
             until: None,
             why,
@@ -259,8 +268,10 @@ impl Live {
             }
             let id = self.send(req);
             first = if first == 0 { id } else { first };
+            let sent = self.engine().latest().map_or(0, |s| s.tick);
             self.perf.pending.push(Pending {
                 id,
+                sent,
                 until: None,
                 why,
                 edits: part,
