@@ -568,3 +568,44 @@ fn a_dragged_knob_is_one_entry_and_one_undo() {
     assert_eq!(r.get(&pr("y.in"), &pr("k.out")), 0.25);
     live.stop();
 }
+
+#[test]
+fn a_hot_reload_is_one_entry_and_undo_goes_back_to_the_running_program() {
+    let (_dir, path) = temp_patch(BASE);
+    let o = LiveOptions {
+        audio: false,
+        watch: true,
+        capture_every: 0,
+        morph: Some(0.0),
+        trace: None,
+    };
+    let mut live =
+        Live::open(&path, Box::new(CpuBackend::new()), o).unwrap_or_else(|e| panic!("{e}"));
+    wait_ticks(&mut live, 3);
+    let start = running(&mut live);
+    // An editor saves by renaming a temp file over the patch.
+    let tmp = path.with_extension("json.swp");
+    std::fs::write(
+        &tmp,
+        BASE.replace(r#""x.in": { "k.out": 1 }"#, r#""x.in": { "k.out": 3 }"#)
+            .replace(r#""z": { "type": "tanh" },"#, "")
+            .replace(r#""z.x": { "y.out": 2 },"#, ""),
+    )
+    .unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let t0 = Instant::now();
+    while live.history().entries().is_empty() {
+        live.poll();
+        assert!(t0.elapsed() < DEADLINE, "the reload never came");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(live.history().entries()[0].what, "reload base.json");
+    let r = running(&mut live);
+    assert!(!r.0.contains_key("z"));
+    assert_eq!(r.1.weights.get(&pr("x.in"), &pr("k.out")), 3.0);
+    live.undo().unwrap();
+    let back = running(&mut live);
+    assert_eq!(back.0, start.0, "z is back");
+    assert_eq!(back.1.weights, start.1.weights);
+    live.stop();
+}
