@@ -94,14 +94,16 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         .map(|p| p.settings.tick_rate)
         .map_err(|e| UiError::Patch(e.to_string()))?;
     let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
+    let pane_can_open = super::editor::file::PatchFile::open(&opts.patch, false).is_ok();
     let live = Live::open(
         &opts.patch,
         backend,
         LiveOptions {
             audio: opts.audio,
             // The code pane watches the file: it reloads a clean buffer and evaluates it, and
-            // asks first when the buffer has unsaved changes.
-            watch: false,
+            // asks first when the buffer has unsaved changes. A file the pane cannot show is
+            // watched by `Live` itself, as before.
+            watch: opts.watch && !pane_can_open,
             capture_every,
             morph: opts.morph,
             trace: None,
@@ -109,7 +111,7 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
-    if opts.watch {
+    if opts.watch && pane_can_open {
         session.watch_file();
     }
     session.type_later(opts.typed.clone());
