@@ -93,6 +93,10 @@ impl Live {
         let watcher = watch(path, self.opts.watch, &mut self.queued);
         self.file.path = path.to_path_buf();
         self.watcher = watcher;
+        // The scenes go with the patch (their sidecar beside the new file).
+        if self.perf.scenes.filled().contains(&true) {
+            self.save_scenes()?;
+        }
         Ok(())
     }
 
@@ -108,7 +112,8 @@ impl Live {
         p.path = Some(path.to_path_buf());
         let old_path = std::mem::replace(&mut self.file.path, path.to_path_buf());
         let mut ev = Vec::new();
-        if let Err(e) = self.apply(&p, &mut ev) {
+        let what = format!("open {}", super::file_name(path));
+        if let Err(e) = self.apply(&p, &what, &mut ev) {
             self.file.path = old_path;
             return Err(e);
         }
@@ -116,6 +121,7 @@ impl Live {
         self.file.last_text = text;
         self.watcher = None; // Before the new one: one watch at a time.
         self.watcher = watch(path, self.opts.watch, &mut self.queued);
+        self.load_scenes();
         Ok(())
     }
 }

@@ -19,8 +19,11 @@
 
 mod buffer;
 mod files;
+pub mod history;
+pub mod program;
 mod recovery;
 mod reload;
+pub mod scenes;
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
@@ -53,6 +56,8 @@ pub enum LiveError {
     NoEngine(String),
     #[error("morph time {0} s: expected a finite number of seconds, 0 or more")]
     BadMorph(f64),
+    #[error("{0}")]
+    Scene(String),
     #[error("{path}: not saved: {why}")]
     Unsaveable { path: PathBuf, why: String },
 }
@@ -121,6 +126,8 @@ pub struct Live {
     /// Events found while doing something else (a restart, a save), for the next `poll`.
     queued: Vec<LiveEvent>,
     trace: Option<TraceThread>,
+    /// History, requests on their way, scenes and the crossfader (`history`, `scenes`).
+    perf: history::Perform,
 }
 
 /// The open patch file, as last loaded or saved.
@@ -250,7 +257,7 @@ impl Live {
         );
         let mut queued = Vec::new();
         let watcher = watch(path, opts.watch, &mut queued);
-        Ok(Live {
+        let mut live = Live {
             file: PatchFile {
                 path: path.to_path_buf(),
                 comment: patch.comment.clone(),
@@ -267,7 +274,10 @@ impl Live {
             recovery: Recovery::default(),
             queued,
             trace,
-        })
+            perf: Default::default(),
+        };
+        live.load_scenes();
+        Ok(live)
     }
 
     /// The engine: send edits, read the latest snapshot.
@@ -342,6 +352,9 @@ impl Live {
             }
         }
         self.advance_flight();
+        if let Err(e) = self.pump_crossfade() {
+            ev.push(LiveEvent::FileErrors(e.lines()));
+        }
         if self.watcher.as_ref().is_some_and(|w| w.changed()) {
             self.reloading.waiting = true;
         }
