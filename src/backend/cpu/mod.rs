@@ -18,7 +18,18 @@ pub struct CpuBackend {
     /// Rows of the current plan by neuron: `row_of[n][p]` indexes `plan.rows`.
     row_of: Vec<Vec<Option<usize>>>,
     plan_version: Option<u64>,
+    /// Whether the strokes run over neurons on rayon's threads: only when the layout holds
+    /// enough elements (`PAR_WORK`) for the hand-off to pay. Small (audio) networks run on the
+    /// calling thread, which also keeps their ticks free of allocations (rayon's job queue
+    /// allocates a block every few dozen jobs injected from outside the pool).
+    parallel: bool,
 }
+
+/// Dense elements (inputs and outputs of every neuron) from which the strokes go parallel over
+/// neurons. Below it a tick takes well under a millisecond on one core (default.json's 128²
+/// pictures hold 400 000 elements), and spreading it costs more CPU (wake-ups, a queue) than it
+/// saves in latency; the big kernels still split themselves above `PAR_MIN` elements.
+pub const PAR_WORK: usize = 1 << 20;
 
 impl CpuBackend {
     pub fn new() -> Self {
@@ -110,6 +121,8 @@ impl Backend for CpuBackend {
                 }
             });
         }
+        let work: usize = ins.iter().chain(&outs).flatten().map(Vec::len).sum();
+        self.parallel = work >= PAR_WORK;
         self.ins = ins;
         self.outs = outs;
         self.plan_version = None;
@@ -161,14 +174,19 @@ impl CpuBackend {
         }
         let outs = &self.outs;
         let row_of = &self.row_of;
-        self.ins.par_iter_mut().enumerate().for_each(|(n, ins)| {
+        let one = |(n, ins): (usize, &mut Vec<Vec<f32>>)| {
             for (p, dst) in ins.iter_mut().enumerate() {
                 match row_of[n][p] {
                     Some(r) => lincomb(dst, &plan.rows[r], outs),
                     None => dst.fill(0.0),
                 }
             }
-        });
+        };
+        if self.parallel {
+            self.ins.par_iter_mut().enumerate().for_each(one);
+        } else {
+            self.ins.iter_mut().enumerate().for_each(one);
+        }
     }
 
     /// Up stroke: every neuron's CPU kernel from its inputs (and its previous outputs, its
@@ -183,19 +201,28 @@ impl CpuBackend {
         nonfinite.clear();
         nonfinite.resize(net.neurons.len(), 0);
         let ins = &self.ins;
-        self.outs
-            .par_iter_mut()
-            .zip(nonfinite.par_iter_mut())
-            .enumerate()
-            .for_each(|(n, (outs, bad))| {
-                let def = &net.neurons[n];
-                if def.engine_side() {
-                    return;
-                }
-                let Some(kernel) = def.info.cpu else { return };
-                kernel(def, &ins[n], outs, &up);
-                *bad = outs.iter_mut().map(|o| guard(o)).sum();
-            });
+        let one = |(n, (outs, bad)): (usize, (&mut Vec<Vec<f32>>, &mut u32))| {
+            let def = &net.neurons[n];
+            if def.engine_side() {
+                return;
+            }
+            let Some(kernel) = def.info.cpu else { return };
+            kernel(def, &ins[n], outs, &up);
+            *bad = outs.iter_mut().map(|o| guard(o)).sum();
+        };
+        if self.parallel {
+            self.outs
+                .par_iter_mut()
+                .zip(nonfinite.par_iter_mut())
+                .enumerate()
+                .for_each(one);
+        } else {
+            self.outs
+                .iter_mut()
+                .zip(nonfinite.iter_mut())
+                .enumerate()
+                .for_each(one);
+        }
     }
 
     /// The scalars, the summed audio_out blocks and, when captured, the display frames.
