@@ -37,16 +37,23 @@ impl CpuBackend {
     }
 }
 
-/// `dst = Σ w·src`, with the weight ramped from w0 to w1 across audio blocks.
+/// `dst = Σ w·src`, with the weight ramped from w0 to w1 across audio blocks. The first term
+/// writes, the others add: one pass per term, each a plain vectorisable loop.
 fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
-    dst.fill(0.0);
     let n = dst.len();
-    for t in &row.terms {
+    for (k, t) in row.terms.iter().enumerate() {
         let src = &outs[t.neuron][t.port];
+        let first = k == 0;
         if row.kind == Kind::Audio && t.w0 != t.w1 {
             let step = (t.w1 - t.w0) / n as f32;
             for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
-                *d += (t.w0 + step * (i + 1) as f32) * s;
+                let v = (t.w0 + step * (i + 1) as f32) * s;
+                *d = if first { v } else { *d + v };
+            }
+        } else if first {
+            let w = t.w1;
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = w * s;
             }
         } else {
             let w = t.w1;
@@ -54,6 +61,9 @@ fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
                 *d += w * s;
             }
         }
+    }
+    if row.terms.is_empty() {
+        dst.fill(0.0);
     }
 }
 
