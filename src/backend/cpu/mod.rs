@@ -9,7 +9,6 @@ use crate::neurons::{UpCtx, init_outputs};
 use crate::stream::kind::Kind;
 use rayon::prelude::*;
 
-#[derive(Default)]
 pub struct CpuBackend {
     /// Per neuron, per input port: this tick's input values (after the down stroke).
     ins: Vec<Vec<Vec<f32>>>,
@@ -23,6 +22,14 @@ pub struct CpuBackend {
     /// calling thread, which also keeps their ticks free of allocations (rayon's job queue
     /// allocates a block every few dozen jobs injected from outside the pool).
     parallel: bool,
+    /// The layout size from which `parallel` is set (`PAR_WORK` unless chosen).
+    par_work: usize,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::with_par_work(PAR_WORK)
+    }
 }
 
 /// Dense elements (inputs and outputs of every neuron) from which the strokes go parallel over
@@ -34,6 +41,19 @@ pub const PAR_WORK: usize = 1 << 20;
 impl CpuBackend {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A backend whose strokes go parallel over neurons from `min_elements` dense elements (0:
+    /// always; `usize::MAX`: never). The benchmark compares thresholds with it.
+    pub fn with_par_work(min_elements: usize) -> Self {
+        CpuBackend {
+            ins: Vec::new(),
+            outs: Vec::new(),
+            row_of: Vec::new(),
+            plan_version: None,
+            parallel: false,
+            par_work: min_elements,
+        }
     }
 }
 
@@ -132,7 +152,7 @@ impl Backend for CpuBackend {
             });
         }
         let work: usize = ins.iter().chain(&outs).flatten().map(Vec::len).sum();
-        self.parallel = work >= PAR_WORK;
+        self.parallel = work >= self.par_work;
         self.ins = ins;
         self.outs = outs;
         self.plan_version = None;
