@@ -80,20 +80,8 @@ fn phasor_tick(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgro
 // Tolerance: phase compared on the circle, 1e-5.
 @compute @workgroup_size(1)
 fn phasor_audio() {
-    // The CPU kernel's steps (src/neurons/elementwise.rs, PHASOR_STEP = 8), the same operations
-    // in the same order: per step, each phase is the step's start plus a running sum of its
-    // increments; a shorter tail goes sample by sample.
     var p = outs[P.out0 + P.n - 1u];
-    var i = 0u;
-    for (; i + 8u <= P.n; i += 8u) {
-        var s = 0.0;
-        for (var j = 0u; j < 8u; j++) {
-            s = s + ins[P.in0 + i + j] * P.f1;
-            put(P.out0 + i + j, wrap(p + s));
-        }
-        p = wrap(p + s);
-    }
-    for (; i < P.n; i++) {
+    for (var i = 0u; i < P.n; i++) {
         p = wrap(p + ins[P.in0 + i] * P.f1);
         put(P.out0 + i, p);
     }

@@ -152,37 +152,13 @@ fn phasor(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], ctx: &UpCtx)
     }
 }
 
-/// Samples per step of the audio phasor: within a step, each sample's phase is the step's start
-/// phase plus a running sum of the step's increments (`PHASOR_STEP` adds that do not wait for the
-/// phase), so that the only serial dependency left is one add per step.
-pub const PHASOR_STEP: usize = 8;
-
-/// An audio block of phases from the block's last sample on, in f32 with the same operations as
-/// the GPU's `phasor_audio` (so both give the same bits): per step of `PHASOR_STEP` samples,
-/// t_j = Σ_{k≤j} f_k·dt and phase_j = wrap(p + t_j), p = the step's last phase; a tail shorter
-/// than a step goes sample by sample, p ← wrap(p + f·dt). No floor per sample: the wraps are
-/// branch-free and side by side, and the phase carried between steps takes a branch that the
-/// predictor gets right (it wraps once a period).
+/// An audio block of phases from the block's last sample on: p ← wrap(p + f·dt) per sample, in
+/// f32 like the GPU's `phasor_audio` (the same operations, so both give the same bits). The only
+/// serial step is the add: a phase that stays in [0, 1) takes no floor, and the wrap (once per
+/// period) is a branch the predictor gets right, not a dependency of every sample.
 pub fn phasor_block(out: &mut [f32], freq: &[f32], dt: f32) {
-    let n = out.len().min(freq.len());
-    let (out, freq) = (&mut out[..n], &freq[..n]);
     let mut p = out.last().copied().unwrap_or(0.0);
-    let mut steps = out.chunks_exact_mut(PHASOR_STEP);
-    let mut fsteps = freq.chunks_exact(PHASOR_STEP);
-    for (o, f) in (&mut steps).zip(&mut fsteps) {
-        let mut t = [0.0f32; PHASOR_STEP];
-        let mut s = 0.0f32;
-        for (t, &f) in t.iter_mut().zip(f) {
-            s += f * dt;
-            *t = s;
-        }
-        for (o, &t) in o.iter_mut().zip(&t) {
-            *o = frac32(p + t);
-        }
-        let q = p + s;
-        p = if (0.0..1.0).contains(&q) { q } else { wrap(q) };
-    }
-    for (o, &f) in steps.into_remainder().iter_mut().zip(fsteps.remainder()) {
+    for (o, &f) in out.iter_mut().zip(freq) {
         let q = p + f * dt;
         p = if (0.0..1.0).contains(&q) { q } else { wrap(q) };
         *o = p;
