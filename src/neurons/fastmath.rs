@@ -35,7 +35,10 @@ pub fn sin_in_range(x: f32) -> f32 {
     #[allow(clippy::excessive_precision)]
     const PI_C: f32 = 1.509_957_990_978_376_4e-7;
     let x = x.clamp(-SIN_FAST_LIMIT, SIN_FAST_LIMIT);
-    let k = (x * INV_PI + MAGIC) - MAGIC;
+    // k = round(x/π); the low bit of the rounded sum's mantissa is k's parity (no float-to-int
+    // conversion, which would keep the loop from vectorising).
+    let kf = x * INV_PI + MAGIC;
+    let k = kf - MAGIC;
     let r = ((x - k * PI_A) - k * PI_B) - k * PI_C;
     let z = r * r;
     let mut p = 1.0 / 6_227_020_800.0f32;
@@ -45,8 +48,7 @@ pub fn sin_in_range(x: f32) -> f32 {
     p = p * z + 1.0 / 120.0;
     p = p * z - 1.0 / 6.0;
     let s = r + r * z * p;
-    let odd = ((k as i32) & 1) as u32;
-    f32::from_bits(s.to_bits() ^ (odd << 31))
+    f32::from_bits(s.to_bits() ^ (kf.to_bits() << 31))
 }
 
 /// sin(x) to within `SIN_MAX_ABS_ERROR`; std's `sin` outside ±`SIN_FAST_LIMIT`.
