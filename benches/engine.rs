@@ -1,10 +1,13 @@
 //! Engine benchmarks, printed side by side in one run: matmul GFLOP/s at 128/256/512 (GPU kernel on
 //! the present adapter, the CPU backend's GEMM, numpy); ticks/s of poster.json at 256² and 512² on
 //! each backend and in numpy (benches/poster_numpy.py, same run); the real-time factor of fm.json
-//! and the per-tick time of sine.json on each backend. Run with `cargo bench --bench engine`.
+//! and the per-tick time of sine.json on each backend; ns per oscillator per sample of 10, 100 and
+//! 1000 sine oscillators against fundsp (benches/engine/oscillators.rs); ticks/s and CPU share of
+//! default.json and poster.json with the CPU backend's strokes threaded or not. Run with
+//! `cargo bench --bench engine` (`-- osc` for one section).
 
 use dmm_synth::backend::Backend;
-use dmm_synth::backend::cpu::CpuBackend;
+use dmm_synth::backend::cpu::{CpuBackend, PAR_WORK};
 use dmm_synth::backend::gpu::GpuBackend;
 use dmm_synth::engine::Machine;
 use dmm_synth::neurons::AssetDirs;
@@ -13,6 +16,9 @@ use dmm_synth::patch::Patch;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+#[path = "engine/oscillators.rs"]
+mod oscillators;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -51,6 +57,65 @@ fn ticks_per_second(
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// CPU seconds this process has used (user + system, every thread), from /proc/self/stat.
+fn cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let f: Vec<&str> = s.get(s.rfind(')')? + 2..)?.split_whitespace().collect();
+    // utime and stime are fields 14 and 15, counted from the pid; CLK_TCK is 100 on Linux.
+    let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(t / 100.0)
+}
+
+/// Ticks per second flat out, and CPU seconds per tick (all threads), on the CPU backend with
+/// the strokes going parallel from `par_work` elements.
+fn cpu_share(p: &Patch, assets: &AssetDirs, par_work: usize, min: Duration) -> (f64, Option<f64>) {
+    let backend = Box::new(CpuBackend::with_par_work(par_work));
+    let mut m = Machine::new(p.network.clone(), p.initial_w(), backend, assets.clone(), 0)
+        .expect("machine");
+    for _ in 0..5 {
+        m.tick(false).expect("tick");
+    }
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
+    let mut n = 0u64;
+    while start.elapsed() < min || n < 10 {
+        m.tick(false).expect("tick");
+        n += 1;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu0.zip(cpu_seconds()).map(|(a, b)| (b - a) / n as f64);
+    (n as f64 / wall, cpu)
+}
+
+/// Whether spreading the strokes over threads pays: each patch with the default threshold and
+/// with the strokes always parallel; the CPU share is of one core at the patch's tick rate.
+fn share_section(min: Duration) {
+    println!();
+    println!(
+        "cpu backend: threads or not        ticks/s   cpu ms/tick   share of a core at tick_rate"
+    );
+    let cases = [
+        ("default.json", None),
+        ("poster.json", Some(256)),
+        ("poster.json", Some(512)),
+    ];
+    for (name, size) in cases {
+        let (p, a) = load(name, size);
+        for (how, par) in [("as shipped", PAR_WORK), ("always parallel", 0)] {
+            let (tps, cpu) = cpu_share(&p, &a, par, min);
+            let label = match size {
+                Some(n) => format!("{name} {n}² {how}"),
+                None => format!("{name} {how}"),
+            };
+            println!(
+                "{label:<35}{tps:>8.1} {:>13} {:>12}",
+                cpu.map(|c| format!("{:.3}", c * 1e3)).unwrap_or("—".into()),
+                cpu.map(|c| format!("{:.1}%", c * p.settings.tick_rate * 100.0))
+                    .unwrap_or("—".into())
+            );
+        }
+    }
+}
+
 fn cpu_matmul_gflops(n: usize) -> f64 {
     let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
     let mut c = vec![0.0f32; n * n];
@@ -66,25 +131,52 @@ fn cpu_matmul_gflops(n: usize) -> f64 {
     2.0 * (n as f64).powi(3) * reps as f64 / start.elapsed().as_secs_f64() / 1e9
 }
 
-/// numpy's figures, from benches/poster_numpy.py run now on this machine.
-fn numpy() -> Result<HashMap<String, f64>, String> {
-    let out = std::process::Command::new("python3")
-        .arg(root().join("benches/poster_numpy.py"))
-        .output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            match w[..] {
-                ["numpy", what, n, _, v] => Some((format!("{what} {n}"), v.parse().ok()?)),
-                _ => None,
+/// numpy's figures, from benches/poster_numpy.py run now on this machine, and the BLAS it used.
+/// OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the peer's environment: OpenBLAS picks
+/// its kernel for this CPU itself (forced ones made its figure swing between 5 and 120 GFLOP/s).
+/// The first interpreter that has numpy runs it.
+fn numpy() -> Result<(HashMap<String, f64>, String), String> {
+    let mut why = Vec::new();
+    for python in ["python3", "/usr/bin/python3"] {
+        let out = std::process::Command::new(python)
+            .arg(root().join("benches/poster_numpy.py"))
+            .env_remove("OPENBLAS_CORETYPE")
+            .env_remove("OPENBLAS_L2_SIZE")
+            .output();
+        let out = match out {
+            Ok(o) if o.status.success() => o,
+            Ok(o) => {
+                let err = String::from_utf8_lossy(&o.stderr);
+                why.push(format!(
+                    "{python}: {}",
+                    err.trim().lines().last().unwrap_or("")
+                ));
+                continue;
             }
-        })
-        .collect())
+            Err(e) => {
+                why.push(format!("{python}: {e}"));
+                continue;
+            }
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let blas = text
+            .lines()
+            .find_map(|l| l.strip_prefix("blas "))
+            .unwrap_or("unknown")
+            .to_string();
+        let figures = text
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                match w[..] {
+                    ["numpy", what, n, _, v] => Some((format!("{what} {n}"), v.parse().ok()?)),
+                    _ => None,
+                }
+            })
+            .collect();
+        return Ok((figures, blas));
+    }
+    Err(why.join("; "))
 }
 
 fn cpu_model() -> String {
@@ -112,7 +204,7 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 
 fn main() {
     // `cargo bench --bench engine -- WORD` runs only the sections whose name contains WORD
-    // (matmul, poster, small).
+    // (matmul, poster, share, osc, small).
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -139,12 +231,18 @@ fn main() {
         rayon::current_num_threads()
     );
     println!("GPU adapter: {adapter}");
-    let np = numpy();
+    let np = if want("matmul") || want("poster") {
+        numpy()
+    } else {
+        Err("not run (section filter)".into())
+    };
     match &np {
-        Ok(_) => println!("peer: numpy (benches/poster_numpy.py), measured in this run"),
-        Err(e) => println!("peer: numpy not available ({e}); install python3-numpy"),
+        Ok((_, blas)) => println!(
+            "peer: numpy (benches/poster_numpy.py), measured in this run, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset; BLAS: {blas}"
+        ),
+        Err(e) => println!("peer: numpy not available ({e}); pip install numpy threadpoolctl"),
     }
-    let npv = |k: &str| np.as_ref().ok().and_then(|m| m.get(k).copied());
+    let npv = |k: &str| np.as_ref().ok().and_then(|(m, _)| m.get(k).copied());
     if want("matmul") {
         println!();
         println!("matmul GFLOP/s              128       256       512");
@@ -213,6 +311,12 @@ fn main() {
             "gpu / numpy",
             [ratio(gpu_p[0], np_p[0]), ratio(gpu_p[1], np_p[1])],
         );
+    }
+    if want("share") {
+        share_section(Duration::from_secs(2));
+    }
+    if want("osc") {
+        oscillators::section();
     }
     if !want("small") {
         return;

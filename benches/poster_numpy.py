@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The peer for the engine benchmark: poster.json's computation in numpy, and numpy's matmul.
 
-Prints lines `numpy poster N ticks/s X` and `numpy matmul N gflops X` that benches/engine.rs parses.
+Prints lines `numpy poster N ticks/s X` and `numpy matmul N gflops X` that benches/engine.rs parses,
+and one `blas ...` line: the BLAS library numpy used and its kernel (OpenBLAS's core type), from
+threadpoolctl when it is installed, else the library mapped into this process.
 One poster "tick" does what the patch's tick does once its pipeline is full: the down-stroke copies
 (eight image-sized weighted sums with weight 1), softmax of the rows of one picture and of the
 columns of the other (max subtracted), three min-max normalisations and one matrix product.
@@ -52,6 +54,26 @@ def rate(f, min_seconds=3.0):
     return n / (time.perf_counter() - t0)
 
 
+def blas():
+    """Which BLAS numpy ran, and (OpenBLAS) the kernel it picked for this CPU."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if libs:
+            i = libs[0]
+            return (f"{i.get('internal_api')} {i.get('version')}, kernel {i.get('architecture')}, "
+                    f"{i.get('num_threads')} threads")
+    except ImportError:
+        pass
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({l.split()[-1] for l in f if "blas" in l.lower()})
+        return ", ".join(paths) or "unknown"
+    except OSError:
+        return "unknown"
+
+
 def main():
     sizes = [int(a) for a in sys.argv[1:]] or [256, 512]
     rng = np.random.default_rng(0)
@@ -65,6 +87,7 @@ def main():
         a = rng.random((n, n), dtype=np.float32)
         b = rng.random((n, n), dtype=np.float32)
         print(f"numpy matmul {n} gflops {2 * n**3 * rate(lambda: a @ b, 1.0) / 1e9:.2f}", flush=True)
+    print(f"blas {blas()}", flush=True)
 
 
 if __name__ == "__main__":

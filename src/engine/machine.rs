@@ -79,6 +79,8 @@ pub struct Machine {
     next_id: u64,
     schedule: Schedule,
     log: Log,
+    /// The port `self.delta`, kept so that a plain tick builds no strings.
+    self_delta: PortRef,
 }
 
 /// Checks the initial W: the type rule and the weight bound on every entry.
@@ -165,6 +167,7 @@ impl Machine {
             next_id: 0,
             schedule: Schedule::default(),
             log: Log::default(),
+            self_delta: PortRef::new(SELF, "delta"),
         })
     }
 
@@ -256,7 +259,7 @@ impl Machine {
             self.apply_due(due)?;
         }
         self.plan.refresh(&self.net, &self.mout[SELF]);
-        let x = matrix::down(&self.net, &self.mout, &self.prev_scalars);
+        let x = matrix::down(&self.net, &self.mout, &self.prev_scalars, &self.self_delta);
         let ctx = TickCtx {
             tick: self.tick,
             seed: self.seed,
@@ -315,14 +318,19 @@ impl Machine {
             self.schedule.planned(&self.net).ok()
         };
         let check = planned.as_ref().unwrap_or(&self.net);
-        for (name, y) in matrix::up(&self.net, x, check, &mut self.log, self.tick) {
-            if name == SELF && self.mout.get(SELF) != Some(&y) {
-                self.plan.dirty = true;
-            }
-            self.mout.insert(name, y);
+        for (ni, y) in matrix::up(&self.net, x.others, &mut self.log, self.tick) {
+            set_output(&mut self.mout, &self.net.neurons[ni].name, y);
+        }
+        // Self: W += delta, in place; a tick with nothing on self.delta leaves W (and the plan)
+        // as they are.
+        if let Some(delta) = x.self_delta
+            && let Some(w) = self.mout.get_mut(SELF)
+            && matrix::add_to_w(w, &delta, check, &mut self.log, self.tick)
+        {
+            self.plan.dirty = true;
         }
         let delta = self.take_requests(planned);
-        self.mout.insert(EDITS.to_string(), delta);
+        set_output(&mut self.mout, EDITS, delta);
     }
 
     /// The `edits` neuron: every queued request, each checked in full first, plus the slices
@@ -471,6 +479,16 @@ impl Machine {
         // from zero after a catalogue change.
         self.plan.dirty = true;
         Ok(())
+    }
+}
+
+/// Replaces an engine-side neuron's output (no new key string when it is there already).
+fn set_output(mout: &mut HashMap<String, WMatrix>, name: &str, y: WMatrix) {
+    match mout.get_mut(name) {
+        Some(m) => *m = y,
+        None => {
+            mout.insert(name.to_string(), y);
+        }
     }
 }
 

@@ -31,31 +31,58 @@ impl Input {
     }
 }
 
-pub(crate) type Inputs = HashMap<(usize, usize), Input>;
+/// The engine-side down stroke's result: Self's delta input (`None` when nothing feeds it this
+/// tick: W stays as it is, and nothing is allocated), and the inputs of the other matrix neurons.
+/// Self's accumulator input is always W itself: `self.accum <- self.out` is fixed at 1 and no
+/// other weight may target that row (`WeightError::ProtectedRow`), so it is not copied.
+pub(crate) struct Inputs {
+    pub self_delta: Option<WMatrix>,
+    pub others: HashMap<(usize, usize), Input>,
+}
+
+/// The sum `Σ w · mout[source]` over one matrix row, or `None` when every term is empty.
+fn matrix_sum(
+    row: Option<&std::collections::BTreeMap<PortRef, f64>>,
+    mout: &HashMap<String, WMatrix>,
+) -> Option<WMatrix> {
+    let row = row?;
+    let live = |(src, wt): (&PortRef, &f64)| {
+        mout.get(&src.neuron)
+            .filter(|y| *wt != 0.0 && !y.is_empty())
+            .map(|y| (y, *wt))
+    };
+    row.iter().filter_map(live).next()?;
+    let mut m = WMatrix::new();
+    for (y, wt) in row.iter().filter_map(live) {
+        m.add_scaled(y, wt);
+    }
+    Some(m)
+}
 
 /// Down stroke of engine-side neurons: matrix inputs from matrix outputs, scalar inputs from the
-/// previous tick's read-back scalars.
-pub(crate) fn down(net: &Network, mout: &HashMap<String, WMatrix>, prev_scalars: &[f32]) -> Inputs {
+/// previous tick's read-back scalars. `self_delta` is the port `self.delta` (kept by the caller
+/// so that a plain tick builds no strings).
+pub(crate) fn down(
+    net: &Network,
+    mout: &HashMap<String, WMatrix>,
+    prev_scalars: &[f32],
+    self_delta: &PortRef,
+) -> Inputs {
     let empty = WMatrix::new();
     let w = mout.get(SELF).unwrap_or(&empty);
-    let mut x = HashMap::new();
+    let mut x = Inputs {
+        self_delta: matrix_sum(w.row(self_delta), mout),
+        others: HashMap::new(),
+    };
     for (ni, n) in net.neurons.iter().enumerate() {
-        if !n.engine_side() {
+        if !n.engine_side() || matches!(n.op(), Op::SelfW | Op::Edits) {
             continue;
         }
         for (pi, port) in n.inputs.iter().enumerate() {
             let target = PortRef::new(n.name.clone(), port.name);
             let row = w.row(&target);
             let v = match port.kind {
-                Kind::Matrix => {
-                    let mut m = WMatrix::new();
-                    for (src, &wt) in row.into_iter().flatten() {
-                        if let Some(y) = mout.get(&src.neuron) {
-                            m.add_scaled(y, wt);
-                        }
-                    }
-                    Input::Matrix(m)
-                }
+                Kind::Matrix => Input::Matrix(matrix_sum(row, mout).unwrap_or_default()),
                 _ => {
                     let mut s = 0.0f32;
                     for (src, &wt) in row.into_iter().flatten() {
@@ -68,22 +95,22 @@ pub(crate) fn down(net: &Network, mout: &HashMap<String, WMatrix>, prev_scalars:
                     Input::Scalar(s)
                 }
             };
-            x.insert((ni, pi), v);
+            x.others.insert((ni, pi), v);
         }
     }
     x
 }
 
-/// Up stroke of engine-side neurons except `edits` (which takes requests afterwards). `check`
-/// is the catalogue W's entries are checked against (the running one plus neurons about to
-/// join it). Returns each neuron's new output.
+/// Up stroke of the engine-side neurons other than `self` (the caller adds `Inputs::self_delta`
+/// to W in place with `add_to_w`) and `edits` (which takes requests afterwards). Returns each
+/// neuron's new output by neuron index; nothing (and no allocation) when there are none.
 pub(crate) fn up(
     net: &Network,
-    mut x: Inputs,
-    check: &Network,
+    x: HashMap<(usize, usize), Input>,
     log: &mut Log,
     tick: u64,
-) -> Vec<(String, WMatrix)> {
+) -> Vec<(usize, WMatrix)> {
+    let mut x = x;
     let mut take = |n: usize, p: usize| x.remove(&(n, p)).unwrap_or(Input::Matrix(WMatrix::new()));
     let mut new_out = Vec::new();
     for (ni, n) in net.neurons.iter().enumerate() {
@@ -91,14 +118,7 @@ pub(crate) fn up(
             continue;
         }
         let y = match n.op() {
-            Op::SelfW => {
-                let mut w = take(ni, 0).matrix();
-                let delta = take(ni, 1).matrix();
-                add_to_w(&mut w, &delta, check, log, tick);
-                new_out.push((n.name.clone(), w));
-                continue;
-            }
-            Op::Edits => continue,
+            Op::SelfW | Op::Edits => continue,
             Op::Accum => {
                 let mut a = take(ni, 0).matrix();
                 a.add_scaled(&take(ni, 1).matrix(), 1.0);
@@ -118,7 +138,7 @@ pub(crate) fn up(
         };
         let (y, bad) = drop_nonfinite(y);
         log.count_nonfinite(tick, &n.name, bad);
-        new_out.push((n.name.clone(), y));
+        new_out.push((ni, y));
     }
     new_out
 }
@@ -139,7 +159,15 @@ fn drop_nonfinite(m: WMatrix) -> (WMatrix, u64) {
 /// `w += delta`, skipping (and reporting once per entry) what breaks the type rule or would
 /// leave the entry non-finite or beyond `MAX_WEIGHT`: a self-modifying patch cannot make W
 /// ill-typed or infinite.
-fn add_to_w(w: &mut WMatrix, delta: &WMatrix, check: &Network, log: &mut Log, tick: u64) {
+/// Returns whether W changed.
+pub(crate) fn add_to_w(
+    w: &mut WMatrix,
+    delta: &WMatrix,
+    check: &Network,
+    log: &mut Log,
+    tick: u64,
+) -> bool {
+    let mut changed = false;
     for (t, s, v) in delta.entries() {
         let now = w.get(t, s);
         let after = now + v;
@@ -148,6 +176,7 @@ fn add_to_w(w: &mut WMatrix, delta: &WMatrix, check: &Network, log: &mut Log, ti
             // An edit checked against the bound may land an ulp beyond it: that is rounding.
             Ok(()) if after.abs() > MAX_WEIGHT && after.abs() <= MAX_WEIGHT * (1.0 + 1e-12) => {
                 w.add_entry(t, s, MAX_WEIGHT.copysign(after) - now);
+                changed = true;
                 continue;
             }
             Ok(()) => (!weight_in_bounds(after)).then(|| {
@@ -157,10 +186,14 @@ fn add_to_w(w: &mut WMatrix, delta: &WMatrix, check: &Network, log: &mut Log, ti
             }),
         };
         match why {
-            None => w.add_entry(t, s, v),
+            None => {
+                w.add_entry(t, s, v);
+                changed |= v != 0.0;
+            }
             Some(why) => log.say_once(format!("{t}<-{s}"), tick, Level::Error, || {
                 format!("self: delta entry {t} <- {s} rejected: {why}")
             }),
         }
     }
+    changed
 }

@@ -2,6 +2,7 @@
 //! noise they share with the GPU.
 
 use super::NeuronDef;
+use super::fastmath;
 use super::table::{Gpu, Grid, Kinds, PerTick, PortKind::*, TypeInfo, UpCtx};
 use crate::stream::Kind;
 use rayon::prelude::*;
@@ -84,8 +85,9 @@ pub static TYPES: &[TypeInfo] = &[
     },
 ];
 
-/// Outputs are big enough to be worth splitting across threads above this many elements.
-pub const PAR_MIN: usize = 1 << 14;
+/// Outputs are big enough to be worth splitting across threads above this many elements (a
+/// 256² image; a 128² one runs its elementwise kernels in about 10 µs, less than the hand-off).
+pub const PAR_MIN: usize = 1 << 16;
 
 pub fn map1(out: &mut [f32], x: &[f32], f: impl Fn(f32) -> f32 + Sync) {
     if out.len() >= PAR_MIN {
@@ -110,16 +112,22 @@ pub fn map2(out: &mut [f32], x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32 +
 fn sine(_: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
     let (x, a, b) = (&ins[0], &ins[1], &ins[2]);
     let o = &mut outs[0];
-    let f = |(o, ((&x, &a), &b)): (&mut f32, ((&f32, &f32), &f32))| *o = (a * x + b).sin();
     if o.len() >= PAR_MIN {
-        o.par_iter_mut().zip(x.par_iter().zip(a).zip(b)).for_each(f);
+        const CHUNK: usize = 4096;
+        o.par_chunks_mut(CHUNK)
+            .zip(
+                x.par_chunks(CHUNK)
+                    .zip(a.par_chunks(CHUNK))
+                    .zip(b.par_chunks(CHUNK)),
+            )
+            .for_each(|(o, ((x, a), b))| fastmath::sin_affine(o, x, a, b));
     } else {
-        o.iter_mut().zip(x.iter().zip(a).zip(b)).for_each(f);
+        fastmath::sin_affine(o, x, a, b);
     }
 }
 
 fn tanh(_: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
-    map1(&mut outs[0], &ins[0], f32::tanh)
+    map1(&mut outs[0], &ins[0], fastmath::tanh)
 }
 
 fn relu(_: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
@@ -133,24 +141,54 @@ fn mul(_: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
 /// Phase in [0, 1): audio integrates per sample (carrying the last sample of the previous block),
 /// other kinds integrate per tick, elementwise.
 fn phasor(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], ctx: &UpCtx) {
-    let wrap = |p: f32| {
-        let f = p - p.floor();
-        if f >= 1.0 { 0.0 } else { f }
-    };
     let (freq, out) = (&ins[0], &mut outs[0]);
     if def.kind == Kind::Audio {
-        let dt = (1.0 / ctx.sample_rate) as f32;
-        let mut p = out.last().copied().unwrap_or(0.0);
-        for (o, &f) in out.iter_mut().zip(freq) {
-            p = wrap(p + f * dt);
-            *o = p;
-        }
+        phasor_block(out, freq, (1.0 / ctx.sample_rate) as f32);
     } else {
         let dt = (1.0 / ctx.tick_rate) as f32;
         for (o, &f) in out.iter_mut().zip(freq) {
-            *o = wrap(*o + f * dt);
+            *o = frac32(*o + f * dt);
         }
     }
+}
+
+/// An audio block of phases from the block's last sample on: p ← wrap(p + f·dt) per sample, in
+/// f32 like the GPU's `phasor_audio` (the same operations, so both give the same bits). The only
+/// serial step is the add: a phase that stays in [0, 1) takes no floor, and the wrap (once per
+/// period) is a branch the predictor gets right, not a dependency of every sample.
+pub fn phasor_block(out: &mut [f32], freq: &[f32], dt: f32) {
+    let mut p = out.last().copied().unwrap_or(0.0);
+    for (o, &f) in out.iter_mut().zip(freq) {
+        let q = p + f * dt;
+        p = if (0.0..1.0).contains(&q) { q } else { wrap(q) };
+        *o = p;
+    }
+}
+
+/// x − floor(x), and 0 where that rounds to 1: the phase wrap, off the per-sample path.
+#[cold]
+#[inline(never)]
+fn wrap(x: f32) -> f32 {
+    frac32(x)
+}
+
+/// x − floor(x) without a library call (floor is one on baseline x86-64, and keeps the loop from
+/// vectorising): round by adding and removing 2^23, step down where that rounded up; and 0 where
+/// the result rounds to 1. |x| ≥ 2^23 is an integer (0); NaN and ±inf give NaN, as x − floor(x).
+#[inline(always)]
+fn frac32(x: f32) -> f32 {
+    const M: f32 = 8_388_608.0;
+    let r = (x + M.copysign(x)) - M.copysign(x);
+    let fl = if r > x { r - 1.0 } else { r };
+    // Beyond 2^23 every f32 is an integer: 0, or NaN for ±inf.
+    let f = if x.abs() < M {
+        x - fl
+    } else if x.is_finite() {
+        0.0
+    } else {
+        f32::NAN
+    };
+    if f >= 1.0 { 0.0 } else { f }
 }
 
 fn noise(def: &NeuronDef, _: &[Vec<f32>], outs: &mut [Vec<f32>], ctx: &UpCtx) {

@@ -179,29 +179,8 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize)
     }
 }
 
-/// e^x for x ≤ 0 (softmax after the max is subtracted), within 2 ulp of `f32::exp` on [-87, 0]
-/// and 0 below. Branch-free, so the loops that call it vectorise: x = n·ln2 + r with |r| ≤ ln2/2,
-/// e^r by Cephes' minimax polynomial, 2^n by building the exponent bits.
-#[inline(always)]
-pub fn exp_neg(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Round to nearest by adding and removing 1.5·2^23.
-    const MAGIC: f32 = 12_582_912.0;
-    let xc = x.clamp(-87.0, 0.0);
-    let n = (xc * LOG2E + MAGIC) - MAGIC;
-    let r = xc - n * LN2_HI - n * LN2_LO;
-    let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 0.166_666_65;
-    p = p * r + 0.5;
-    let e = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    if x >= -87.0 { e * scale } else { 0.0 }
-}
+/// e^x for x ≤ 0 (softmax after the max is subtracted); see `fastmath`.
+pub use super::fastmath::exp_neg;
 
 /// max and sum over 8 lanes, so that LLVM can vectorise them (a plain fold is sequential).
 fn lanes(x: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {

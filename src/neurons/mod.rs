@@ -4,6 +4,7 @@
 pub mod bridges;
 pub mod dmm;
 pub mod elementwise;
+pub mod fastmath;
 pub mod images;
 pub mod network;
 pub mod outputs;

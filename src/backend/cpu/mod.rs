@@ -9,7 +9,6 @@ use crate::neurons::{UpCtx, init_outputs};
 use crate::stream::kind::Kind;
 use rayon::prelude::*;
 
-#[derive(Default)]
 pub struct CpuBackend {
     /// Per neuron, per input port: this tick's input values (after the down stroke).
     ins: Vec<Vec<Vec<f32>>>,
@@ -18,24 +17,63 @@ pub struct CpuBackend {
     /// Rows of the current plan by neuron: `row_of[n][p]` indexes `plan.rows`.
     row_of: Vec<Vec<Option<usize>>>,
     plan_version: Option<u64>,
+    /// Whether the strokes run over neurons on rayon's threads: only when the layout holds
+    /// enough elements (`PAR_WORK`) for the hand-off to pay. Small (audio) networks run on the
+    /// calling thread, which also keeps their ticks free of allocations (rayon's job queue
+    /// allocates a block every few dozen jobs injected from outside the pool).
+    parallel: bool,
+    /// The layout size from which `parallel` is set (`PAR_WORK` unless chosen).
+    par_work: usize,
 }
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::with_par_work(PAR_WORK)
+    }
+}
+
+/// Dense elements (inputs and outputs of every neuron) from which the strokes go parallel over
+/// neurons. Below it a tick takes well under a millisecond on one core (default.json's 128²
+/// pictures hold 400 000 elements), and spreading it costs more CPU (wake-ups, a queue) than it
+/// saves in latency; the big kernels still split themselves above `PAR_MIN` elements.
+pub const PAR_WORK: usize = 1 << 20;
 
 impl CpuBackend {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// A backend whose strokes go parallel over neurons from `min_elements` dense elements (0:
+    /// always; `usize::MAX`: never). The benchmark compares thresholds with it.
+    pub fn with_par_work(min_elements: usize) -> Self {
+        CpuBackend {
+            ins: Vec::new(),
+            outs: Vec::new(),
+            row_of: Vec::new(),
+            plan_version: None,
+            parallel: false,
+            par_work: min_elements,
+        }
+    }
 }
 
-/// `dst = Σ w·src`, with the weight ramped from w0 to w1 across audio blocks.
+/// `dst = Σ w·src`, with the weight ramped from w0 to w1 across audio blocks. The first term
+/// writes, the others add: one pass per term, each a plain vectorisable loop.
 fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
-    dst.fill(0.0);
     let n = dst.len();
-    for t in &row.terms {
+    for (k, t) in row.terms.iter().enumerate() {
         let src = &outs[t.neuron][t.port];
+        let first = k == 0;
         if row.kind == Kind::Audio && t.w0 != t.w1 {
             let step = (t.w1 - t.w0) / n as f32;
             for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
-                *d += (t.w0 + step * (i + 1) as f32) * s;
+                let v = (t.w0 + step * (i + 1) as f32) * s;
+                *d = if first { v } else { *d + v };
+            }
+        } else if first {
+            let w = t.w1;
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = w * s;
             }
         } else {
             let w = t.w1;
@@ -43,6 +81,9 @@ fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
                 *d += w * s;
             }
         }
+    }
+    if row.terms.is_empty() {
+        dst.fill(0.0);
     }
 }
 
@@ -110,6 +151,8 @@ impl Backend for CpuBackend {
                 }
             });
         }
+        let work: usize = ins.iter().chain(&outs).flatten().map(Vec::len).sum();
+        self.parallel = work >= self.par_work;
         self.ins = ins;
         self.outs = outs;
         self.plan_version = None;
@@ -161,14 +204,19 @@ impl CpuBackend {
         }
         let outs = &self.outs;
         let row_of = &self.row_of;
-        self.ins.par_iter_mut().enumerate().for_each(|(n, ins)| {
+        let one = |(n, ins): (usize, &mut Vec<Vec<f32>>)| {
             for (p, dst) in ins.iter_mut().enumerate() {
                 match row_of[n][p] {
                     Some(r) => lincomb(dst, &plan.rows[r], outs),
                     None => dst.fill(0.0),
                 }
             }
-        });
+        };
+        if self.parallel {
+            self.ins.par_iter_mut().enumerate().for_each(one);
+        } else {
+            self.ins.iter_mut().enumerate().for_each(one);
+        }
     }
 
     /// Up stroke: every neuron's CPU kernel from its inputs (and its previous outputs, its
@@ -183,19 +231,28 @@ impl CpuBackend {
         nonfinite.clear();
         nonfinite.resize(net.neurons.len(), 0);
         let ins = &self.ins;
-        self.outs
-            .par_iter_mut()
-            .zip(nonfinite.par_iter_mut())
-            .enumerate()
-            .for_each(|(n, (outs, bad))| {
-                let def = &net.neurons[n];
-                if def.engine_side() {
-                    return;
-                }
-                let Some(kernel) = def.info.cpu else { return };
-                kernel(def, &ins[n], outs, &up);
-                *bad = outs.iter_mut().map(|o| guard(o)).sum();
-            });
+        let one = |(n, (outs, bad)): (usize, (&mut Vec<Vec<f32>>, &mut u32))| {
+            let def = &net.neurons[n];
+            if def.engine_side() {
+                return;
+            }
+            let Some(kernel) = def.info.cpu else { return };
+            kernel(def, &ins[n], outs, &up);
+            *bad = outs.iter_mut().map(|o| guard(o)).sum();
+        };
+        if self.parallel {
+            self.outs
+                .par_iter_mut()
+                .zip(nonfinite.par_iter_mut())
+                .enumerate()
+                .for_each(one);
+        } else {
+            self.outs
+                .iter_mut()
+                .zip(nonfinite.iter_mut())
+                .enumerate()
+                .for_each(one);
+        }
     }
 
     /// The scalars, the summed audio_out blocks and, when captured, the display frames.
