@@ -32,7 +32,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct PlayArgs {
     /// The patch to play.
-    #[arg(default_value = "patches/default.json")]
+    #[arg(default_value = "patches/default.dmm")]
     patch: PathBuf,
     /// Do not open the sound card (null sink paced by the wall clock).
     #[arg(long)]
@@ -125,6 +125,8 @@ enum Command {
     },
     /// Run a patch headless as fast as possible; write PNG frames, audio.wav and trace.jsonl.
     Render(RenderArgs),
+    /// Convert a patch between JSON (.json) and the text language (.dmm), by extension.
+    Convert { from: PathBuf, to: PathBuf },
     /// Print the neuron table (markdown).
     Types,
     /// List GPU adapters (name, API, device type) and audio output devices.
@@ -189,6 +191,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match command {
         Command::Check { patches } => Ok(check(&patches)),
         Command::Render(args) => render_cmd(args),
+        Command::Convert { from, to } => {
+            let p = Patch::load(&from).map_err(|e| anyhow::anyhow!("{e}"))?;
+            p.save(&to)
+                .with_context(|| format!("cannot write {}", to.display()))?;
+            println!("{} -> {}", from.display(), to.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Types => {
             print!("{}", types_markdown());
             Ok(ExitCode::SUCCESS)
