@@ -44,6 +44,8 @@ pub struct WindowOptions {
     pub panel: bool,
     /// Start-up notes for the log (for example why `--backend auto` chose the CPU).
     pub notes: Vec<String>,
+    /// OSC in and out (`crate::control`).
+    pub control: crate::control::ControlOptions,
 }
 
 impl Default for WindowOptions {
@@ -56,6 +58,7 @@ impl Default for WindowOptions {
             capture: None,
             edits: Vec::new(),
             notes: Vec::new(),
+            control: crate::control::ControlOptions::default(),
             size: [1280, 800],
             panel: true,
         }
@@ -90,7 +93,7 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         .map(|p| p.settings.tick_rate)
         .map_err(|e| UiError::Patch(e.to_string()))?;
     let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
-    let live = Live::open(
+    let mut live = Live::open(
         &opts.patch,
         backend,
         LiveOptions {
@@ -102,8 +105,9 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         },
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
+    let control_notes = crate::control::start(&mut live, &opts.control);
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
-    for n in &opts.notes {
+    for n in opts.notes.iter().chain(&control_notes) {
         session.notice(n.clone());
     }
     let mut app = App {
