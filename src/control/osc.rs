@@ -131,8 +131,8 @@ pub fn command(m: &OscMessage) -> Result<Command, ControlError> {
             let on = match m.args.as_slice() {
                 [OscType::Bool(b)] => Some(*b),
                 [a] => match number(a) {
-                    Ok(x) if x == 0.0 => Some(false),
-                    Ok(x) if x == 1.0 => Some(true),
+                    Ok(0.0) => Some(false),
+                    Ok(1.0) => Some(true),
                     _ => None,
                 },
                 _ => None,

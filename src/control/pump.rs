@@ -13,8 +13,9 @@ use super::osc::{Inbound, OscListener};
 use crate::engine::edits::Edit;
 use crate::engine::{Level, Message};
 use crate::live::{ControlSource, Live};
-use crate::neurons::AssetDirs;
+use crate::neurons::{AssetDirs, Network};
 use crate::patch::text::eval_snippet;
+use crate::stream::WMatrix;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -194,46 +195,64 @@ impl OscControl {
             .morph_override()
             .unwrap_or(snap.net.settings.morph_time);
         let assets = AssetDirs::for_patch(live.path());
-        for c in self.queue.take() {
-            match c {
-                Command::W {
-                    target,
-                    source,
-                    value,
-                    morph,
-                } => {
-                    live.send(Edit::Set {
-                        target,
-                        source,
-                        weight: value,
-                        morph,
-                    });
-                    self.stats.sets_sent.fetch_add(1, Ordering::Relaxed);
-                }
-                Command::Eval { text, first_line } => {
-                    match eval_snippet(&text, first_line, &snap.net, &snap.w, &assets, morph) {
-                        Ok(Some(edit)) => {
-                            live.send(edit);
-                            self.stats.evals_sent.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(None) => {}
-                        Err(errs) => {
-                            let first = errs.first().map(|e| e.to_string()).unwrap_or_default();
-                            let more = match errs.len() {
-                                0 | 1 => String::new(),
-                                n => format!(" (and {} more)", n - 1),
-                            };
-                            log.extend(
-                                self.eval_errors
-                                    .line(Instant::now(), format!("osc /dmm/eval: {first}{more}")),
-                            );
-                        }
-                    }
-                }
-                Command::Mute(m) => live.audio().stats().set_muted(m),
-            }
+        let (edits, errors) = edits_for(self.queue.take(), &snap.net, &snap.w, &assets, morph);
+        for e in edits {
+            match &e {
+                Edit::Set { .. } => self.stats.sets_sent.fetch_add(1, Ordering::Relaxed),
+                _ => self.stats.evals_sent.fetch_add(1, Ordering::Relaxed),
+            };
+            live.send(e);
+        }
+        let now = Instant::now();
+        for e in errors {
+            log.extend(self.eval_errors.line(now, e));
         }
     }
+}
+
+/// The edit requests for `commands` (in order) against the running network `net`, `w`: a
+/// `/dmm/w` is a `set`, a `/dmm/eval` exactly what Ctrl+Enter sends for its lines (`eval_snippet`
+/// with the default morph). Lines that fail come back as one line of errors each.
+pub fn edits_for(
+    commands: Vec<Command>,
+    net: &Network,
+    w: &WMatrix,
+    assets: &AssetDirs,
+    morph: f64,
+) -> (Vec<Edit>, Vec<String>) {
+    let (mut edits, mut errors) = (Vec::new(), Vec::new());
+    for c in commands {
+        match c {
+            Command::W {
+                target,
+                source,
+                value,
+                morph,
+            } => edits.push(Edit::Set {
+                target,
+                source,
+                weight: value,
+                morph,
+            }),
+            Command::Eval { text, first_line } => {
+                match eval_snippet(&text, first_line, net, w, assets, morph) {
+                    Ok(Some(edit)) => edits.push(edit),
+                    Ok(None) => {}
+                    Err(errs) => {
+                        let first = errs.first().map(|e| e.to_string()).unwrap_or_default();
+                        let more = match errs.len() {
+                            0 | 1 => String::new(),
+                            n => format!(" (and {} more)", n - 1),
+                        };
+                        errors.push(format!("osc /dmm/eval: {first}{more}"));
+                    }
+                }
+            }
+            // Muting is not an edit (the pump applies it as it arrives).
+            Command::Mute(_) => {}
+        }
+    }
+    (edits, errors)
 }
 
 impl ControlSource for OscControl {
