@@ -199,6 +199,9 @@ struct SendArgs {
     /// Where the instrument listens.
     #[arg(long, default_value = "127.0.0.1:9000", value_name = "HOST:PORT")]
     to: String,
+    /// Number the lines sent from N in error messages (for text piped from an editor).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    first_line: Option<u32>,
 }
 
 fn send_cmd(a: SendArgs) -> Result<ExitCode> {
@@ -214,6 +217,7 @@ fn send_cmd(a: SendArgs) -> Result<ExitCode> {
     };
     let (first, lines) =
         select(&text, sel).map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+    let first = a.first_line.map_or(first, |n| n as usize + first - 1);
     let to = resolve(&a.to)?;
     send_eval(to, &lines, first)?;
     let n = lines.lines().count();
