@@ -10,6 +10,7 @@
 //!
 //! Layering: control → live → engine; `Live` only knows the `ControlSource` trait.
 
+pub mod midi;
 pub mod osc;
 pub mod out;
 
@@ -54,6 +55,8 @@ pub enum ControlError {
     Out(String),
     #[error("send: {0}")]
     Send(String),
+    #[error("midi: {0}")]
+    Midi(String),
 }
 
 /// What to start beside the instrument (command-line flags).
