@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use cpal::traits::{DeviceTrait, HostTrait};
 use dmm_synth::audio::quiet::Quiet;
 use dmm_synth::backend::{self, BackendChoice, gpu};
+use dmm_synth::control::learn::parse_mapping;
 use dmm_synth::control::out::OutOptions;
 use dmm_synth::control::send::{Selection, select, send_eval};
 use dmm_synth::control::{ControlOptions, DEFAULT_OSC_PORT};
@@ -85,6 +86,13 @@ struct PlayArgs {
     /// Messages per second per output for --osc-out.
     #[arg(long, default_value_t = 30.0, requires = "osc_out")]
     osc_out_rate: f64,
+    /// Listen to every MIDI input port (ports plugged in later too).
+    #[arg(long)]
+    midi: bool,
+    /// Map a MIDI controller onto a weight: CH:CC=target.port<-source.port:MIN..MAX[:exp][:SECONDS]
+    /// (CH 0: any channel; SECONDS: smoothing). Repeatable; implies --midi.
+    #[arg(long, value_name = "SPEC")]
+    midi_map: Vec<String>,
 }
 
 /// The OSC settings from the flags.
@@ -97,9 +105,16 @@ fn control_options(a: &PlayArgs) -> Result<ControlOptions> {
         }),
         None => None,
     };
+    let midi_maps = a
+        .midi_map
+        .iter()
+        .map(|m| parse_mapping(m))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ControlOptions {
         osc_in: (!a.no_osc).then(|| std::net::SocketAddr::new(a.osc_bind, a.osc_port)),
         osc_out,
+        midi: a.midi,
+        midi_maps,
     })
 }
 

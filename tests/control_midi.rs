@@ -246,3 +246,183 @@ fn clock_gives_tempo_and_beat_phase_and_holds_the_tempo_when_stopped() {
     assert!(close(v.clock().1, 1.0 / 24.0));
     assert!((v.clock().0 - 140.0).abs() < 0.5);
 }
+
+mod mapped {
+    use super::*;
+    use dmm_synth::backend::cpu::CpuBackend;
+    use dmm_synth::control::learn::{Curve, MidiMapper, Range, parse_mapping, smooth};
+    use dmm_synth::engine::PortRef;
+    use dmm_synth::live::{Live, LiveEvent, LiveOptions};
+    use std::time::{Duration, Instant};
+
+    const PATCH: &str = "settings tick_rate=100 sample_rate=1600 image=8x8
+
+k : one
+x : identity
+y : identity
+
+x.in <- 1 k
+y.in <- 2 k
+";
+
+    fn pr(s: &str) -> PortRef {
+        PortRef::parse(s).unwrap()
+    }
+
+    fn open() -> (Live, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.dmm");
+        std::fs::write(&path, PATCH).unwrap();
+        let opts = LiveOptions {
+            audio: false,
+            watch: false,
+            capture_every: 0,
+            morph: None,
+            trace: None,
+        };
+        let live = Live::open(&path, Box::new(CpuBackend::new()), opts).unwrap();
+        (live, dir)
+    }
+
+    fn w(live: &Live, t: &str, s: &str) -> Option<f64> {
+        live.engine().latest().map(|s_| s_.w.get(&pr(t), &pr(s)))
+    }
+
+    /// Polls until W[t][s] == want; returns the events seen.
+    fn until(live: &mut Live, t: &str, s: &str, want: f64) -> Vec<LiveEvent> {
+        let t0 = Instant::now();
+        let mut ev = Vec::new();
+        loop {
+            ev.extend(live.poll());
+            if w(live, t, s) == Some(want) {
+                return ev;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "{t} <- {s} never became {want} (now {:?}); {ev:?}",
+                w(live, t, s)
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn settle(live: &mut Live, ticks: u64) {
+        let until_tick = live.engine().latest().map_or(0, |s| s.tick) + ticks;
+        let t0 = Instant::now();
+        while live.engine().latest().is_none_or(|s| s.tick < until_tick) {
+            live.poll();
+            assert!(t0.elapsed() < Duration::from_secs(60));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn learn_maps_the_next_cc_to_the_chosen_weight_with_its_range() {
+        let (mut live, _dir) = open();
+        let (mut midi, values) = writer();
+        // A controller already at 64 before learning does not count as a move.
+        midi.feed(0, &[0xB0, 1, 64]);
+        let mut mapper = MidiMapper::new(values.clone(), vec![]);
+        let range = Range::new(pr("x.in"), pr("k.out"), (10.0, 20.0), Curve::Linear, 0.0).unwrap();
+        mapper.learn(range.clone());
+        live.attach(Box::new(mapper));
+        settle(&mut live, 3);
+        assert_eq!(w(&live, "x.in", "k.out"), Some(1.0), "nothing moved yet");
+        // Channel 2, CC 7 moves to the top: learned, and the weight goes to max.
+        midi.feed(1, &[0xB1, 7, 127]);
+        let ev = until(&mut live, "x.in", "k.out", 20.0);
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, LiveEvent::Message(m) if m.text.contains("channel 2 CC 7"))),
+            "{ev:?}"
+        );
+        midi.feed(2, &[0xB1, 7, 0]);
+        until(&mut live, "x.in", "k.out", 10.0);
+        // Another controller, or the same number on another channel, does nothing.
+        midi.feed(3, &[0xB0, 7, 127, 0xB1, 8, 127]);
+        settle(&mut live, 5);
+        assert_eq!(w(&live, "x.in", "k.out"), Some(10.0));
+        assert_eq!(w(&live, "y.in", "k.out"), Some(2.0));
+        live.stop();
+    }
+
+    #[test]
+    fn a_mapping_from_the_command_line_drives_its_weight_exponentially() {
+        let (mut live, _dir) = open();
+        let (mut midi, values) = writer();
+        let m = parse_mapping("3:74=y.in<-k.out:110..880:exp").unwrap();
+        live.attach(Box::new(MidiMapper::new(values, vec![m])));
+        settle(&mut live, 3);
+        assert_eq!(
+            w(&live, "y.in", "k.out"),
+            Some(2.0),
+            "untouched knob sends nothing"
+        );
+        midi.feed(0, &[0xB2, 74, 127]);
+        until(&mut live, "y.in", "k.out", 880.0);
+        midi.feed(0, &[0xB2, 74, 0]);
+        until(&mut live, "y.in", "k.out", 110.0);
+        live.stop();
+    }
+
+    #[test]
+    fn ranges_curves_and_specs() {
+        let r = Range::new(pr("a.in"), pr("b.out"), (110.0, 880.0), Curve::Exp, 0.0).unwrap();
+        assert_eq!(r.value(0.0), 110.0);
+        assert!((r.value(0.5) - 311.1270).abs() < 1e-3, "{}", r.value(0.5));
+        assert_eq!(r.value(1.0), 880.0);
+        // Clamped; NaN counts as 0.
+        assert_eq!(r.value(7.0), 880.0);
+        assert_eq!(r.value(f64::NAN), 110.0);
+        let lin = Range::new(pr("a.in"), pr("b.out"), (1.0, -1.0), Curve::Linear, 0.0).unwrap();
+        assert_eq!(lin.value(0.25), 0.5);
+        // Refused: an exponential range through 0, non-finite ends, bad smoothing.
+        for (lo, hi, c, s) in [
+            (0.0, 1.0, Curve::Exp, 0.0),
+            (-1.0, 1.0, Curve::Exp, 0.0),
+            (f64::NAN, 1.0, Curve::Linear, 0.0),
+            (0.0, 1e31, Curve::Linear, 0.0),
+            (0.0, 1.0, Curve::Linear, -1.0),
+        ] {
+            assert!(Range::new(pr("a.in"), pr("b.out"), (lo, hi), c, s).is_err());
+        }
+        let m = parse_mapping("0:1=a.in<-b.out:-2..2:0.1").unwrap();
+        assert_eq!((m.cc.channel, m.cc.controller), (0, 1));
+        assert_eq!(
+            (m.range.min, m.range.max, m.range.smoothing),
+            (-2.0, 2.0, 0.1)
+        );
+        for bad in [
+            "",
+            "1:74",
+            "17:1=a.in<-b.out:0..1",
+            "1:128=a.in<-b.out:0..1",
+            "1:1=a.in:0..1",
+            "1:1=a.in<-b.out:0-1",
+            "1:1=a.in<-b.out:0..1:fast",
+            "1:1=a<-b.out:0..1",
+        ] {
+            let e = parse_mapping(bad).err().unwrap().to_string();
+            assert!(!e.contains('\n') && e.contains("expected"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn smoothing_moves_part_way_and_lands_exactly() {
+        let mut y = 0.0;
+        let mut steps = Vec::new();
+        for _ in 0..2000 {
+            y = smooth(y, 1.0, 0.01, 0.1);
+            steps.push(y);
+        }
+        // One time constant (10 steps of 10 ms) covers 1 - 1/e of the way.
+        assert!(
+            (steps[9] - (1.0 - (-1.0f64).exp())).abs() < 1e-9,
+            "{}",
+            steps[9]
+        );
+        assert!(steps.windows(2).all(|w| w[1] >= w[0]), "monotonic");
+        assert_eq!(*steps.last().unwrap(), 1.0, "lands exactly");
+        assert_eq!(smooth(0.3, 0.7, 0.01, 0.0), 0.7, "no smoothing: a jump");
+    }
+}

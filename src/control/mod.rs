@@ -10,6 +10,7 @@
 //!
 //! Layering: control → live → engine; `Live` only knows the `ControlSource` trait.
 
+pub mod learn;
 pub mod midi;
 pub mod osc;
 pub mod out;
@@ -57,6 +58,8 @@ pub enum ControlError {
     Send(String),
     #[error("midi: {0}")]
     Midi(String),
+    #[error("mapping {0}")]
+    Mapping(String),
 }
 
 /// What to start beside the instrument (command-line flags).
@@ -65,6 +68,10 @@ pub struct ControlOptions {
     /// Where OSC in listens (None: off).
     pub osc_in: Option<std::net::SocketAddr>,
     pub osc_out: Option<out::OutOptions>,
+    /// Listen to every MIDI input port (hot-plugged).
+    pub midi: bool,
+    /// MIDI controllers mapped onto weights (implies `midi`).
+    pub midi_maps: Vec<learn::Mapping>,
 }
 
 impl Default for ControlOptions {
@@ -72,6 +79,8 @@ impl Default for ControlOptions {
         ControlOptions {
             osc_in: Some(([127, 0, 0, 1], DEFAULT_OSC_PORT).into()),
             osc_out: None,
+            midi: false,
+            midi_maps: Vec::new(),
         }
     }
 }
@@ -96,6 +105,20 @@ pub fn start(live: &mut crate::live::Live, opts: &ControlOptions) -> Vec<String>
                 live.attach(Box::new(s));
             }
             Err(e) => notes.push(format!("{e}; OSC out is off")),
+        }
+    }
+    if opts.midi || !opts.midi_maps.is_empty() {
+        let values = std::sync::Arc::new(midi::MidiValues::default());
+        match midi::MidiPorts::start(values.clone()) {
+            Ok(p) => {
+                notes.push(format!(
+                    "midi: listening to every input port ({} mappings)",
+                    opts.midi_maps.len()
+                ));
+                let m = learn::MidiMapper::new(values, opts.midi_maps.clone()).with_ports(p);
+                live.attach(Box::new(m));
+            }
+            Err(e) => notes.push(format!("{e}; MIDI is off")),
         }
     }
     notes
