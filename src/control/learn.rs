@@ -50,7 +50,7 @@ impl Range {
         if !(weight_in_bounds(min) && weight_in_bounds(max)) {
             return Err(bad(format!("range {min}..{max}: expected finite weights")));
         }
-        if curve == Curve::Exp && !(min * max > 0.0) {
+        if curve == Curve::Exp && min * max <= 0.0 {
             return Err(bad(format!(
                 "exponential range {min}..{max}: both ends must be non-zero and of one sign"
             )));
