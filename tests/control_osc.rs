@@ -615,3 +615,68 @@ fn a_busy_port_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn an_osc_address_is_learned_onto_a_weight_with_its_range() {
+    use dmm_synth::control::learn::{Curve, Range};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.dmm");
+    std::fs::write(&path, PATCH).unwrap();
+    let opts = LiveOptions {
+        audio: false,
+        watch: false,
+        capture_every: 0,
+        morph: None,
+        trace: None,
+    };
+    let mut live = Live::open(&path, Box::new(CpuBackend::new()), opts).unwrap();
+    let listener = OscListener::bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let to = listener.local_addr();
+    let mut ctl = OscControl::new(listener);
+    let stats = ctl.stats.clone();
+    ctl.learn(Range::new(pr("y.in"), pr("k.out"), (-4.0, 4.0), Curve::Linear, 0.0).unwrap());
+    live.attach(Box::new(ctl));
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |addr: &str, x: f32| {
+        c.send_to(&encode(addr, vec![OscType::Float(x)]).unwrap(), to)
+            .unwrap();
+    };
+    let wait = |live: &mut Live, want: f64| {
+        let t0 = Instant::now();
+        let mut ev = Vec::new();
+        while live
+            .engine()
+            .latest()
+            .is_none_or(|s| s.w.get(&pr("y.in"), &pr("k.out")) != want)
+        {
+            ev.extend(live.poll());
+            assert!(t0.elapsed() < DEADLINE, "never {want}: {ev:?}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        ev
+    };
+    // (y.in <- k starts at 2.)
+    send("/1/fader1", 0.25);
+    let ev = wait(&mut live, -2.0);
+    assert!(
+        ev.iter().any(
+            |e| matches!(e, LiveEvent::Message(m) if m.text.contains("learned: osc /1/fader1"))
+        ),
+        "{ev:?}"
+    );
+    // Clamped to the range.
+    send("/1/fader1", 7.0);
+    wait(&mut live, 4.0);
+    // Another address is not mapped: refused, nothing moves.
+    let refused = stats.refused.load(Ordering::Relaxed);
+    send("/1/fader2", 0.0);
+    let t0 = Instant::now();
+    while stats.refused.load(Ordering::Relaxed) == refused {
+        live.poll();
+        assert!(t0.elapsed() < DEADLINE);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    send("/1/fader1", 0.0);
+    wait(&mut live, -4.0);
+    live.stop();
+}

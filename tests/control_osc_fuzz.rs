@@ -66,6 +66,9 @@ fn assert_valid(cs: &[Command]) {
                 assert!(text.len() <= MAX_EVAL_BYTES && *first_line >= 1)
             }
             Command::Mute(_) => {}
+            Command::Value { addr, x } => {
+                assert!(x.is_finite() && !addr.starts_with("/dmm/"), "{c:?}")
+            }
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum Command {
     Eval { text: String, first_line: usize },
     /// `/dmm/mute 0|1`: the panic button.
     Mute(bool),
+    /// Any address outside `/dmm/` with one number (a fader, a knob): drives the weight mapped
+    /// (or being learned) for that address.
+    Value { addr: String, x: f64 },
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -48,7 +51,9 @@ pub enum ControlError {
     Malformed(String),
     #[error("osc {addr}: {why}")]
     BadMessage { addr: String, why: String },
-    #[error("osc: unknown address {0:?} (expected /dmm/w, /dmm/eval or /dmm/mute)")]
+    #[error(
+        "osc: unknown address {0:?} (expected /dmm/w, /dmm/eval, /dmm/mute, or a learned address with one number)"
+    )]
     UnknownAddress(String),
     #[error("osc: cannot listen on {addr}: {why}")]
     Bind { addr: String, why: String },

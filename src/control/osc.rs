@@ -5,6 +5,7 @@
 //! | `/dmm/w` | `target.port source.port value [morph]` | `W[target][source] = value`, over `morph` seconds |
 //! | `/dmm/eval` | `"lines" [first_line]` | evaluates the lines as Ctrl+Enter does (one edit request); errors number lines from `first_line` (default 1) |
 //! | `/dmm/mute` | `0\|1` | mutes or unmutes the sound (the panic button) |
+//! | any other `/address` | one number, 0–1 | drives the weight learned or mapped for it |
 //!
 //! Numbers may be int32, int64, float32 or float64. A bundle's messages are taken in order. A
 //! packet with anything wrong in it (bytes, address, argument count or type, a port name, a
@@ -144,6 +145,20 @@ pub fn command(m: &OscMessage) -> Result<Command, ControlError> {
                 ))
             })
         }
+        other if !other.starts_with("/dmm/") && other.starts_with('/') => match m.args.as_slice() {
+            [a] => match number(a) {
+                Ok(x) if x.is_finite() => Ok(Command::Value {
+                    addr: other.to_string(),
+                    x,
+                }),
+                Ok(x) => Err(bad(format!("value {x}: expected a finite number"))),
+                Err(t) => Err(bad(t)),
+            },
+            args => Err(bad(format!(
+                "expected one number (for a learned address), found {}",
+                describe(args)
+            ))),
+        },
         other => Err(ControlError::UnknownAddress(other.to_string())),
     }
 }
@@ -230,8 +245,20 @@ impl OscListener {
                 while !stop2.load(Ordering::Relaxed) {
                     let n = match socket.recv_from(&mut buf) {
                         Ok((n, _)) => n,
-                        // Timeouts, and errors such as ICMP echoes of our own sends: go on.
-                        Err(_) => continue,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            continue;
+                        }
+                        // Anything else (an ICMP echo, a network going away): go on, without
+                        // spinning on an error that repeats.
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(10));
+                            continue;
+                        }
                     };
                     stats2.packets.fetch_add(1, Ordering::Relaxed);
                     let item = match decode_packet(&buf[..n]) {

@@ -9,6 +9,7 @@
 //!   held back; nothing else is logged (the outcome of each request is reported by the engine).
 
 use super::Command;
+use super::learn::Range;
 use super::osc::{Inbound, OscListener};
 use crate::engine::edits::Edit;
 use crate::engine::{Level, Message};
@@ -121,6 +122,9 @@ pub struct OscControl {
     eval_errors: RateLimit,
     drops: RateLimit,
     dropped_seen: u64,
+    /// Learned or mapped addresses: a value 0–1 drives the weight through its range.
+    maps: Vec<(String, Range)>,
+    armed: Option<Range>,
     pub stats: Arc<PumpStats>,
 }
 
@@ -134,7 +138,51 @@ impl OscControl {
             eval_errors: RateLimit::default(),
             drops: RateLimit::default(),
             dropped_seen: 0,
+            maps: Vec::new(),
+            armed: None,
             stats: Arc::new(PumpStats::default()),
+        }
+    }
+
+    /// The next address outside `/dmm/` that sends one number is mapped to `range`.
+    pub fn learn(&mut self, range: Range) {
+        self.armed = Some(range);
+    }
+
+    /// Maps `addr` (0–1) onto `range` (replacing its earlier mapping).
+    pub fn map(&mut self, addr: &str, range: Range) {
+        self.maps.retain(|(a, _)| a != addr);
+        self.maps.push((addr.to_string(), range));
+    }
+
+    /// A learned address's value becomes a `W` command; an unmapped one is refused.
+    fn value(&mut self, addr: String, x: f64, log: &mut Vec<String>, now: Instant) {
+        if let Some(range) = self.armed.take() {
+            log.push(format!(
+                "learned: osc {addr} -> {} <- {} ({}..{})",
+                range.target, range.source, range.min, range.max
+            ));
+            self.map(&addr, range);
+        }
+        match self.maps.iter().find(|(a, _)| *a == addr) {
+            Some((_, r)) => {
+                let c = Command::W {
+                    target: r.target.clone(),
+                    source: r.source.clone(),
+                    value: r.value(x),
+                    morph: 0.0,
+                };
+                if self.queue.push(c) {
+                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                log.extend(self.refusals.line(
+                    now,
+                    format!("refused: osc {addr}: no weight is mapped to it (learn one first)"),
+                ));
+            }
         }
     }
 
@@ -145,12 +193,19 @@ impl OscControl {
     /// Takes the packets that arrived; mutes at once, queues the rest.
     fn receive(&mut self, live: &Live, log: &mut Vec<String>) {
         let now = Instant::now();
-        for item in self.listener.rx.try_iter().take(MAX_PACKETS_PER_POLL) {
+        let items: Vec<Inbound> = self
+            .listener
+            .rx
+            .try_iter()
+            .take(MAX_PACKETS_PER_POLL)
+            .collect();
+        for item in items {
             match item {
                 Inbound::Commands(cs) => {
                     for c in cs {
                         match c {
                             Command::Mute(m) => live.audio().stats().set_muted(m),
+                            Command::Value { addr, x } => self.value(addr, x, log, now),
                             c => {
                                 if self.queue.push(c) {
                                     self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
@@ -248,8 +303,9 @@ pub fn edits_for(
                     }
                 }
             }
-            // Muting is not an edit (the pump applies it as it arrives).
-            Command::Mute(_) => {}
+            // Muting is not an edit (the pump applies it as it arrives); mapped values arrive
+            // here already turned into `W`.
+            Command::Mute(_) | Command::Value { .. } => {}
         }
     }
     (edits, errors)
