@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod backend;
+pub mod control;
 pub mod engine;
 pub mod live;
 pub mod neurons;

@@ -5,6 +5,10 @@ use clap::{Parser, Subcommand};
 use cpal::traits::{DeviceTrait, HostTrait};
 use dmm_synth::audio::quiet::Quiet;
 use dmm_synth::backend::{self, BackendChoice, gpu};
+use dmm_synth::control::learn::parse_mapping;
+use dmm_synth::control::out::OutOptions;
+use dmm_synth::control::send::{Selection, select, send_eval};
+use dmm_synth::control::{ControlOptions, DEFAULT_OSC_PORT};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
 use dmm_synth::patch::{Patch, budget, one_line};
@@ -68,6 +72,63 @@ struct PlayArgs {
     /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
+    /// UDP port for OSC in (/dmm/w, /dmm/eval, /dmm/mute).
+    #[arg(long, default_value_t = DEFAULT_OSC_PORT)]
+    osc_port: u16,
+    /// Address OSC in listens on; 0.0.0.0 listens on the network (on purpose only).
+    #[arg(long, default_value = "127.0.0.1")]
+    osc_bind: std::net::IpAddr,
+    /// Do not listen for OSC.
+    #[arg(long, conflicts_with_all = ["osc_port", "osc_bind"])]
+    no_osc: bool,
+    /// Send scalar outputs as /dmm/out/neuron.port to HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    osc_out: Option<String>,
+    /// Which scalar outputs to send, comma-separated neuron.port names (default: all).
+    #[arg(long, value_delimiter = ',', requires = "osc_out")]
+    osc_out_ports: Vec<String>,
+    /// Messages per second per output for --osc-out.
+    #[arg(long, default_value_t = 30.0, requires = "osc_out")]
+    osc_out_rate: f64,
+    /// Listen to every MIDI input port (ports plugged in later too).
+    #[arg(long)]
+    midi: bool,
+    /// Map a MIDI controller onto a weight: CH:CC=target.port<-source.port:MIN..MAX[:exp][:SECONDS]
+    /// (CH 0: any channel; SECONDS: smoothing). Repeatable; implies --midi.
+    #[arg(long, value_name = "SPEC")]
+    midi_map: Vec<String>,
+}
+
+/// The OSC settings from the flags.
+fn control_options(a: &PlayArgs) -> Result<ControlOptions> {
+    let osc_out = match &a.osc_out {
+        Some(hp) => Some(OutOptions {
+            to: resolve(hp)?,
+            ports: a.osc_out_ports.clone(),
+            rate: a.osc_out_rate,
+        }),
+        None => None,
+    };
+    let midi_maps = a
+        .midi_map
+        .iter()
+        .map(|m| parse_mapping(m))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ControlOptions {
+        osc_in: (!a.no_osc).then(|| std::net::SocketAddr::new(a.osc_bind, a.osc_port)),
+        osc_out,
+        midi: a.midi,
+        midi_maps,
+    })
+}
+
+/// `HOST:PORT` → a socket address (the first one the name resolves to).
+fn resolve(hp: &str) -> Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    hp.to_socket_addrs()
+        .with_context(|| format!("{hp:?}: expected HOST:PORT such as 127.0.0.1:9001"))?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{hp:?}: the name resolves to no address"))
 }
 
 fn parse_size(s: &str) -> Result<[u32; 2], String> {
@@ -88,6 +149,7 @@ fn read_edits(path: &std::path::Path) -> Result<Vec<dmm_synth::engine::TimedEdit
 }
 
 fn play(a: PlayArgs) -> Result<ExitCode> {
+    let control = control_options(&a)?;
     let edits = match &a.edits {
         Some(p) => read_edits(p)?,
         None => Vec::new(),
@@ -119,6 +181,7 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         size: a.size,
         panel: !a.hide_panel,
         notes: Vec::new(),
+        control,
     };
     let (backend, note) = backend::create(a.backend)?;
     if let Some(note) = note {
@@ -140,10 +203,57 @@ enum Command {
     Render(RenderArgs),
     /// Convert a patch between JSON (.json) and the text language (.dmm), by extension.
     Convert { from: PathBuf, to: PathBuf },
+    /// Send lines of FILE (or standard input: -) to the running instrument as /dmm/eval.
+    Send(SendArgs),
     /// Print the neuron table (markdown).
     Types,
     /// List GPU adapters (name, API, device type) and audio output devices.
     Info,
+}
+
+#[derive(clap::Args)]
+struct SendArgs {
+    /// The file to take lines from; - reads standard input.
+    file: PathBuf,
+    /// Send line N (1-based).
+    #[arg(long, group = "which")]
+    line: Option<usize>,
+    /// Send the paragraph (lines between blank lines) holding line N.
+    #[arg(long, group = "which")]
+    paragraph: Option<usize>,
+    /// Send the whole file (the default).
+    #[arg(long, group = "which")]
+    all: bool,
+    /// Where the instrument listens.
+    #[arg(long, default_value = "127.0.0.1:9000", value_name = "HOST:PORT")]
+    to: String,
+    /// Number the lines sent from N in error messages (for text piped from an editor).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    first_line: Option<u32>,
+}
+
+fn send_cmd(a: SendArgs) -> Result<ExitCode> {
+    let text = if a.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+    } else {
+        std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?
+    };
+    let sel = match (a.line, a.paragraph) {
+        (Some(n), _) => Selection::Line(n),
+        (_, Some(n)) => Selection::Paragraph(n),
+        _ => Selection::All,
+    };
+    let (first, lines) =
+        select(&text, sel).map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+    let first = a.first_line.map_or(first, |n| n as usize + first - 1);
+    let to = resolve(&a.to)?;
+    send_eval(to, &lines, first)?;
+    let n = lines.lines().count();
+    println!(
+        "sent {n} line{} (from line {first}) to {to}",
+        if n == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args)]
@@ -204,6 +314,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match command {
         Command::Check { patches } => Ok(check(&patches)),
         Command::Render(args) => render_cmd(args),
+        Command::Send(args) => send_cmd(args),
         Command::Convert { from, to } => {
             let p = Patch::load(&from).map_err(|e| anyhow::anyhow!("{e}"))?;
             p.save(&to)

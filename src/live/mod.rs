@@ -128,6 +128,15 @@ pub struct Live {
     trace: Option<TraceThread>,
     /// History, requests on their way, scenes and the crossfader (`history`, `scenes`).
     perf: history::Perform,
+    /// Outside inputs (OSC, MIDI) driven on every `poll` (see `crate::control`).
+    controls: Vec<Box<dyn ControlSource>>,
+}
+
+/// An outside input that `Live` drives on every `poll` (OSC, MIDI: `crate::control`).
+pub trait ControlSource: Send {
+    /// Takes what arrived since the last call and sends it on as edit requests; returns lines
+    /// for the log.
+    fn pump(&mut self, live: &Live) -> Vec<Message>;
 }
 
 /// The open patch file, as last loaded or saved.
@@ -275,6 +284,7 @@ impl Live {
             queued,
             trace,
             perf: Default::default(),
+            controls: Vec::new(),
         };
         live.load_scenes();
         Ok(live)
@@ -296,6 +306,11 @@ impl Live {
     pub fn send(&self, edit: Edit) -> u64 {
         self.file.dirty.store(true, Ordering::Relaxed);
         self.engine().send(edit)
+    }
+
+    /// Drives `c` on every `poll` from now on.
+    pub fn attach(&mut self, c: Box<dyn ControlSource>) {
+        self.controls.push(c);
     }
 
     pub fn path(&self) -> &Path {
@@ -340,6 +355,11 @@ impl Live {
     /// Non-blocking: engine reports, reload progress and file changes since the last call.
     pub fn poll(&mut self) -> Vec<LiveEvent> {
         let mut ev = std::mem::take(&mut self.queued);
+        let mut controls = std::mem::take(&mut self.controls);
+        for c in &mut controls {
+            ev.extend(c.pump(self).into_iter().map(LiveEvent::Message));
+        }
+        self.controls = controls;
         let reports: Vec<Report> = self.engine().reports.try_iter().collect();
         for r in reports {
             match r {

@@ -47,6 +47,8 @@ pub struct WindowOptions {
     pub panel: bool,
     /// Start-up notes for the log (for example why `--backend auto` chose the CPU).
     pub notes: Vec<String>,
+    /// OSC in and out (`crate::control`).
+    pub control: crate::control::ControlOptions,
 }
 
 impl Default for WindowOptions {
@@ -60,6 +62,7 @@ impl Default for WindowOptions {
             edits: Vec::new(),
             typed: Vec::new(),
             notes: Vec::new(),
+            control: crate::control::ControlOptions::default(),
             size: [1280, 800],
             panel: true,
         }
@@ -95,7 +98,7 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         .map_err(|e| UiError::Patch(e.to_string()))?;
     let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
     let pane_can_open = super::editor::file::PatchFile::open(&opts.patch, false).is_ok();
-    let live = Live::open(
+    let mut live = Live::open(
         &opts.patch,
         backend,
         LiveOptions {
@@ -110,12 +113,13 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         },
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
+    let control_notes = crate::control::start(&mut live, &opts.control);
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
     if opts.watch && pane_can_open {
         session.watch_file();
     }
     session.type_later(opts.typed.clone());
-    for n in &opts.notes {
+    for n in opts.notes.iter().chain(&control_notes) {
         session.notice(n.clone());
     }
     let mut app = App {

@@ -1,0 +1,311 @@
+//! Mapping a MIDI controller onto a weight, and learning it: arm with a weight and its range,
+//! move a knob, and that CC drives the weight from then on.
+//!
+//! A mapping turns the controller's 0–1 into `min..max` (linear, or exponential for pitches and
+//! times: `min·(max/min)^x`), smooths it over `smoothing` seconds (one pole), and sends `set`
+//! edits through Self, at most one per engine tick per weight, only while the value moves. A
+//! controller that has not moved since the mapping was made sends nothing (the patch's weight
+//! stays until the performer touches the knob).
+//!
+//! Spec on the command line: `CH:CC=target.port<-source.port:MIN..MAX[:exp][:S]` (CH 0 = any
+//! channel, S = smoothing seconds), e.g. `1:74=ph.freq<-one.out:110..880:exp:0.05`.
+
+use super::ControlError;
+use super::midi::MidiValues;
+use crate::engine::edits::Edit;
+use crate::engine::{Level, Message};
+use crate::live::{ControlSource, Live};
+use crate::stream::{PortRef, weight_in_bounds};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Curve {
+    Linear,
+    Exp,
+}
+
+/// A weight with the range a controller moves it through.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Range {
+    pub target: PortRef,
+    pub source: PortRef,
+    pub min: f64,
+    pub max: f64,
+    pub curve: Curve,
+    /// Seconds (0: none).
+    pub smoothing: f64,
+}
+
+impl Range {
+    /// Checks the numbers: finite weights, an exponential range on one side of 0, smoothing 0..60 s.
+    pub fn new(
+        target: PortRef,
+        source: PortRef,
+        (min, max): (f64, f64),
+        curve: Curve,
+        smoothing: f64,
+    ) -> Result<Range, ControlError> {
+        let bad = |why: String| ControlError::Mapping(format!("{target} <- {source}: {why}"));
+        if !(weight_in_bounds(min) && weight_in_bounds(max)) {
+            return Err(bad(format!("range {min}..{max}: expected finite weights")));
+        }
+        if curve == Curve::Exp && min * max <= 0.0 {
+            return Err(bad(format!(
+                "exponential range {min}..{max}: both ends must be non-zero and of one sign"
+            )));
+        }
+        if !(smoothing.is_finite() && (0.0..=60.0).contains(&smoothing)) {
+            return Err(bad(format!(
+                "smoothing {smoothing}: expected 0..=60 seconds"
+            )));
+        }
+        Ok(Range {
+            target,
+            source,
+            min,
+            max,
+            curve,
+            smoothing,
+        })
+    }
+
+    /// The weight for a control at `x` (clamped to 0–1; NaN counts as 0).
+    pub fn value(&self, x: f64) -> f64 {
+        let x = if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+        let v = match self.curve {
+            Curve::Linear => self.min + (self.max - self.min) * x,
+            Curve::Exp => self.min * (self.max / self.min).powf(x),
+        };
+        // Clamped again: rounding must not leave the range.
+        v.clamp(self.min.min(self.max), self.min.max(self.max))
+    }
+}
+
+/// One step of a one-pole smoother with time constant `seconds` (0: jump), `dt` seconds long;
+/// lands exactly on `want` once within a millionth of it.
+pub fn smooth(y: f64, want: f64, dt: f64, seconds: f64) -> f64 {
+    if seconds <= 0.0 || !dt.is_finite() {
+        return want;
+    }
+    let y = y + (want - y) * (1.0 - (-dt.max(0.0) / seconds).exp());
+    if (y - want).abs() <= 1e-6 * want.abs().max(1e-9) {
+        want
+    } else {
+        y
+    }
+}
+
+/// A MIDI controller: channel (0 = any) and controller number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cc {
+    pub channel: u8,
+    pub controller: u8,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mapping {
+    pub cc: Cc,
+    pub range: Range,
+}
+
+/// Parses `CH:CC=target.port<-source.port:MIN..MAX[:exp|:lin][:SECONDS]`.
+pub fn parse_mapping(spec: &str) -> Result<Mapping, ControlError> {
+    let bad = |why: &str| {
+        ControlError::Mapping(format!(
+            "{spec:?}: {why} (expected CH:CC=target.port<-source.port:MIN..MAX[:exp][:SECONDS])"
+        ))
+    };
+    let (cc, rest) = spec.split_once('=').ok_or_else(|| bad("no '='"))?;
+    let (ch, num) = cc.split_once(':').ok_or_else(|| bad("no CH:CC"))?;
+    let channel: u8 = ch.trim().parse().map_err(|_| bad("channel"))?;
+    let controller: u8 = num.trim().parse().map_err(|_| bad("controller"))?;
+    if channel > 16 || controller > 127 {
+        return Err(bad("channel 0..=16, controller 0..=127"));
+    }
+    let (weight, opts) = rest.split_once(':').ok_or_else(|| bad("no range"))?;
+    let (t, s) = weight.split_once("<-").ok_or_else(|| bad("no '<-'"))?;
+    let target = PortRef::parse(t.trim()).map_err(|e| bad(&e))?;
+    let source = PortRef::parse(s.trim()).map_err(|e| bad(&e))?;
+    let mut parts = opts.split(':');
+    let range = parts.next().unwrap_or_default();
+    let (lo, hi) = range.split_once("..").ok_or_else(|| bad("no MIN..MAX"))?;
+    let min: f64 = lo.trim().parse().map_err(|_| bad("MIN"))?;
+    let max: f64 = hi.trim().parse().map_err(|_| bad("MAX"))?;
+    let (mut curve, mut smoothing) = (Curve::Linear, 0.0);
+    for p in parts {
+        match p.trim() {
+            "exp" => curve = Curve::Exp,
+            "lin" => curve = Curve::Linear,
+            n => smoothing = n.parse().map_err(|_| bad("smoothing seconds"))?,
+        }
+    }
+    Ok(Mapping {
+        cc: Cc {
+            channel,
+            controller,
+        },
+        range: Range::new(target, source, (min, max), curve, smoothing)?,
+    })
+}
+
+/// A mapping with its running state.
+struct Live1 {
+    map: Mapping,
+    /// The controller's value when the mapping was made (nothing is sent until it moves).
+    start: f32,
+    moved: bool,
+    /// The smoothed weight, and the last one sent.
+    y: Option<f64>,
+    sent: Option<f64>,
+}
+
+/// Drives MIDI mappings (and learning) on every `Live::poll`.
+pub struct MidiMapper {
+    values: Arc<MidiValues>,
+    maps: Vec<Live1>,
+    /// Armed: the next controller that moves gets this range.
+    armed: Option<(Range, Vec<u8>)>,
+    last_tick: Option<u64>,
+    last_time: Option<Instant>,
+    /// `set` requests sent so far.
+    pub sent: u64,
+    /// The ports feeding `values`, kept open while the mapper lives.
+    ports: Option<super::midi::MidiPorts>,
+}
+
+impl MidiMapper {
+    pub fn new(values: Arc<MidiValues>, maps: Vec<Mapping>) -> MidiMapper {
+        let mut m = MidiMapper {
+            values,
+            maps: Vec::new(),
+            armed: None,
+            last_tick: None,
+            last_time: None,
+            sent: 0,
+            ports: None,
+        };
+        for map in maps {
+            m.add(map);
+        }
+        m
+    }
+
+    /// Keeps `ports` (which feed this mapper's values) open as long as the mapper.
+    pub fn with_ports(mut self, ports: super::midi::MidiPorts) -> MidiMapper {
+        self.ports = Some(ports);
+        self
+    }
+
+    pub fn add(&mut self, map: Mapping) {
+        let start = self.values.cc(map.cc.channel, map.cc.controller);
+        self.maps.retain(|l| {
+            l.map.range.target != map.range.target || l.map.range.source != map.range.source
+        });
+        self.maps.push(Live1 {
+            map,
+            start,
+            moved: false,
+            y: None,
+            sent: None,
+        });
+    }
+
+    /// The next controller (channels 1–16) that moves is mapped to `range`.
+    pub fn learn(&mut self, range: Range) {
+        let now = self.snapshot_ccs();
+        self.armed = Some((range, now));
+    }
+
+    pub fn mappings(&self) -> Vec<Mapping> {
+        self.maps.iter().map(|l| l.map.clone()).collect()
+    }
+
+    fn snapshot_ccs(&self) -> Vec<u8> {
+        (1..=16u8)
+            .flat_map(|ch| (0..128u8).map(move |cc| (ch, cc)))
+            .map(|(ch, cc)| (self.values.cc(ch, cc) * 127.0).round() as u8)
+            .collect()
+    }
+
+    /// Maps the first moved controller to the armed range; returns a line for the log.
+    fn try_learn(&mut self) -> Option<String> {
+        let (_, before) = self.armed.as_ref()?;
+        let now = self.snapshot_ccs();
+        let i = now.iter().zip(before).position(|(a, b)| a != b)?;
+        let (range, _) = self.armed.take()?;
+        let cc = Cc {
+            channel: (i / 128) as u8 + 1,
+            controller: (i % 128) as u8,
+        };
+        let line = format!(
+            "learned: channel {} CC {} -> {} <- {} ({}..{})",
+            cc.channel, cc.controller, range.target, range.source, range.min, range.max
+        );
+        self.add(Mapping { cc, range });
+        // It moved already: it drives the weight from now on.
+        if let Some(l) = self.maps.last_mut() {
+            l.moved = true;
+        }
+        Some(line)
+    }
+
+    /// The edits due now (at most one per mapping), given `dt` seconds since the last call.
+    fn due(&mut self, dt: f64) -> Vec<Edit> {
+        let mut out = Vec::new();
+        for l in &mut self.maps {
+            let x = self.values.cc(l.map.cc.channel, l.map.cc.controller);
+            if !l.moved && x == l.start {
+                continue;
+            }
+            l.moved = true;
+            let want = l.map.range.value(x as f64);
+            let y = match l.y {
+                Some(y) => smooth(y, want, dt, l.map.range.smoothing),
+                None => want,
+            };
+            l.y = Some(y);
+            if l.sent != Some(y) {
+                l.sent = Some(y);
+                out.push(Edit::Set {
+                    target: l.map.range.target.clone(),
+                    source: l.map.range.source.clone(),
+                    weight: y,
+                    morph: 0.0,
+                });
+            }
+        }
+        out
+    }
+}
+
+impl ControlSource for MidiMapper {
+    fn pump(&mut self, live: &Live) -> Vec<Message> {
+        let Some(snap) = live.engine().latest() else {
+            return Vec::new();
+        };
+        let mut log = Vec::new();
+        if let Some(line) = self.try_learn() {
+            log.push(Message {
+                tick: snap.tick,
+                level: Level::Notice,
+                text: line,
+            });
+        }
+        // At most one set per weight per engine tick.
+        if self.last_tick.is_some_and(|t| snap.tick <= t) {
+            return log;
+        }
+        self.last_tick = Some(snap.tick);
+        let now = Instant::now();
+        let dt = self
+            .last_time
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.last_time = Some(now);
+        for e in self.due(dt) {
+            live.send(e);
+            self.sent += 1;
+        }
+        log
+    }
+}

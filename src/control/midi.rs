@@ -1,0 +1,446 @@
+//! MIDI in: a pure parser of raw MIDI bytes, the values it keeps (lock-free, for readers on
+//! other threads), and a thin `midir` shell that feeds it from every input port.
+//!
+//! - **Parser** (`MidiParser`): channel messages with running status, note on with velocity 0 as
+//!   note off, pitch bend, real-time bytes anywhere (clock 0xF8, start 0xFA, continue 0xFB,
+//!   stop 0xFC), system exclusive and system common messages skipped with their data.
+//! - **Values** (`MidiValues`): plain atomics written by one MIDI thread and read by anyone
+//!   (the engine, the panel) without locks or waits: every CC per channel (0–1), the sounding
+//!   note per channel with last-note priority (pitch in Hz with the bend applied, velocity 0–1,
+//!   gate), and the clock (BPM from the last beat of ticks, holding the last tempo when the clock
+//!   stops; beat phase in [0,1)). Channel index 0 is "any channel" (omni), 1–16 the channels.
+//! - **Writer** (`MidiWriter`): parser plus the held-note stacks, owned by the MIDI callback;
+//!   `feed(time_us, bytes)` is what the callback calls, and what the tests call.
+//! - **Ports** (`MidiPorts`): polls the port list once a second and connects to every input port
+//!   that appears (hot-plug); a port that vanishes is dropped.
+
+use super::ControlError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One decoded MIDI event. Channels are 1–16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MidiEvent {
+    Cc {
+        channel: u8,
+        controller: u8,
+        value: u8,
+    },
+    NoteOn {
+        channel: u8,
+        note: u8,
+        velocity: u8,
+    },
+    NoteOff {
+        channel: u8,
+        note: u8,
+    },
+    /// -8192..=8191, 0 at rest.
+    PitchBend {
+        channel: u8,
+        value: i16,
+    },
+    Clock,
+    Start,
+    Continue,
+    Stop,
+}
+
+/// Bytes → events, one byte at a time (a message may be split across callbacks).
+#[derive(Debug, Default)]
+pub struct MidiParser {
+    /// The channel status in force (running status).
+    status: Option<u8>,
+    data: [u8; 2],
+    len: usize,
+    /// Data bytes still to skip (system common), or inside sysex.
+    skip: usize,
+    in_sysex: bool,
+}
+
+/// Data bytes a channel message takes.
+fn data_len(status: u8) -> usize {
+    match status & 0xF0 {
+        0xC0 | 0xD0 => 1,
+        _ => 2,
+    }
+}
+
+impl MidiParser {
+    pub fn feed(&mut self, byte: u8, out: &mut Vec<MidiEvent>) {
+        match byte {
+            // Real-time: anywhere, even inside other messages; running status untouched.
+            0xF8 => out.push(MidiEvent::Clock),
+            0xFA => out.push(MidiEvent::Start),
+            0xFB => out.push(MidiEvent::Continue),
+            0xFC => out.push(MidiEvent::Stop),
+            0xF9..=0xFF => {}
+            0xF0 => {
+                self.in_sysex = true;
+                self.status = None;
+            }
+            0xF1..=0xF7 => {
+                self.in_sysex = false;
+                self.status = None;
+                self.len = 0;
+                self.skip = match byte {
+                    0xF1 | 0xF3 => 1,
+                    0xF2 => 2,
+                    _ => 0,
+                };
+            }
+            0x80..=0xEF => {
+                self.in_sysex = false;
+                self.skip = 0;
+                self.status = Some(byte);
+                self.len = 0;
+            }
+            data => {
+                if self.in_sysex {
+                    return;
+                }
+                if self.skip > 0 {
+                    self.skip -= 1;
+                    return;
+                }
+                let Some(status) = self.status else {
+                    return;
+                };
+                self.data[self.len] = data;
+                self.len += 1;
+                if self.len == data_len(status) {
+                    self.len = 0;
+                    out.extend(event(status, self.data));
+                }
+            }
+        }
+    }
+
+    pub fn parse(&mut self, bytes: &[u8]) -> Vec<MidiEvent> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            self.feed(b, &mut out);
+        }
+        out
+    }
+}
+
+fn event(status: u8, d: [u8; 2]) -> Option<MidiEvent> {
+    let channel = (status & 0x0F) + 1;
+    match status & 0xF0 {
+        0x80 => Some(MidiEvent::NoteOff {
+            channel,
+            note: d[0],
+        }),
+        0x90 if d[1] == 0 => Some(MidiEvent::NoteOff {
+            channel,
+            note: d[0],
+        }),
+        0x90 => Some(MidiEvent::NoteOn {
+            channel,
+            note: d[0],
+            velocity: d[1],
+        }),
+        0xB0 => Some(MidiEvent::Cc {
+            channel,
+            controller: d[0],
+            value: d[1],
+        }),
+        0xE0 => Some(MidiEvent::PitchBend {
+            channel,
+            value: ((d[1] as i16) << 7 | d[0] as i16) - 8192,
+        }),
+        _ => None,
+    }
+}
+
+/// Slots: 0 = any channel, 1..=16 the channels.
+const SLOTS: usize = 17;
+/// Pitch bend range, semitones each way.
+pub const BEND_SEMITONES: f32 = 2.0;
+/// MIDI clock ticks per beat.
+const PPQN: u64 = 24;
+const NO_NOTE: u8 = 255;
+
+/// The values MIDI has set, as atomics (one writer, any readers; never blocks).
+#[derive(Debug)]
+pub struct MidiValues {
+    cc: Vec<AtomicU8>,
+    note: Vec<AtomicU8>,
+    velocity: Vec<AtomicU8>,
+    gate: Vec<AtomicBool>,
+    /// Bend + 8192 (0..=16383).
+    bend: Vec<AtomicU32>,
+    bpm_bits: AtomicU32,
+    clocks: AtomicU64,
+    running: AtomicBool,
+    /// Events taken so far (for the panel: is anything arriving?).
+    pub events: AtomicU64,
+}
+
+impl Default for MidiValues {
+    fn default() -> Self {
+        let v = |n: usize, x: u8| (0..n).map(|_| AtomicU8::new(x)).collect();
+        MidiValues {
+            cc: v(SLOTS * 128, 0),
+            note: v(SLOTS, NO_NOTE),
+            velocity: v(SLOTS, 0),
+            gate: (0..SLOTS).map(|_| AtomicBool::new(false)).collect(),
+            bend: (0..SLOTS).map(|_| AtomicU32::new(8192)).collect(),
+            bpm_bits: AtomicU32::new(120f32.to_bits()),
+            clocks: AtomicU64::new(0),
+            running: AtomicBool::new(false),
+            events: AtomicU64::new(0),
+        }
+    }
+}
+
+fn slot(channel: u8) -> usize {
+    (channel as usize).min(16)
+}
+
+impl MidiValues {
+    /// Controller `controller` on `channel` (0: the last value from any channel), 0–1.
+    pub fn cc(&self, channel: u8, controller: u8) -> f32 {
+        let i = slot(channel) * 128 + (controller & 0x7F) as usize;
+        self.cc[i].load(Ordering::Relaxed) as f32 / 127.0
+    }
+
+    /// (pitch in Hz with the bend applied, velocity 0–1, gate 0|1) of the sounding note on
+    /// `channel` (0: any); the pitch holds the last note after release (0 before any note).
+    pub fn note(&self, channel: u8) -> (f32, f32, f32) {
+        let s = slot(channel);
+        let note = self.note[s].load(Ordering::Relaxed);
+        let bend = self.bend[s].load(Ordering::Relaxed) as f32 - 8192.0;
+        let pitch = if note == NO_NOTE {
+            0.0
+        } else {
+            let semis = note as f32 - 69.0 + bend / 8192.0 * BEND_SEMITONES;
+            440.0 * (semis / 12.0).exp2()
+        };
+        let vel = self.velocity[s].load(Ordering::Relaxed) as f32 / 127.0;
+        let gate = if self.gate[s].load(Ordering::Relaxed) {
+            1.0
+        } else {
+            0.0
+        };
+        (pitch, vel, gate)
+    }
+
+    /// (tempo in BPM, beat phase in [0,1)); the tempo holds when the clock stops.
+    pub fn clock(&self) -> (f32, f32) {
+        let bpm = f32::from_bits(self.bpm_bits.load(Ordering::Relaxed));
+        let c = self.clocks.load(Ordering::Relaxed);
+        (bpm, (c % PPQN) as f32 / PPQN as f32)
+    }
+
+    /// Whether the clock is running (between start/continue and stop).
+    pub fn clock_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+}
+
+/// The MIDI callback's side: parser, held notes, clock timing; publishes to `MidiValues`.
+#[derive(Debug)]
+pub struct MidiWriter {
+    parser: MidiParser,
+    values: Arc<MidiValues>,
+    /// Held notes per slot, oldest first (last-note priority).
+    held: Vec<Vec<(u8, u8)>>,
+    /// Times (µs) of the last beat's clock ticks.
+    ticks: std::collections::VecDeque<u64>,
+}
+
+/// A gap between clock ticks longer than this means the clock stopped (tempo held).
+const CLOCK_GAP_US: u64 = 500_000;
+
+impl MidiWriter {
+    pub fn new(values: Arc<MidiValues>) -> MidiWriter {
+        MidiWriter {
+            parser: MidiParser::default(),
+            values,
+            held: vec![Vec::new(); SLOTS],
+            ticks: Default::default(),
+        }
+    }
+
+    /// Takes raw bytes received at `time_us` (microseconds, any origin; only differences count).
+    pub fn feed(&mut self, time_us: u64, bytes: &[u8]) {
+        for ev in self.parser.parse(bytes) {
+            self.values.events.fetch_add(1, Ordering::Relaxed);
+            self.apply(time_us, ev);
+        }
+    }
+
+    fn apply(&mut self, t: u64, ev: MidiEvent) {
+        let v = &self.values;
+        match ev {
+            MidiEvent::Cc {
+                channel,
+                controller,
+                value,
+            } => {
+                for s in [0, slot(channel)] {
+                    v.cc[s * 128 + controller as usize].store(value, Ordering::Relaxed);
+                }
+            }
+            MidiEvent::NoteOn {
+                channel,
+                note,
+                velocity,
+            } => {
+                for s in [0, slot(channel)] {
+                    self.held[s].retain(|(n, _)| *n != note);
+                    self.held[s].push((note, velocity));
+                    self.publish_note(s);
+                }
+            }
+            MidiEvent::NoteOff { channel, note } => {
+                for s in [0, slot(channel)] {
+                    self.held[s].retain(|(n, _)| *n != note);
+                    self.publish_note(s);
+                }
+            }
+            MidiEvent::PitchBend { channel, value } => {
+                for s in [0, slot(channel)] {
+                    v.bend[s].store((value as i32 + 8192) as u32, Ordering::Relaxed);
+                }
+            }
+            MidiEvent::Clock => self.clock_tick(t),
+            MidiEvent::Start => {
+                v.clocks.store(0, Ordering::Relaxed);
+                v.running.store(true, Ordering::Relaxed);
+                self.ticks.clear();
+            }
+            MidiEvent::Continue => v.running.store(true, Ordering::Relaxed),
+            MidiEvent::Stop => {
+                v.running.store(false, Ordering::Relaxed);
+                self.ticks.clear();
+            }
+        }
+    }
+
+    /// The newest held note sounds; with none held, the gate closes and the pitch holds.
+    fn publish_note(&self, s: usize) {
+        let v = &self.values;
+        match self.held[s].last() {
+            Some(&(note, vel)) => {
+                v.note[s].store(note, Ordering::Relaxed);
+                v.velocity[s].store(vel, Ordering::Relaxed);
+                v.gate[s].store(true, Ordering::Relaxed);
+            }
+            None => v.gate[s].store(false, Ordering::Relaxed),
+        }
+    }
+
+    fn clock_tick(&mut self, t: u64) {
+        let v = &self.values;
+        if v.running.load(Ordering::Relaxed) {
+            v.clocks.fetch_add(1, Ordering::Relaxed);
+        }
+        if self
+            .ticks
+            .back()
+            .is_some_and(|&last| t.saturating_sub(last) > CLOCK_GAP_US)
+        {
+            self.ticks.clear();
+        }
+        self.ticks.push_back(t);
+        if self.ticks.len() > PPQN as usize + 1 {
+            self.ticks.pop_front();
+        }
+        if let (Some(&a), Some(&b)) = (self.ticks.front(), self.ticks.back()) {
+            let n = self.ticks.len() as u64 - 1;
+            if n >= 2 && b > a {
+                let per_tick_us = (b - a) as f64 / n as f64;
+                let bpm = 60e6 / (per_tick_us * PPQN as f64);
+                if bpm.is_finite() && (1.0..=1000.0).contains(&bpm) {
+                    v.bpm_bits.store((bpm as f32).to_bits(), Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Every MIDI input port, connected as it appears (polled once a second).
+pub struct MidiPorts {
+    stop: Arc<AtomicBool>,
+    join: Option<JoinHandle<()>>,
+    /// Names of the ports connected now.
+    pub connected: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl MidiPorts {
+    pub fn start(values: Arc<MidiValues>) -> Result<MidiPorts, ControlError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let connected = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop2, conn2) = (stop.clone(), connected.clone());
+        let join = std::thread::Builder::new()
+            .name("dmm-midi-ports".into())
+            .spawn(move || poll_ports(values, stop2, conn2))
+            .map_err(|e| ControlError::Midi(e.to_string()))?;
+        Ok(MidiPorts {
+            stop,
+            join: Some(join),
+            connected,
+        })
+    }
+}
+
+impl Drop for MidiPorts {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(j) = self.join.take() {
+            let _ = j.join();
+        }
+    }
+}
+
+fn poll_ports(
+    values: Arc<MidiValues>,
+    stop: Arc<AtomicBool>,
+    names: Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    // alsa-lib would print a line each second on a machine without a sequencer.
+    let _quiet = crate::audio::quiet::Quiet::new();
+    let mut conns: Vec<(String, midir::MidiInputConnection<MidiWriter>)> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(probe) = midir::MidiInput::new("dmm-synth probe") {
+            let ports: Vec<(String, midir::MidiInputPort)> = probe
+                .ports()
+                .into_iter()
+                .filter_map(|p| probe.port_name(&p).ok().map(|n| (n, p)))
+                .collect();
+            // Vanished ports go; new ones are connected.
+            conns.retain(|(n, _)| ports.iter().any(|(m, _)| m == n));
+            for (name, port) in ports {
+                if conns.iter().any(|(n, _)| *n == name) {
+                    continue;
+                }
+                let Ok(input) = midir::MidiInput::new("dmm-synth") else {
+                    continue;
+                };
+                let writer = MidiWriter::new(values.clone());
+                if let Ok(c) = input.connect(
+                    &port,
+                    "dmm-synth-in",
+                    |t, bytes, w: &mut MidiWriter| w.feed(t, bytes),
+                    writer,
+                ) {
+                    conns.push((name, c));
+                }
+            }
+            if let Ok(mut g) = names.lock() {
+                *g = conns.iter().map(|(n, _)| n.clone()).collect();
+            }
+        }
+        for _ in 0..10 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

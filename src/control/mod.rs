@@ -1,0 +1,130 @@
+//! Control from outside (issue 11): OSC in and out, and code sent from any text editor.
+//! Outside inputs become edit requests for Self (DESIGN §1), exactly like the panel's.
+//!
+//! - `osc`: the address scheme, a pure decoder (bytes → `Command`s, refusing anything malformed)
+//!   and the UDP listener thread.
+//! - `pump`: turns received commands into edit requests on the running `Live`, coalescing floods
+//!   (at most one `set` per weight per engine tick) and rate-limiting its log lines.
+//! - `out`: chosen scalar outputs sent as `/dmm/out/neuron.port value` at a chosen rate.
+//! - `send`: the `dmm-synth send FILE` client (`/dmm/eval` from any editor).
+//!
+//! Layering: control → live → engine; `Live` only knows the `ControlSource` trait.
+
+pub mod learn;
+pub mod midi;
+pub mod osc;
+pub mod out;
+
+pub mod pump;
+pub mod send;
+
+use crate::stream::PortRef;
+use thiserror::Error;
+
+/// The default OSC port (the 9000 range TouchOSC examples use; clear of scsynth, sclang,
+/// Tidal and Sonic Pi).
+pub const DEFAULT_OSC_PORT: u16 = 9000;
+
+/// One thing an outside controller asks of the running instrument.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// `/dmm/w target.port source.port value [morph]`: `W[target][source] = value`.
+    W {
+        target: PortRef,
+        source: PortRef,
+        value: f64,
+        morph: f64,
+    },
+    /// `/dmm/eval "lines" [first_line]`: evaluated exactly as Ctrl+Enter evaluates them;
+    /// `first_line` (default 1) numbers the lines in error messages.
+    Eval { text: String, first_line: usize },
+    /// `/dmm/mute 0|1`: the panic button.
+    Mute(bool),
+    /// Any address outside `/dmm/` with one number (a fader, a knob): drives the weight mapped
+    /// (or being learned) for that address.
+    Value { addr: String, x: f64 },
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ControlError {
+    #[error("osc: malformed packet ({0})")]
+    Malformed(String),
+    #[error("osc {addr}: {why}")]
+    BadMessage { addr: String, why: String },
+    #[error(
+        "osc: unknown address {0:?} (expected /dmm/w, /dmm/eval, /dmm/mute, or a learned address with one number)"
+    )]
+    UnknownAddress(String),
+    #[error("osc: cannot listen on {addr}: {why}")]
+    Bind { addr: String, why: String },
+    #[error("osc out: {0}")]
+    Out(String),
+    #[error("send: {0}")]
+    Send(String),
+    #[error("midi: {0}")]
+    Midi(String),
+    #[error("mapping {0}")]
+    Mapping(String),
+}
+
+/// What to start beside the instrument (command-line flags).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControlOptions {
+    /// Where OSC in listens (None: off).
+    pub osc_in: Option<std::net::SocketAddr>,
+    pub osc_out: Option<out::OutOptions>,
+    /// Listen to every MIDI input port (hot-plugged).
+    pub midi: bool,
+    /// MIDI controllers mapped onto weights (implies `midi`).
+    pub midi_maps: Vec<learn::Mapping>,
+}
+
+impl Default for ControlOptions {
+    fn default() -> Self {
+        ControlOptions {
+            osc_in: Some(([127, 0, 0, 1], DEFAULT_OSC_PORT).into()),
+            osc_out: None,
+            midi: false,
+            midi_maps: Vec::new(),
+        }
+    }
+}
+
+/// Starts what `opts` asks for on `live`. A port that cannot be opened does not stop the
+/// instrument: it comes back as a note (and that input stays off).
+pub fn start(live: &mut crate::live::Live, opts: &ControlOptions) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(addr) = opts.osc_in {
+        match osc::OscListener::bind(addr) {
+            Ok(l) => {
+                notes.push(format!("osc: listening on udp {}", l.local_addr()));
+                live.attach(Box::new(pump::OscControl::new(l)));
+            }
+            Err(e) => notes.push(format!("{e}; OSC in is off")),
+        }
+    }
+    if let Some(o) = &opts.osc_out {
+        match out::OscOut::new(o.clone()) {
+            Ok(s) => {
+                notes.push(format!("osc out: sending to {} at {} Hz", o.to, o.rate));
+                live.attach(Box::new(s));
+            }
+            Err(e) => notes.push(format!("{e}; OSC out is off")),
+        }
+    }
+    if opts.midi || !opts.midi_maps.is_empty() {
+        let values = std::sync::Arc::new(midi::MidiValues::default());
+        match midi::MidiPorts::start(values.clone()) {
+            Ok(p) => {
+                notes.push(format!(
+                    "midi: listening to every input port ({} mappings)",
+                    opts.midi_maps.len()
+                ));
+                let m = learn::MidiMapper::new(values, opts.midi_maps.clone()).with_ports(p);
+                live.attach(Box::new(m));
+            }
+            Err(e) => notes.push(format!("{e}; MIDI is off")),
+        }
+    }
+    notes
+}

@@ -1,0 +1,329 @@
+//! From received commands to edit requests on the running instrument.
+//!
+//! - **Coalescing.** Commands wait in arrival order and go out together once per engine tick
+//!   (when the newest snapshot's tick has moved on since the last flush). A `/dmm/w` for a weight
+//!   that already waits (with no `/dmm/eval` after it) replaces the waiting value, so a flood
+//!   sends at most one `set` per weight per tick, and the last value always wins.
+//! - **Order.** `/dmm/eval` is a barrier: what came before it goes before it.
+//! - **Logging.** Refusals and drops are logged at most once a second, with a count of the lines
+//!   held back; nothing else is logged (the outcome of each request is reported by the engine).
+
+use super::Command;
+use super::learn::Range;
+use super::osc::{Inbound, OscListener};
+use crate::engine::edits::Edit;
+use crate::engine::{Level, Message};
+use crate::live::{ControlSource, Live};
+use crate::neurons::{AssetDirs, Network};
+use crate::patch::text::eval_snippet;
+use crate::stream::WMatrix;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// At most this many packets are taken per poll (the rest wait for the next poll).
+const MAX_PACKETS_PER_POLL: usize = 20_000;
+
+/// What the pump has done so far (for the panel and tests).
+#[derive(Debug, Default)]
+pub struct PumpStats {
+    pub sets_sent: AtomicU64,
+    pub coalesced: AtomicU64,
+    pub evals_sent: AtomicU64,
+    pub refused: AtomicU64,
+    pub flushes: AtomicU64,
+}
+
+/// One log line a second at most; the lines held back in between are counted in the next one.
+#[derive(Debug, Default)]
+pub struct RateLimit {
+    last: Option<Instant>,
+    held: u64,
+}
+
+impl RateLimit {
+    /// `Some(line)` to log now, or `None` (counted) when a line went out less than a second ago.
+    pub fn line(&mut self, now: Instant, text: String) -> Option<String> {
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            self.held += 1;
+            return None;
+        }
+        self.last = Some(now);
+        let held = std::mem::take(&mut self.held);
+        Some(if held > 0 {
+            format!("{text} ({held} more held back)")
+        } else {
+            text
+        })
+    }
+}
+
+/// Commands in arrival order, waiting for the next engine tick.
+#[derive(Debug, Default)]
+pub struct Coalescer {
+    waiting: Vec<Command>,
+    /// Index in `waiting` after the last `/dmm/eval` (`W`s before it are not merged into).
+    barrier: usize,
+}
+
+impl Coalescer {
+    /// Queues `c`; returns true when it replaced a waiting value (coalesced).
+    pub fn push(&mut self, c: Command) -> bool {
+        if let Command::W {
+            target,
+            source,
+            value,
+            morph,
+        } = &c
+        {
+            for w in &mut self.waiting[self.barrier..] {
+                if let Command::W {
+                    target: t,
+                    source: s,
+                    value: v,
+                    morph: m,
+                } = w
+                    && t == target
+                    && s == source
+                {
+                    (*v, *m) = (*value, *morph);
+                    return true;
+                }
+            }
+        }
+        let eval = matches!(c, Command::Eval { .. });
+        self.waiting.push(c);
+        if eval {
+            self.barrier = self.waiting.len();
+        }
+        false
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Everything waiting, in order.
+    pub fn take(&mut self) -> Vec<Command> {
+        self.barrier = 0;
+        std::mem::take(&mut self.waiting)
+    }
+}
+
+/// The OSC listener driven by `Live::poll`.
+pub struct OscControl {
+    listener: OscListener,
+    queue: Coalescer,
+    last_flush_tick: Option<u64>,
+    refusals: RateLimit,
+    eval_errors: RateLimit,
+    drops: RateLimit,
+    dropped_seen: u64,
+    /// Learned or mapped addresses: a value 0–1 drives the weight through its range.
+    maps: Vec<(String, Range)>,
+    armed: Option<Range>,
+    pub stats: Arc<PumpStats>,
+}
+
+impl OscControl {
+    pub fn new(listener: OscListener) -> OscControl {
+        OscControl {
+            listener,
+            queue: Coalescer::default(),
+            last_flush_tick: None,
+            refusals: RateLimit::default(),
+            eval_errors: RateLimit::default(),
+            drops: RateLimit::default(),
+            dropped_seen: 0,
+            maps: Vec::new(),
+            armed: None,
+            stats: Arc::new(PumpStats::default()),
+        }
+    }
+
+    /// The next address outside `/dmm/` that sends one number is mapped to `range`.
+    pub fn learn(&mut self, range: Range) {
+        self.armed = Some(range);
+    }
+
+    /// Maps `addr` (0–1) onto `range` (replacing its earlier mapping).
+    pub fn map(&mut self, addr: &str, range: Range) {
+        self.maps.retain(|(a, _)| a != addr);
+        self.maps.push((addr.to_string(), range));
+    }
+
+    /// A learned address's value becomes a `W` command; an unmapped one is refused.
+    fn value(&mut self, addr: String, x: f64, log: &mut Vec<String>, now: Instant) {
+        if let Some(range) = self.armed.take() {
+            log.push(format!(
+                "learned: osc {addr} -> {} <- {} ({}..{})",
+                range.target, range.source, range.min, range.max
+            ));
+            self.map(&addr, range);
+        }
+        match self.maps.iter().find(|(a, _)| *a == addr) {
+            Some((_, r)) => {
+                let c = Command::W {
+                    target: r.target.clone(),
+                    source: r.source.clone(),
+                    value: r.value(x),
+                    morph: 0.0,
+                };
+                if self.queue.push(c) {
+                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                log.extend(self.refusals.line(
+                    now,
+                    format!("refused: osc {addr}: no weight is mapped to it (learn one first)"),
+                ));
+            }
+        }
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener.local_addr()
+    }
+
+    /// Takes the packets that arrived; mutes at once, queues the rest.
+    fn receive(&mut self, live: &Live, log: &mut Vec<String>) {
+        let now = Instant::now();
+        let items: Vec<Inbound> = self
+            .listener
+            .rx
+            .try_iter()
+            .take(MAX_PACKETS_PER_POLL)
+            .collect();
+        for item in items {
+            match item {
+                Inbound::Commands(cs) => {
+                    for c in cs {
+                        match c {
+                            Command::Mute(m) => live.audio().stats().set_muted(m),
+                            Command::Value { addr, x } => self.value(addr, x, log, now),
+                            c => {
+                                if self.queue.push(c) {
+                                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                    }
+                }
+                Inbound::Refused(e) => {
+                    self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                    log.extend(self.refusals.line(now, format!("refused: {e}")));
+                }
+            }
+        }
+        let dropped = self.listener.stats.dropped.load(Ordering::Relaxed);
+        if dropped > self.dropped_seen {
+            let n = dropped - self.dropped_seen;
+            if let Some(l) = self.drops.line(
+                now,
+                format!("osc: {n} packets dropped (more than the instrument can take)"),
+            ) {
+                self.dropped_seen = dropped;
+                log.push(l);
+            }
+        }
+    }
+
+    /// Sends what waits, once per engine tick.
+    fn flush(&mut self, live: &Live, log: &mut Vec<String>) {
+        if self.queue.is_empty() {
+            return;
+        }
+        let Some(snap) = live.engine().latest() else {
+            return;
+        };
+        if self.last_flush_tick.is_some_and(|t| snap.tick <= t) {
+            return;
+        }
+        self.last_flush_tick = Some(snap.tick);
+        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+        let morph = live
+            .morph_override()
+            .unwrap_or(snap.net.settings.morph_time);
+        let assets = AssetDirs::for_patch(live.path());
+        let (edits, errors) = edits_for(self.queue.take(), &snap.net, &snap.w, &assets, morph);
+        for e in edits {
+            match &e {
+                Edit::Set { .. } => self.stats.sets_sent.fetch_add(1, Ordering::Relaxed),
+                _ => self.stats.evals_sent.fetch_add(1, Ordering::Relaxed),
+            };
+            live.send(e);
+        }
+        let now = Instant::now();
+        for e in errors {
+            log.extend(self.eval_errors.line(now, e));
+        }
+    }
+}
+
+/// The edit requests for `commands` (in order) against the running network `net`, `w`: a
+/// `/dmm/w` is a `set`, a `/dmm/eval` exactly what Ctrl+Enter sends for its lines (`eval_snippet`
+/// with the default morph). Lines that fail come back as one line of errors each.
+pub fn edits_for(
+    commands: Vec<Command>,
+    net: &Network,
+    w: &WMatrix,
+    assets: &AssetDirs,
+    morph: f64,
+) -> (Vec<Edit>, Vec<String>) {
+    let (mut edits, mut errors) = (Vec::new(), Vec::new());
+    for c in commands {
+        match c {
+            Command::W {
+                target,
+                source,
+                value,
+                morph,
+            } => edits.push(Edit::Set {
+                target,
+                source,
+                weight: value,
+                morph,
+            }),
+            Command::Eval { text, first_line } => {
+                match eval_snippet(&text, first_line, net, w, assets, morph) {
+                    Ok(Some(edit)) => edits.push(edit),
+                    Ok(None) => {}
+                    Err(errs) => {
+                        let first = errs.first().map(|e| e.to_string()).unwrap_or_default();
+                        let more = match errs.len() {
+                            0 | 1 => String::new(),
+                            n => format!(" (and {} more)", n - 1),
+                        };
+                        errors.push(format!("osc /dmm/eval: {first}{more}"));
+                    }
+                }
+            }
+            // Muting is not an edit (the pump applies it as it arrives); mapped values arrive
+            // here already turned into `W`.
+            Command::Mute(_) | Command::Value { .. } => {}
+        }
+    }
+    (edits, errors)
+}
+
+impl ControlSource for OscControl {
+    fn pump(&mut self, live: &Live) -> Vec<Message> {
+        let mut lines = Vec::new();
+        self.receive(live, &mut lines);
+        self.flush(live, &mut lines);
+        let tick = live.engine().latest().map_or(0, |s| s.tick);
+        lines
+            .into_iter()
+            .map(|text| Message {
+                tick,
+                level: Level::Error,
+                text: crate::patch::one_line(&text).into_owned(),
+            })
+            .collect()
+    }
+}
