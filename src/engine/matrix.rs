@@ -175,7 +175,8 @@ pub(crate) fn add_to_w(
             Err(e) => Some(e.to_string()),
             // An edit checked against the bound may land an ulp beyond it: that is rounding.
             Ok(()) if after.abs() > MAX_WEIGHT && after.abs() <= MAX_WEIGHT * (1.0 + 1e-12) => {
-                w.add_entry(t, s, MAX_WEIGHT.copysign(after) - now);
+                // Set, not added: `now + (bound - now)` can round beyond the bound again.
+                w.set_entry(t, s, MAX_WEIGHT.copysign(after));
                 changed = true;
                 continue;
             }

@@ -137,6 +137,23 @@ impl WMatrix {
         }
     }
 
+    /// Sets one entry to exactly `w`; 0 removes it.
+    pub fn set_entry(&mut self, target: &PortRef, source: &PortRef, w: f64) {
+        if w == 0.0 {
+            if let Some(row) = self.rows.get_mut(target) {
+                row.remove(source);
+                if row.is_empty() {
+                    self.rows.remove(target);
+                }
+            }
+            return;
+        }
+        self.rows
+            .entry(target.clone())
+            .or_default()
+            .insert(source.clone(), w);
+    }
+
     /// `self += scale · other`.
     pub fn add_scaled(&mut self, other: &WMatrix, scale: f64) {
         if scale == 0.0 {
