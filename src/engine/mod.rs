@@ -6,6 +6,7 @@ pub mod machine;
 mod matrix;
 mod schedule;
 pub mod staging;
+pub mod tap;
 pub mod thread;
 
 pub use crate::neurons::{Network, WeightError};

@@ -18,6 +18,8 @@
 //!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
 mod files;
+pub mod headless;
+pub mod record;
 mod recovery;
 mod reload;
 
@@ -25,7 +27,8 @@ use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
 use crate::engine::edits::{Edit, EditOutcome};
 use crate::engine::machine::{EngineError, Machine, Message};
-use crate::engine::thread::{EngineHandle, Pace, Report, spawn_traced};
+use crate::engine::thread::{EngineHandle, Pace, Report, spawn_tapped};
+use record::{RecordOptions, Recording};
 use crate::neurons::AssetDirs;
 use crate::patch::watch::{PatchWatcher, WatchError};
 use crate::patch::{Patch, PatchErrors};
@@ -54,6 +57,8 @@ pub enum LiveError {
     BadMorph(f64),
     #[error("{path}: not saved: {why}")]
     Unsaveable { path: PathBuf, why: String },
+    #[error(transparent)]
+    Record(#[from] record::RecordError),
 }
 
 impl LiveError {
@@ -128,6 +133,8 @@ pub struct Live {
     trace: Option<TraceThread>,
     said_stopped: bool,
     recoveries: u32,
+    /// The recording in progress (record.rs).
+    recording: Option<Recording>,
 }
 
 /// Settings for the engine on a device running at `device_rate` (0: no device, keep them).
@@ -189,6 +196,16 @@ impl Live {
         backend: Box<dyn Backend>,
         opts: LiveOptions,
     ) -> Result<Live, LiveError> {
+        Live::open_recording(path, backend, opts, None)
+    }
+
+    /// Like `open`, recording from the first tick when `record` is given (see record.rs).
+    pub fn open_recording(
+        path: &Path,
+        backend: Box<dyn Backend>,
+        opts: LiveOptions,
+        record: Option<RecordOptions>,
+    ) -> Result<Live, LiveError> {
         let text = read(path)?;
         let patch = Patch::parse(
             &text,
@@ -219,11 +236,20 @@ impl Live {
             Some(f) => Pace::Audio(f),
             None => Pace::WallClock,
         };
-        let engine = spawn_traced(
+        let (recording, tap) = match &record {
+            Some(r) => {
+                let (rec, tap) =
+                    Recording::start(r, run.settings.tick_rate, patch.comment.clone())?;
+                (Some(rec), Some(tap))
+            }
+            None => (None, None),
+        };
+        let engine = spawn_tapped(
             machine,
             pace,
             opts.capture_every,
             trace.as_ref().map(|t| t.tx.clone()),
+            tap,
         );
         let mut queued = Vec::new();
         let watcher = watch(path, opts.watch, &mut queued);
@@ -244,6 +270,7 @@ impl Live {
             trace,
             said_stopped: false,
             recoveries: 0,
+            recording,
         })
     }
 
@@ -328,6 +355,7 @@ impl Live {
         if !self.said_stopped && self.engine().finished() {
             self.recover(&mut ev);
         }
+        self.poll_recording(&mut ev);
         ev
     }
 
@@ -355,6 +383,9 @@ impl Live {
         self.watcher = None;
         if let Some(t) = self.trace.take() {
             let _ = t.finish();
+        }
+        if let Some(r) = self.recording.take() {
+            let _ = r.finish();
         }
     }
 }
