@@ -259,12 +259,11 @@ impl Writer {
         crate::patch::save_atomic(&start_path, p.to_json_string().as_bytes())
             .map_err(io(&start_path))?;
         let wav_path = self.dir.join("audio.wav");
-        let wav = WavSink::create(&wav_path, p.settings.sample_rate).map_err(|err| {
-            RecordError::Wav {
+        let wav =
+            WavSink::create(&wav_path, p.settings.sample_rate).map_err(|err| RecordError::Wav {
                 path: wav_path.clone(),
                 err,
-            }
-        })?;
+            })?;
         let edits_path = self.dir.join("edits.jsonl");
         let edits = BufWriter::new(File::create(&edits_path).map_err(io(&edits_path))?);
         Ok(Files {
@@ -277,7 +276,11 @@ impl Writer {
         })
     }
 
-    fn frames(&mut self, tick: u64, frames: Vec<(String, crate::backend::Frame)>) -> Result<(), RecordError> {
+    fn frames(
+        &mut self,
+        tick: u64,
+        frames: Vec<(String, crate::backend::Frame)>,
+    ) -> Result<(), RecordError> {
         let dir = self.dir.join("frames");
         for (name, f) in frames {
             if let Some(ff) = self.ffmpeg.clone() {
@@ -285,7 +288,8 @@ impl Writer {
             } else {
                 std::fs::create_dir_all(&dir).map_err(io(&dir))?;
                 let path = dir.join(format!("{name}_{tick:06}.png"));
-                write_png(&path, &f).map_err(|e| RecordError::Frame(path.clone(), e.to_string()))?;
+                write_png(&path, &f)
+                    .map_err(|e| RecordError::Frame(path.clone(), e.to_string()))?;
             }
             self.frames += 1;
         }
@@ -302,7 +306,15 @@ impl Writer {
         if !self.videos.iter().any(|(n, _, _)| n == name) {
             let out = self.dir.join(format!("{name}.mp4"));
             let mut child = Command::new(ffmpeg)
-                .args(["-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgba"])
+                .args([
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "rawvideo",
+                    "-pix_fmt",
+                    "rgba",
+                ])
                 .arg("-video_size")
                 .arg(format!("{}x{}", f.cols, f.rows))
                 .arg("-framerate")
@@ -349,7 +361,11 @@ impl Writer {
             self.dir.join("edits.jsonl").display(),
             self.ticks,
             files.seed,
-            if files.backend.starts_with("gpu") { "gpu" } else { "cpu" },
+            if files.backend.starts_with("gpu") {
+                "gpu"
+            } else {
+                "cpu"
+            },
             self.dir.join("rerender").display(),
         );
         let meta = serde_json::json!({
