@@ -67,6 +67,9 @@ struct PlayArgs {
     /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
+    /// Record from the first tick into this folder (Ctrl+R records from any moment).
+    #[arg(long)]
+    record: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<[u32; 2], String> {
@@ -109,6 +112,7 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         size: a.size,
         panel: !a.hide_panel,
         notes: Vec::new(),
+        record: a.record,
     };
     let (backend, note) = backend::create(a.backend)?;
     if let Some(note) = note {

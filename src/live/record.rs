@@ -79,6 +79,26 @@ pub struct Recording {
     pub frames_note: String,
 }
 
+/// `recordings/NAME-UNIXSECONDS` next to the patch: a new folder for each recording.
+pub fn default_dir(patch: &Path) -> PathBuf {
+    let stem = patch
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "patch".into());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let base = patch.parent().unwrap_or(Path::new("."));
+    let mut dir = base.join("recordings").join(format!("{stem}-{secs}"));
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = base.join("recordings").join(format!("{stem}-{secs}-{n}"));
+    }
+    dir
+}
+
 /// `ffmpeg` on the PATH, if any.
 fn ffmpeg() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -44,6 +44,8 @@ pub struct WindowOptions {
     pub panel: bool,
     /// Start-up notes for the log (for example why `--backend auto` chose the CPU).
     pub notes: Vec<String>,
+    /// Record from the first tick into this folder (`--record`).
+    pub record: Option<PathBuf>,
 }
 
 impl Default for WindowOptions {
@@ -58,6 +60,7 @@ impl Default for WindowOptions {
             notes: Vec::new(),
             size: [1280, 800],
             panel: true,
+            record: None,
         }
     }
 }
@@ -90,7 +93,7 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         .map(|p| p.settings.tick_rate)
         .map_err(|e| UiError::Patch(e.to_string()))?;
     let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
-    let live = Live::open(
+    let live = Live::open_recording(
         &opts.patch,
         backend,
         LiveOptions {
@@ -100,11 +103,21 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
             morph: opts.morph,
             trace: None,
         },
+        opts.record
+            .as_deref()
+            .map(crate::live::record::RecordOptions::new),
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
     for n in &opts.notes {
         session.notice(n.clone());
+    }
+    if let Some(d) = session.live().recording() {
+        let line = format!(
+            "recording into {} from the first tick (Ctrl+R stops)",
+            d.display()
+        );
+        session.notice(line);
     }
     let mut app = App {
         capture: opts.capture.clone(),

@@ -11,6 +11,7 @@ pub enum Action {
     Save,
     SaveAs,
     Open,
+    ToggleRecord,
 }
 
 /// Every shortcut, for the README table and the help text: (keys, action, what it does).
@@ -33,6 +34,11 @@ pub const SHORTCUTS: &[(&str, Action, &str)] = &[
         Action::Open,
         "open another patch (asks for a path)",
     ),
+    (
+        "Ctrl+R",
+        Action::ToggleRecord,
+        "start / stop recording into recordings/ next to the patch",
+    ),
 ];
 
 /// Takes this frame's shortcut presses out of egui's input. Shift variants are consumed first:
@@ -52,6 +58,10 @@ pub fn shortcuts(ctx: &egui::Context) -> Vec<Action> {
         (
             KeyboardShortcut::new(Modifiers::COMMAND, Key::O),
             Action::Open,
+        ),
+        (
+            KeyboardShortcut::new(Modifiers::COMMAND, Key::R),
+            Action::ToggleRecord,
         ),
         (
             KeyboardShortcut::new(Modifiers::COMMAND, Key::Period),

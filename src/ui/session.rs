@@ -279,6 +279,7 @@ impl Session {
                     }
                 }
             },
+            Action::ToggleRecord => self.toggle_record(),
             Action::SaveAs => {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::SaveAs,
@@ -297,6 +298,33 @@ impl Session {
                 })
             }
         }
+    }
+
+    /// Ctrl+R: stops the recording, or starts one in `recordings/NAME-SECONDS/` next to the patch.
+    fn toggle_record(&mut self) {
+        let (level, text) = match self.live.stop_recording() {
+            Some(Ok(s)) => (
+                Level::Notice,
+                format!(
+                    "recorded {} ticks into {}; replay with: {}",
+                    s.ticks,
+                    s.dir.display(),
+                    s.render
+                ),
+            ),
+            Some(Err(e)) => (Level::Error, e.to_string()),
+            None => {
+                let dir = crate::live::record::default_dir(self.live.path());
+                match self
+                    .live
+                    .start_recording(&crate::live::record::RecordOptions::new(&dir))
+                {
+                    Ok(line) => (Level::Notice, line),
+                    Err(e) => (Level::Error, format!("cannot record: {e}")),
+                }
+            }
+        };
+        self.st.push_log(level, text);
     }
 
     /// The path prompt window; returns what was confirmed.
