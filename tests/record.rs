@@ -211,3 +211,55 @@ fn a_recording_killed_with_sigkill_leaves_a_playable_wav() {
         "the killed recording differs from its re-render"
     );
 }
+
+/// Ctrl+R in the window starts a recording in the middle of a run and stops it: the folder is a
+/// replayable recording of the running program (its edits counted from the start).
+#[test]
+fn ctrl_r_records_from_the_middle_of_a_run() {
+    use dmm_synth::engine::edits::Edit;
+    use dmm_synth::live::Live;
+    use dmm_synth::ui::keys::Action;
+    use dmm_synth::ui::session::Session;
+    let dir = tempfile::tempdir().unwrap();
+    let patch = write_patch(dir.path());
+    let live = Live::open(&patch, Box::new(CpuBackend::new()), null_sink())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut s = Session::new(live, Vec::new(), true);
+    let wait_ticks = |s: &Session, n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let from = s.live().engine().latest().map(|x| x.tick).unwrap_or(0);
+        while s.live().engine().latest().map(|x| x.tick).unwrap_or(0) < from + n {
+            assert!(Instant::now() < deadline, "the engine does not run");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_ticks(&s, 30);
+    s.act(Action::ToggleRecord);
+    let rec = s.live().recording().expect("recording").to_path_buf();
+    assert!(rec.starts_with(dir.path().join("recordings")), "{rec:?}");
+    wait_ticks(&s, 20);
+    s.live()
+        .send(Edit::set("out.left", "osc.out", 0.7).unwrap());
+    wait_ticks(&s, 20);
+    s.act(Action::ToggleRecord);
+    assert!(s.live().recording().is_none());
+    let line =
+        s.st.log
+            .iter()
+            .map(|l| l.text.clone())
+            .find(|t| t.starts_with("recorded "));
+    let line = line.expect("a log line for the finished recording");
+    assert!(line.contains("dmm-synth render"), "{line}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rec.join("meta.json")).unwrap()).unwrap();
+    let ticks = meta["ticks"].as_u64().unwrap();
+    assert!(meta["start_tick"].as_u64().unwrap() >= 30, "{meta}");
+    let (left, _, _) = dmm_synth::audio::wav::read_stereo(&rec.join("audio.wav")).unwrap();
+    assert_eq!(left.len() as u64, ticks * 80);
+    let edits =
+        parse_edits_jsonl(&std::fs::read_to_string(rec.join("edits.jsonl")).unwrap()).unwrap();
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert!(edits[0].tick >= 20 && edits[0].tick < ticks, "{edits:?}");
+    Patch::load(&rec.join("start.json")).unwrap_or_else(|e| panic!("{e}"));
+    s.into_live().stop();
+}
