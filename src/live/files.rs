@@ -67,6 +67,9 @@ impl Live {
     }
 
     pub(super) fn write(&mut self, path: &Path) -> Result<(), LiveError> {
+        if self.no_program {
+            return Err(LiveError::NoProgram(self.path.clone()));
+        }
         let (patch, text) = self.running_text()?;
         if let Some(why) = patch.unsaveable() {
             return Err(LiveError::Unsaveable {

@@ -22,6 +22,7 @@ pub mod headless;
 pub mod record;
 mod recovery;
 mod reload;
+mod safe;
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
@@ -59,6 +60,10 @@ pub enum LiveError {
     Unsaveable { path: PathBuf, why: String },
     #[error(transparent)]
     Record(#[from] record::RecordError),
+    #[error(
+        "{0}: nothing is playing yet (the file did not load): fix its errors and save it, or open another patch"
+    )]
+    NoProgram(PathBuf),
 }
 
 impl LiveError {
@@ -135,6 +140,8 @@ pub struct Live {
     recoveries: u32,
     /// The recording in progress (record.rs).
     recording: Option<Recording>,
+    /// Started silent because the file did not load (safe.rs); a good reload clears it.
+    no_program: bool,
 }
 
 /// Settings for the engine on a device running at `device_rate` (0: no device, keep them).
@@ -176,6 +183,17 @@ pub(super) fn compatible(a: &Settings, b: &Settings) -> bool {
     a.tick_rate == b.tick_rate && a.sample_rate == b.sample_rate && a.image_size == b.image_size
 }
 
+/// Reads and checks a patch file.
+pub(super) fn load(path: &Path) -> Result<(String, Patch), LiveError> {
+    let text = read(path)?;
+    let patch = Patch::parse(
+        &text,
+        &path.display().to_string(),
+        &AssetDirs::for_patch(path),
+    )?;
+    Ok((text, patch))
+}
+
 pub(super) fn read(path: &Path) -> Result<String, LiveError> {
     std::fs::read_to_string(path).map_err(|err| LiveError::Io {
         path: path.to_path_buf(),
@@ -206,12 +224,19 @@ impl Live {
         opts: LiveOptions,
         record: Option<RecordOptions>,
     ) -> Result<Live, LiveError> {
-        let text = read(path)?;
-        let patch = Patch::parse(
-            &text,
-            &path.display().to_string(),
-            &AssetDirs::for_patch(path),
-        )?;
+        let (text, patch) = load(path)?;
+        Live::start(path, text, patch, backend, opts, record)
+    }
+
+    /// Starts the instrument on `patch` (the file's `text`).
+    fn start(
+        path: &Path,
+        text: String,
+        patch: Patch,
+        backend: Box<dyn Backend>,
+        opts: LiveOptions,
+        record: Option<RecordOptions>,
+    ) -> Result<Live, LiveError> {
         let mut audio = AudioOutput::open(opts.audio);
         let run = patch_with(
             &patch,
@@ -271,6 +296,7 @@ impl Live {
             said_stopped: false,
             recoveries: 0,
             recording,
+            no_program: false,
         })
     }
 

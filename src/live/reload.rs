@@ -143,6 +143,7 @@ impl Live {
         self.file_settings = p.settings.clone();
         self.base = p.clone();
         self.dirty.store(false, Ordering::Relaxed);
+        self.no_program = false;
         Ok(())
     }
 }

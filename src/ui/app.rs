@@ -89,11 +89,12 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
     let event_loop = EventLoop::new().map_err(|e| UiError::NoDisplay(e.to_string()))?;
     // A frame is captured often enough for the window's frame rate, and on every tick a
     // capture request or a slow patch needs.
+    // A patch that does not load still opens the window (safe start): silent until it does.
     let tick_rate = crate::patch::Patch::load(&opts.patch)
         .map(|p| p.settings.tick_rate)
-        .map_err(|e| UiError::Patch(e.to_string()))?;
+        .unwrap_or(crate::stream::kind::Settings::default().tick_rate);
     let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
-    let live = Live::open_recording(
+    let (live, load_error) = Live::open_safe(
         &opts.patch,
         backend,
         LiveOptions {
@@ -111,6 +112,9 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
     for n in &opts.notes {
         session.notice(n.clone());
+    }
+    if let Some(e) = load_error {
+        session.start_errors(e.lines());
     }
     if let Some(d) = session.live().recording() {
         let line = format!(

@@ -47,6 +47,8 @@ pub struct Session {
     pending: VecDeque<TimedEdit>,
     frames: u64,
     fps_window: (Instant, u64),
+    /// Why the patch did not load at launch, shown where the picture would be until one loads.
+    waiting: Vec<String>,
 }
 
 impl Session {
@@ -76,11 +78,25 @@ impl Session {
             pending: pending.into(),
             frames: 0,
             fps_window: (Instant::now(), 0),
+            waiting: Vec::new(),
         }
     }
 
     pub fn live(&self) -> &Live {
         &self.live
+    }
+
+    /// The patch did not load at launch: log its errors and show them over the (silent) picture
+    /// until a program loads.
+    pub fn start_errors(&mut self, lines: Vec<String>) {
+        for l in &lines {
+            self.st.push_log(Level::Error, l.clone());
+        }
+        self.st.push_log(
+            Level::Notice,
+            "nothing plays until the patch loads: fix the file and save it (it is watched), or open another",
+        );
+        self.waiting = lines;
     }
 
     /// Adds a notice to the panel's log (start-up notes such as the backend choice).
@@ -129,7 +145,13 @@ impl Session {
         }
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))
-            .show(ui, |ui| pictures_ui(ui, &self.pictures));
+            .show(ui, |ui| {
+                if self.waiting.is_empty() || !self.live.no_program() {
+                    pictures_ui(ui, &self.pictures)
+                } else {
+                    waiting_ui(ui, self.live.path(), &self.waiting)
+                }
+            });
         let confirmed = self.prompt_ui(ui.ctx());
         for e in edits {
             self.live.send(e);
@@ -389,6 +411,26 @@ impl Session {
             }
         }
     }
+}
+
+/// The errors of a patch that did not load, in red where the picture would be.
+fn waiting_ui(ui: &mut egui::Ui, path: &std::path::Path, errors: &[String]) {
+    ui.add_space(16.0);
+    ui.heading(
+        egui::RichText::new(format!(
+            "{} did not load: nothing plays yet",
+            path.display()
+        ))
+        .color(egui::Color32::from_rgb(255, 90, 90)),
+    );
+    for e in errors {
+        ui.label(
+            egui::RichText::new(e)
+                .monospace()
+                .color(egui::Color32::from_rgb(255, 90, 90)),
+        );
+    }
+    ui.label("Fix the file and save it (it is watched), or open another patch (Ctrl+O).");
 }
 
 /// A display frame as an egui image.
