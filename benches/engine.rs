@@ -4,10 +4,11 @@
 //! and the per-tick time of sine.json on each backend. Run with `cargo bench --bench engine`.
 
 use dmm_synth::backend::Backend;
-use dmm_synth::backend::cpu::{CpuBackend, kernels};
+use dmm_synth::backend::cpu::CpuBackend;
 use dmm_synth::backend::gpu::GpuBackend;
 use dmm_synth::engine::Machine;
 use dmm_synth::neurons::AssetDirs;
+use dmm_synth::neurons::images as kernels;
 use dmm_synth::patch::Patch;
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -19,6 +19,10 @@ if ((${#need[@]})); then
   fi
 fi
 
+# Mesa lavapipe (installed above) is a GPU adapter on every machine: tests/gpu.rs must run, and
+# fail when no adapter opens, instead of skipping.
+export REQUIRE_GPU=1
+
 run_tests() {
   if command -v cargo-nextest >/dev/null; then
     cargo nextest run --no-fail-fast "$@"

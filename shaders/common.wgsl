@@ -2,11 +2,15 @@
 // small helpers. The Rust side (src/backend/gpu/) prepends this file to each kernel file.
 
 // Per-dispatch parameters (a uniform buffer bound with a dynamic offset, one slot per dispatch).
+// What a neuron's kernels get is set by its row in the neuron table (src/neurons/table.rs, `Gpu`).
 struct Params {
     in0: u32, in1: u32, in2: u32, in3: u32,   // offsets of the neuron's input ports in `ins`
     out0: u32, out1: u32, n: u32, rows: u32,  // offsets of its output ports in `outs`; element count; rows
-    cols: u32, k: u32, neuron: u32, key: u32, // cols; inner size / row count; neuron index; noise key
-    tick_lo: u32, tick_hi: u32, f0: f32, f1: f32,
+    cols: u32, k: u32, neuron: u32, key: u32, // cols; inner size (in0 length / rows), or the scratch
+                                              // offset of a reduction; neuron index; noise key
+    tick_lo: u32, tick_hi: u32,
+    f0: f32, f1: f32,                         // 1/temperature; time step (1/sample_rate on audio,
+                                              // else 1/tick_rate); `time` gets tick and seconds
 }
 
 // Input ports after the down stroke, all neurons, packed.

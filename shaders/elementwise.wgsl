@@ -66,23 +66,23 @@ fn wrap(p: f32) -> f32 {
     return select(f, 0.0, f >= 1.0);
 }
 
-// Phasor on scalars and images: integrates frequency per tick, elementwise (f0 = 1/tick_rate).
+// Phasor on scalars and images: integrates frequency per tick, elementwise (f1 = 1/tick_rate).
 @compute @workgroup_size(256)
 fn phasor_tick(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) w: vec3<u32>) {
     let i = linear(g, w);
     if i >= P.n { return; }
-    put(P.out0 + i, wrap(outs[P.out0 + i] + ins[P.in0 + i] * P.f0));
+    put(P.out0 + i, wrap(outs[P.out0 + i] + ins[P.in0 + i] * P.f1));
 }
 
 // Phasor on audio: integrates per sample from the last sample of the previous block
-// (f0 = 1/sample_rate). A running sum that wraps is inherently sequential; one block is a few
+// (f1 = 1/sample_rate). A running sum that wraps is inherently sequential; one block is a few
 // hundred samples, so one invocation does it in the same order as the CPU.
 // Tolerance: phase compared on the circle, 1e-5.
 @compute @workgroup_size(1)
 fn phasor_audio() {
     var p = outs[P.out0 + P.n - 1u];
     for (var i = 0u; i < P.n; i++) {
-        p = wrap(p + ins[P.in0 + i] * P.f0);
+        p = wrap(p + ins[P.in0 + i] * P.f1);
         put(P.out0 + i, p);
     }
 }

@@ -4,9 +4,12 @@
 // exactly as the CPU reference computes it. Terms are summed in plan order, as on the CPU.
 // Tolerance: 1e-5 relative.
 
+// Rows run over y, then z past 65535 (the per-dimension limit); P.rows is this dispatch's count.
 @compute @workgroup_size(256)
-fn lincomb(@builtin(global_invocation_id) g: vec3<u32>) {
-    let r = P.k + g.y;
+fn lincomb(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    let local = g.y + g.z * nw.y;
+    if local >= P.rows { return; }
+    let r = P.k + local;
     let dst = plan[4u * r];
     let len = plan[4u * r + 1u];
     let first = plan[4u * r + 2u];

@@ -10,8 +10,7 @@ use dmm_synth::engine::edits::parse_edits_jsonl;
 use dmm_synth::live::LiveOptions;
 use dmm_synth::live::headless::play_and_record;
 use dmm_synth::live::record::RecordOptions;
-use dmm_synth::neurons::{Kinds, PortKind, TYPES};
-use dmm_synth::patch::{Patch, one_line};
+use dmm_synth::patch::{Patch, budget, one_line};
 use dmm_synth::render::{RenderOptions, render};
 use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
 use std::path::PathBuf;
@@ -222,7 +221,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check { patches } => Ok(check(&patches)),
         Command::Render(args) => render_cmd(args),
         Command::Types => {
-            print!("{}", types_markdown());
+            print!("{}", dmm_synth::neurons::table::markdown());
             Ok(ExitCode::SUCCESS)
         }
         Command::Info => {
@@ -280,10 +279,11 @@ fn check(patches: &[PathBuf]) -> ExitCode {
     for p in patches {
         match Patch::load(p) {
             Ok(patch) => println!(
-                "{}: ok ({} neurons, {} weights)",
+                "{}: ok ({} neurons, {} weights, {} of streams)",
                 one_line(&p.display().to_string()),
                 patch.neurons.len(),
-                patch.weights.len()
+                patch.weights.len(),
+                budget::mib(budget::network_bytes(&patch.network))
             ),
             Err(errs) => {
                 bad += 1;
@@ -422,57 +422,4 @@ fn info() {
             quiet.swallowed()
         );
     }
-}
-
-/// The neuron table as markdown (the README's table is this output).
-fn types_markdown() -> String {
-    let kind = |k: &PortKind| match k {
-        PortKind::Scalar => "scalar",
-        PortKind::Audio => "audio",
-        PortKind::Matrix => "matrix",
-        PortKind::Any => "any",
-        PortKind::Image => "image",
-        PortKind::ImageT => "image (cols×rows)",
-        PortKind::MatA => "image (rows×inner)",
-        PortKind::MatB => "image (inner×cols)",
-    };
-    let ports = |ps: &[(&str, PortKind)]| {
-        if ps.is_empty() {
-            "—".to_string()
-        } else {
-            ps.iter()
-                .map(|(n, k)| format!("`{n}` {}", kind(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    let mut s = String::from(
-        "| type | inputs | outputs | `kind` | settings | what it does |\n|---|---|---|---|---|---|\n",
-    );
-    for t in TYPES {
-        let kinds = match t.kinds {
-            Kinds::None => "—",
-            Kinds::Dense => "scalar, audio, image",
-            Kinds::All => "scalar, audio, image, matrix",
-        };
-        let settings = if t.settings.is_empty() {
-            "—".to_string()
-        } else {
-            t.settings
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        s.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} |\n",
-            t.name,
-            ports(t.inputs),
-            ports(t.outputs),
-            kinds,
-            settings,
-            t.doc
-        ));
-    }
-    s
 }

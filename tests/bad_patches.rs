@@ -379,3 +379,64 @@ fn all_example_patches_check_and_run() {
         );
     }
 }
+
+#[test]
+fn hostile_names_and_numbers_give_one_line_errors() {
+    // Names with every kind of control character, in every place a name can go, and numbers at
+    // and beyond the edges: each error is one line and names the file.
+    let names = [
+        "a\nb",
+        "a\rb",
+        "x\u{1b}[31m",
+        "t\tab",
+        "nul\u{0}",
+        "del\u{7f}",
+        "nel\u{85}",
+    ];
+    let numbers = [
+        "1e30",
+        "1.0000001e30",
+        "-1e31",
+        "3.4e38",
+        "1e39",
+        "1e308",
+        "5e-324",
+    ];
+    let mut n = 0;
+    for name in names {
+        let q = serde_json::to_string(name).unwrap();
+        let qp = serde_json::to_string(&format!("{name}.x")).unwrap();
+        for w in numbers {
+            let texts = [
+                format!(r#"{{"neurons": {{{q}: {{"type": "sin"}}}}}}"#),
+                format!(
+                    r#"{{"neurons": {{"a": {{"type": "sin"}}, "k": {{"type": "one"}}}}, "weights": {{{qp}: {{"k.out": {w}}}}}}}"#
+                ),
+                format!(
+                    r#"{{"neurons": {{"a": {{"type": "sin"}}, "k": {{"type": "one"}}}}, "weights": {{"a.x": {{{qp}: {w}}}}}}}"#
+                ),
+                format!(
+                    r#"{{"neurons": {{"a": {{"type": "sin"}}, "k": {{"type": "one"}}}}, "weights": {{"a.x": {{"k.out": {w}}}}}}}"#
+                ),
+                format!(r#"{{"neurons": {{"a": {{"type": "accum", "init": {w}, {q}: 1}}}}}}"#),
+            ];
+            for text in &texts {
+                n += 1;
+                let Err(errs) = Patch::parse(text, "evil\n.json", &assets()) else {
+                    continue;
+                };
+                for e in &errs.0 {
+                    let line = e.to_string();
+                    assert!(!line.chars().any(char::is_control), "{text}: {line:?}");
+                    assert!(line.starts_with("evil\\n.json: "), "{line}");
+                }
+            }
+        }
+    }
+    assert_eq!(n, names.len() * numbers.len() * 5);
+    // The bound itself: 1e30 loads, a little more does not.
+    let ok = r#"{"neurons": {"a": {"type": "sin"}, "k": {"type": "one"}}, "weights": {"a.x": {"k.out": 1e30}}}"#;
+    assert!(Patch::parse(ok, "ok.json", &assets()).is_ok());
+    let over = ok.replace("1e30", "1.000001e30");
+    assert!(Patch::parse(&over, "over.json", &assets()).is_err());
+}

@@ -6,16 +6,23 @@
 //! With REQUIRE_GPU=1 (CI, scripts/test.sh) a missing adapter fails every test here.
 
 mod common;
+#[path = "common/every_type.rs"]
+mod every_type;
 use common::*;
-use dmm_synth::backend::gpu::{GpuBackend, GpuContext, kernels};
-use dmm_synth::backend::{Backend, BackendChoice, BackendError, cpu::CpuBackend, create};
+use dmm_synth::backend::gpu::{GpuBackend, GpuContext, GpuOptions, kernels};
+use dmm_synth::backend::{Backend, BackendChoice, BackendError, Variant, cpu::CpuBackend, create};
 use dmm_synth::engine::{Level, Machine};
-use dmm_synth::neurons::Op;
+use dmm_synth::neurons::TYPES;
 use dmm_synth::patch::Patch;
+use every_type::{Shape, engine_only, every_type_patch};
 use std::path::Path;
 
-fn gpu() -> Option<GpuBackend> {
-    match GpuBackend::new() {
+/// The GPU backend with these kernel variants (`None`: the adapter's default). Without an adapter
+/// the test is not run, and says so; with REQUIRE_GPU=1 (scripts/test.sh, CI) that is a failure.
+fn gpu_with(variant: Option<Variant>) -> Option<GpuBackend> {
+    let made =
+        GpuContext::new().and_then(|ctx| GpuBackend::with_options(ctx, GpuOptions { variant }));
+    match made {
         Ok(b) => Some(b),
         Err(e) if std::env::var("REQUIRE_GPU").as_deref() == Ok("1") => {
             panic!("REQUIRE_GPU=1 but the GPU backend cannot start: {e}")
@@ -25,6 +32,10 @@ fn gpu() -> Option<GpuBackend> {
             None
         }
     }
+}
+
+fn gpu() -> Option<GpuBackend> {
+    gpu_with(None)
 }
 
 fn fresh_seed() -> u64 {
@@ -49,16 +60,7 @@ fn machines(p: &Patch, gpu: GpuBackend, seed: u64) -> (Machine, Machine) {
     (make(Box::new(CpuBackend::new())), make(Box::new(gpu)))
 }
 
-/// The tolerance written next to each kernel in shaders/: |gpu − cpu| ≤ tol · max(1, |cpu|).
-fn tolerance(op: Op) -> f64 {
-    match op {
-        Op::Matmul | Op::SoftmaxRows | Op::SoftmaxCols | Op::Normalize | Op::Rms | Op::MaxNorm => {
-            1e-4
-        }
-        _ => 1e-5,
-    }
-}
-
+/// |gpu − cpu| ≤ tol · max(1, |cpu|), on the circle for phases.
 fn compare(what: &str, cpu: &[f32], gpu: &[f32], tol: f64, circular: bool, seed: u64) {
     assert_eq!(cpu.len(), gpu.len(), "{what}: lengths differ (seed {seed})");
     for (i, (&c, &g)) in cpu.iter().zip(gpu).enumerate() {
@@ -73,202 +75,151 @@ fn compare(what: &str, cpu: &[f32], gpu: &[f32], tol: f64, circular: bool, seed:
     }
 }
 
-/// Every dense neuron type, fed from seeded noise; images 37×53, a 128×100 image for multi-group
-/// reductions, matmul 37×29·29×45, audio blocks of 300 samples.
-const EVERY_TYPE: &str = r#"{
-  "settings": { "tick_rate": 30, "sample_rate": 9000, "image_size": [37, 53] },
-  "neurons": {
-    "n":    { "type": "noise", "kind": "image" },
-    "n2":   { "type": "noise", "kind": "image", "seed": 7 },
-    "big":  { "type": "noise", "kind": "image", "rows": 128, "cols": 100 },
-    "na":   { "type": "noise", "kind": "audio" },
-    "ns":   { "type": "noise" },
-    "ma":   { "type": "noise", "kind": "image", "rows": 37, "cols": 29 },
-    "mb":   { "type": "noise", "kind": "image", "rows": 29, "cols": 45, "seed": 3 },
-    "k":    { "type": "one" },
-    "ones": { "type": "one", "kind": "image" },
-    "acc":  { "type": "accum", "kind": "image" },
-    "ida":  { "type": "identity", "kind": "audio" },
-    "t":    { "type": "time" },
-    "g":    { "type": "gate", "kind": "audio" },
-    "mx":   { "type": "max_norm", "kind": "image" },
-    "mxa":  { "type": "max_norm", "kind": "audio" },
-    "cle":  { "type": "compare", "kind": "image" },
-    "cgt":  { "type": "compare", "kind": "image" },
-    "s":    { "type": "sin", "kind": "image" },
-    "sa":   { "type": "sin", "kind": "audio" },
-    "th":   { "type": "tanh", "kind": "image" },
-    "ths":  { "type": "tanh" },
-    "re":   { "type": "relu", "kind": "image" },
-    "mu":   { "type": "mul", "kind": "audio" },
-    "pa":   { "type": "phasor", "kind": "audio" },
-    "pi":   { "type": "phasor", "kind": "image" },
-    "mm":   { "type": "matmul", "rows": 37, "inner": 29, "cols": 45 },
-    "sr":   { "type": "softmax_rows", "temperature": 0.7 },
-    "sc":   { "type": "softmax_cols" },
-    "srb":  { "type": "softmax_rows", "rows": 128, "cols": 100 },
-    "scb":  { "type": "softmax_cols", "rows": 128, "cols": 100, "temperature": 2.0 },
-    "tr":   { "type": "transpose" },
-    "nm":   { "type": "normalize", "kind": "image" },
-    "nmb":  { "type": "normalize", "kind": "image", "rows": 128, "cols": 100 },
-    "flat": { "type": "normalize", "kind": "image" },
-    "xy":   { "type": "coords" },
-    "pic":  { "type": "picture", "file": "../assets/camera.png" },
-    "h":    { "type": "hold" },
-    "r":    { "type": "rms" },
-    "out":  { "type": "audio_out" },
-    "show": { "type": "display" }
-  },
-  "weights": {
-    "acc.accum": { "acc.out": 1 }, "acc.delta": { "n.out": 0.5 },
-    "ida.in": { "na.out": 1 },
-    "g.g": { "ns.out": 1 }, "g.x": { "na.out": 1 },
-    "mx.in": { "n.out": 3 }, "mxa.in": { "na.out": 1 },
-    "cle.left": { "n.out": 0.5, "ones.out": -2 }, "cle.right": { "n2.out": 1 },
-    "cgt.left": { "n.out": 1 }, "cgt.right": { "n2.out": 1 },
-    "s.x": { "n.out": 1 }, "s.a": { "n2.out": 6 }, "s.b": { "ones.out": 0.3 },
-    "sa.x": { "na.out": 2 }, "sa.a": { "ida.out": 3 }, "sa.b": { "na.out": 1 },
-    "th.x": { "n.out": 4 }, "ths.x": { "ns.out": 30 },
-    "re.x": { "n.out": 1 },
-    "mu.a": { "na.out": 1 }, "mu.b": { "ida.out": -1 },
-    "pa.freq": { "na.out": 440 }, "pi.freq": { "n.out": 17 },
-    "mm.a": { "ma.out": 1 }, "mm.b": { "mb.out": 1 },
-    "sr.x": { "n.out": 3 }, "sc.x": { "n2.out": -2 },
-    "srb.x": { "big.out": 5 }, "scb.x": { "big.out": 4 },
-    "tr.x": { "n.out": 1 },
-    "nm.x": { "n.out": 1, "n2.out": 0.25 }, "nmb.x": { "big.out": 1 },
-    "flat.x": { "ones.out": 2 },
-    "h.x": { "ns.out": 2 },
-    "r.x": { "na.out": 0.5 },
-    "out.left": { "sa.out": 0.5 }, "out.right": { "na.out": 0.25, "h.out": 0.1 },
-    "show.in": { "nm.out": 1 }, "show.r": { "xy.x": 0.5 }, "show.b": { "pic.out": 0.5 }
-  }
-}"#;
+/// The generated all-types patch (images 37×53 and 128×100 for multi-workgroup reductions, audio
+/// blocks of 300 samples), plus the edge cases noise never hits: a constant input to normalize
+/// (gives 0) and a compare whose left is below its right everywhere.
+fn every_type() -> Patch {
+    let shape = Shape {
+        tick_rate: 30.0,
+        sample_rate: 9000,
+        image: [37, 53],
+        extra: vec![[128, 100]],
+    };
+    let mut json = every_type_patch(&shape, &assets());
+    json["neurons"]["ones"] = serde_json::json!({ "type": "one", "kind": "image" });
+    json["neurons"]["flat"] = serde_json::json!({ "type": "normalize", "kind": "image" });
+    json["neurons"]["below"] = serde_json::json!({ "type": "compare", "kind": "image" });
+    json["weights"]["flat.x"] = serde_json::json!({ "ones.out": 2 });
+    json["weights"]["below.left"] = serde_json::json!({ "ones.out": -2 });
+    json["weights"]["below.right"] = serde_json::json!({ "src_37x53_0.out": 1 });
+    Patch::parse(&json.to_string(), "every_type.json", &assets()).unwrap_or_else(|e| panic!("{e}"))
+}
 
-#[test]
-fn every_neuron_type_matches_the_cpu_reference() {
-    let Some(gpu) = gpu() else { return };
-    let seed = fresh_seed();
-    eprintln!("DMM_TEST_SEED={seed}");
-    let p = patch_str(EVERY_TYPE);
-    let (mut cpu, mut gpu) = machines(&p, gpu, seed);
-    let net = cpu.network().clone();
-    let mut covered = std::collections::BTreeSet::new();
-    for tick in 0..5 {
-        let capture = tick % 2 == 0;
-        let c = cpu.tick(capture).unwrap().clone();
-        let g = gpu.tick(capture).unwrap().clone();
-        compare(
-            &format!("tick {tick} scalars"),
-            &c.scalars,
-            &g.scalars,
-            1e-4,
-            false,
-            seed,
-        );
-        compare(
-            &format!("tick {tick} left"),
-            &c.left,
-            &g.left,
-            1e-5,
-            false,
-            seed,
-        );
-        compare(
-            &format!("tick {tick} right"),
-            &c.right,
-            &g.right,
-            1e-5,
-            false,
-            seed,
-        );
-        assert_eq!(c.nonfinite, g.nonfinite, "NaN/Inf counts (seed {seed})");
-        assert_eq!(c.frames.len(), g.frames.len());
-        for (fc, fg) in c.frames.iter().zip(&g.frames) {
-            assert_eq!((fc.rows, fc.cols), (fg.rows, fg.cols));
-            for (i, (a, b)) in fc.rgba.iter().zip(&fg.rgba).enumerate() {
-                assert!(
-                    a.abs_diff(*b) <= 1,
-                    "frame byte {i}: {a} vs {b} (seed {seed})"
-                );
-            }
-        }
-        for def in net.neurons.iter().filter(|d| !d.engine_side()) {
-            covered.insert(def.info.name);
-            let circular = def.op() == Op::Phasor;
-            for port in &def.inputs {
-                let name = format!("{}.{}", def.name, port.name);
-                let (a, b) = (cpu.read(&name).unwrap(), gpu.read(&name).unwrap());
-                compare(
-                    &format!("tick {tick} input {name}"),
-                    &a,
-                    &b,
-                    1e-5,
-                    false,
-                    seed,
-                );
-            }
-            for port in &def.outputs {
-                let name = format!("{}.{}", def.name, port.name);
-                let (a, b) = (cpu.read(&name).unwrap(), gpu.read(&name).unwrap());
-                assert!(!a.is_empty(), "{name} is empty");
-                compare(
-                    &format!("tick {tick} {} output {name}", def.info.name),
-                    &a,
-                    &b,
-                    tolerance(def.op()),
-                    circular,
-                    seed,
-                );
-            }
+/// Every port of every backend-side neuron, and the tick's read-back, on both machines.
+fn compare_tick(cpu: &mut Machine, gpu: &mut Machine, tick: u64, capture: bool, seed: u64) {
+    let c = cpu.tick(capture).unwrap().clone();
+    let g = gpu.tick(capture).unwrap().clone();
+    let t = |what: &str| format!("tick {tick} {what}");
+    compare(&t("scalars"), &c.scalars, &g.scalars, 1e-4, false, seed);
+    compare(&t("left"), &c.left, &g.left, 1e-5, false, seed);
+    compare(&t("right"), &c.right, &g.right, 1e-5, false, seed);
+    assert_eq!(c.nonfinite, g.nonfinite, "NaN/Inf counts (seed {seed})");
+    assert_eq!(c.frames.len(), g.frames.len());
+    for (fc, fg) in c.frames.iter().zip(&g.frames) {
+        assert_eq!((fc.rows, fc.cols), (fg.rows, fg.cols));
+        for (i, (a, b)) in fc.rgba.iter().zip(&fg.rgba).enumerate() {
+            assert!(
+                a.abs_diff(*b) <= 1,
+                "frame byte {i}: {a} vs {b} (seed {seed})"
+            );
         }
     }
-    // The inputs are varied (not all zeros) and the constant normalize gives 0.
-    assert!(cpu.read("nm.x").unwrap().iter().any(|v| v.abs() > 0.5));
-    assert!(gpu.read("flat.out").unwrap().iter().all(|&v| v == 0.0));
-    assert_eq!(gpu.read("cle.true").unwrap(), vec![1.0]);
-    assert_eq!(gpu.read("cgt.false").unwrap(), vec![1.0]);
-    // Every dense type of the catalogue is covered.
-    for t in dmm_synth::neurons::TYPES {
-        if !matches!(t.op, Op::SelfW | Op::Edits) {
-            assert!(covered.contains(t.name), "type {} not covered", t.name);
+    let net = cpu.network().clone();
+    for def in net.neurons.iter().filter(|d| !d.engine_side()) {
+        for port in &def.inputs {
+            let name = format!("{}.{}", def.name, port.name);
+            let (a, b) = (cpu.read(&name).unwrap(), gpu.read(&name).unwrap());
+            compare(&t(&format!("input {name}")), &a, &b, 1e-5, false, seed);
+        }
+        let tol = def.info.gpu.tolerance;
+        for port in &def.outputs {
+            let name = format!("{}.{}", def.name, port.name);
+            let (a, b) = (cpu.read(&name).unwrap(), gpu.read(&name).unwrap());
+            assert!(!a.is_empty(), "{name} is empty");
+            let what = t(&format!("{} output {name}", def.info.name));
+            compare(&what, &a, &b, tol.relative, tol.circular, seed);
         }
     }
 }
 
-/// Matmul at sizes around the tile edges, including 1×1 and long thin shapes.
-#[test]
-fn matmul_matches_at_awkward_shapes() {
-    let Some(mut g) = gpu() else { return };
+fn every_neuron_type_matches(variant: Variant) {
+    let Some(gpu) = gpu_with(Some(variant)) else {
+        return;
+    };
+    assert_eq!(gpu.variant(), variant);
     let seed = fresh_seed();
     eprintln!("DMM_TEST_SEED={seed}");
-    for (i, &(m, k, n)) in [(1, 1, 1), (65, 17, 129), (3, 200, 2), (128, 128, 128)]
-        .iter()
-        .enumerate()
-    {
-        let text = format!(
-            r#"{{ "settings": {{ "image_size": [4, 4] }},
-            "neurons": {{
-              "a": {{ "type": "noise", "kind": "image", "rows": {m}, "cols": {k} }},
-              "b": {{ "type": "noise", "kind": "image", "rows": {k}, "cols": {n}, "seed": 1 }},
-              "mm": {{ "type": "matmul", "rows": {m}, "inner": {k}, "cols": {n} }} }},
-            "weights": {{ "mm.a": {{ "a.out": 1 }}, "mm.b": {{ "b.out": 1 }} }} }}"#
+    let p = every_type();
+    let (mut cpu, mut gpu) = machines(&p, gpu, seed);
+    for tick in 0..4 {
+        compare_tick(&mut cpu, &mut gpu, tick, tick % 2 == 0, seed);
+    }
+    // The inputs are varied (not all zeros), the edge cases hold.
+    assert!(
+        cpu.read("relu_image.x")
+            .unwrap()
+            .iter()
+            .any(|v| v.abs() > 0.5)
+    );
+    assert!(gpu.read("flat.out").unwrap().iter().all(|&v| v == 0.0));
+    assert_eq!(gpu.read("below.true").unwrap(), vec![1.0]);
+    assert_eq!(gpu.read("compare_image.false").unwrap(), vec![1.0]);
+    // Every type the backends run is in the generated patch.
+    let net = cpu.network();
+    for t in TYPES.iter().filter(|t| !engine_only(t)) {
+        assert!(
+            net.neurons.iter().any(|d| d.info.name == t.name),
+            "type {} not covered",
+            t.name
         );
-        let p = patch_str(&text);
-        let (mut cpu, mut gm) = machines(&p, g, seed + i as u64);
-        for _ in 0..2 {
-            cpu.tick(false).unwrap();
-            gm.tick(false).unwrap();
+    }
+}
+
+#[test]
+fn every_neuron_type_matches_the_cpu_reference_with_tiled_kernels() {
+    every_neuron_type_matches(Variant::Tiled);
+}
+
+#[test]
+fn every_neuron_type_matches_the_cpu_reference_with_register_kernels() {
+    every_neuron_type_matches(Variant::Regs);
+}
+
+/// Matmul at sizes around the tile edges, including 1×1 and long thin shapes, in both variants.
+#[test]
+fn matmul_matches_at_awkward_shapes_in_both_variants() {
+    let seed = fresh_seed();
+    eprintln!("DMM_TEST_SEED={seed}");
+    let shapes = [(1, 1, 1), (65, 17, 129), (3, 200, 2), (128, 128, 128)];
+    for variant in [Variant::Tiled, Variant::Regs] {
+        for (i, &(m, k, n)) in shapes.iter().enumerate() {
+            let Some(g) = gpu_with(Some(variant)) else {
+                return;
+            };
+            let text = format!(
+                r#"{{ "settings": {{ "image_size": [4, 4] }},
+                "neurons": {{
+                  "a": {{ "type": "noise", "kind": "image", "rows": {m}, "cols": {k} }},
+                  "b": {{ "type": "noise", "kind": "image", "rows": {k}, "cols": {n}, "seed": 1 }},
+                  "mm": {{ "type": "matmul", "rows": {m}, "inner": {k}, "cols": {n} }} }},
+                "weights": {{ "mm.a": {{ "a.out": 1 }}, "mm.b": {{ "b.out": 1 }} }} }}"#
+            );
+            let p = patch_str(&text);
+            let (mut cpu, mut gm) = machines(&p, g, seed + i as u64);
+            for _ in 0..2 {
+                cpu.tick(false).unwrap();
+                gm.tick(false).unwrap();
+            }
+            let (a, b) = (cpu.read("mm.out").unwrap(), gm.read("mm.out").unwrap());
+            let what = format!("{variant:?} matmul {m}x{k}x{n}");
+            compare(&what, &a, &b, 1e-4, false, seed);
         }
-        let (a, b) = (cpu.read("mm.out").unwrap(), gm.read("mm.out").unwrap());
-        compare(&format!("matmul {m}x{k}x{n}"), &a, &b, 1e-4, false, seed);
-        g = GpuBackend::new().unwrap();
     }
 }
 
 /// Renders a patch on both backends and compares trace, audio and frames.
 fn same_render(name: &str, ticks: u64, every: u64, size: Option<usize>) {
-    let Some(g) = gpu() else { return };
+    same_render_with(name, ticks, every, size, None)
+}
+
+fn same_render_with(
+    name: &str,
+    ticks: u64,
+    every: u64,
+    size: Option<usize>,
+    variant: Option<Variant>,
+) {
+    let Some(g) = gpu_with(variant) else { return };
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("patches").join(name)).unwrap())
             .unwrap();
@@ -357,8 +308,13 @@ fn same_render(name: &str, ticks: u64, every: u64, size: Option<usize>) {
 }
 
 #[test]
-fn poster_renders_the_same_on_both_backends() {
-    same_render("poster.json", 6, 3, Some(96));
+fn poster_renders_the_same_on_both_backends_with_tiled_matmul() {
+    same_render_with("poster.json", 6, 3, Some(96), Some(Variant::Tiled));
+}
+
+#[test]
+fn poster_renders_the_same_on_both_backends_with_register_matmul() {
+    same_render_with("poster.json", 6, 3, Some(96), Some(Variant::Regs));
 }
 
 #[test]
@@ -419,6 +375,19 @@ fn shader_errors_name_file_line_and_column() {
     );
     // The real kernels compile (every entry point).
     kernels::Kernels::new(&ctx.device).unwrap();
+    // A row naming an entry point that shaders/ lacks stops the backend at load, naming it.
+    let typo = [("relux", "neuron type relu".to_string())];
+    let err = kernels::Kernels::build(&ctx.device, kernels::FILES, &typo)
+        .err()
+        .expect("a missing entry point must not load");
+    assert!(
+        matches!(&err, BackendError::Entry { entry, .. } if entry == "relux"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("named by neuron type relu"),
+        "{err}"
+    );
 }
 
 #[test]

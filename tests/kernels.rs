@@ -1,194 +1,400 @@
-//! The CPU reference kernels against naive formulas, on noise inputs and non-square shapes.
+//! The CPU reference kernels against naive formulas, on the all-types patch generated from the
+//! neuron table (noise inputs, non-square shapes); the WGSL entry list against the table; the
+//! README's neuron table against `dmm-synth types`.
 
 mod common;
+#[path = "common/every_type.rs"]
+mod every_type;
 use common::*;
+use dmm_synth::backend::TickOutputs;
+use dmm_synth::engine::Machine;
+use dmm_synth::neurons::{NeuronDef, Port, TYPES};
+use dmm_synth::stream::Kind;
+use every_type::{Shape, engine_only, every_type_patch};
 
-fn close(a: &[f32], b: &[f64], tol: f64, what: &str) {
+/// One instance of the generated all-types patch after its last tick: its inputs, its outputs
+/// before and after that tick's up stroke, and what the tick read back.
+struct Case<'a> {
+    def: &'a NeuronDef,
+    index: usize,
+    ins: Vec<Vec<f64>>,
+    prev: Vec<Vec<f64>>,
+    outs: Vec<Vec<f64>>,
+    tick_rate: f64,
+    sample_rate: f64,
+    read_back: &'a TickOutputs,
+}
+
+impl Case<'_> {
+    fn out(&self, want: &[f64], tol: f64) {
+        close(&self.outs[0], want, tol, &self.def.name);
+    }
+    /// Elementwise: `f` of every input's element i (a scalar input, like gate's `g`, is the same
+    /// for every i).
+    fn map(&self, tol: f64, f: impl Fn(&[f64]) -> f64) {
+        let n = self.outs[0].len();
+        let at = |v: &Vec<f64>, i: usize| if v.len() == 1 { v[0] } else { v[i] };
+        let want: Vec<f64> = (0..n)
+            .map(|i| f(&self.ins.iter().map(|v| at(v, i)).collect::<Vec<_>>()))
+            .collect();
+        self.out(&want, tol);
+    }
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
         assert!(
-            (x as f64 - y).abs() <= tol * y.abs().max(1.0),
+            (x - y).abs() <= tol * y.abs().max(1.0),
             "{what}[{i}]: {x} vs {y}"
         );
     }
 }
 
-const NET: &str = r#"{
-  "settings": { "tick_rate": 100, "sample_rate": 1600, "image_size": [5, 7] },
-  "neurons": {
-    "n":   { "type": "noise", "kind": "image" },
-    "n2":  { "type": "noise", "kind": "image", "seed": 3 },
-    "na":  { "type": "noise", "kind": "audio" },
-    "a":   { "type": "noise", "kind": "image", "rows": 3, "cols": 4 },
-    "b":   { "type": "noise", "kind": "image", "rows": 4, "cols": 5, "seed": 9 },
-    "k":   { "type": "one" },
-    "ones": { "type": "one", "kind": "image" },
-    "sr":  { "type": "softmax_rows", "temperature": 0.5 },
-    "sc":  { "type": "softmax_cols" },
-    "nm":  { "type": "normalize", "kind": "image" },
-    "flat": { "type": "normalize", "kind": "image" },
-    "tr":  { "type": "transpose" },
-    "mm":  { "type": "matmul", "rows": 3, "inner": 4, "cols": 5 },
-    "s":   { "type": "sin", "kind": "image" },
-    "th":  { "type": "tanh", "kind": "image" },
-    "re":  { "type": "relu", "kind": "image" },
-    "mu":  { "type": "mul", "kind": "image" },
-    "g":   { "type": "gate", "kind": "image" },
-    "mx":  { "type": "max_norm", "kind": "image" },
-    "cmp": { "type": "compare", "kind": "image" },
-    "cmp2": { "type": "compare", "kind": "image" },
-    "r":   { "type": "rms" },
-    "h":   { "type": "hold" },
-    "xy":  { "type": "coords", "rows": 2, "cols": 3 },
-    "ph":  { "type": "phasor", "kind": "audio" }
-  },
-  "weights": {
-    "sr.x": { "n.out": 3 }, "sc.x": { "n.out": -2 }, "nm.x": { "n.out": 1, "n2.out": 0.5 },
-    "flat.x": { "ones.out": 2 }, "tr.x": { "n.out": 1 },
-    "mm.a": { "a.out": 1 }, "mm.b": { "b.out": 1 },
-    "s.x": { "n.out": 1 }, "s.a": { "n2.out": 4 }, "s.b": { "ones.out": 0.3 },
-    "th.x": { "n.out": 3 }, "re.x": { "n.out": 1 }, "mu.a": { "n.out": 1 }, "mu.b": { "n2.out": 1 },
-    "g.g": { "k.out": -0.5 }, "g.x": { "n.out": 1 },
-    "mx.in": { "n.out": 1 }, "cmp.left": { "n.out": 1 }, "cmp.right": { "ones.out": 1 },
-    "cmp2.left": { "n.out": 1 }, "cmp2.right": { "n2.out": 1 },
-    "r.x": { "na.out": 1 }, "h.x": { "k.out": 2 },
-    "ph.freq": { "na.out": 100 }
-  }
-}"#;
+fn wrap(p: f64) -> f64 {
+    p.rem_euclid(1.0)
+}
+
+fn phase_close(a: &[f64], b: &[f64], what: &str) {
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        let d = (x - y).abs();
+        assert!(d < 1e-5 || 1.0 - d < 1e-5, "{what}[{i}]: {x} vs {y}");
+        assert!((0.0..1.0).contains(&x), "{what}[{i}] = {x} not in [0, 1)");
+    }
+}
+
+fn softmax(x: &[f64], rows: usize, cols: usize, t: f64, by_rows: bool) -> Vec<f64> {
+    let at = |r: usize, c: usize| x[r * cols + c] / t;
+    let mut out = vec![0.0; rows * cols];
+    let (outer, inner) = if by_rows { (rows, cols) } else { (cols, rows) };
+    for o in 0..outer {
+        let idx = |i: usize| if by_rows { (o, i) } else { (i, o) };
+        let m = (0..inner)
+            .map(|i| {
+                let (r, c) = idx(i);
+                at(r, c)
+            })
+            .fold(f64::MIN, f64::max);
+        let s: f64 = (0..inner)
+            .map(|i| {
+                let (r, c) = idx(i);
+                (at(r, c) - m).exp()
+            })
+            .sum();
+        for i in 0..inner {
+            let (r, c) = idx(i);
+            out[r * cols + c] = (at(r, c) - m).exp() / s;
+        }
+    }
+    out
+}
+
+/// The naive formula of every type, by name; a type without one fails
+/// `every_type_matches_its_naive_formula`.
+type Check = fn(&Case);
+
+const CHECKS: &[(&str, Check)] = &[
+    ("accum", |c| c.map(1e-6, |x| x[0] + x[1])),
+    ("identity", |c| c.map(0.0, |x| x[0])),
+    ("one", |c| c.map(0.0, |_| 1.0)),
+    ("time", |c| {
+        assert_eq!(c.outs[0][0], c.prev[0][0] + 1.0, "ticks count up");
+        close(
+            &c.outs[1],
+            &[c.outs[0][0] / c.tick_rate],
+            1e-6,
+            "time.seconds",
+        );
+    }),
+    ("gate", |c| c.map(1e-6, |x| x[0] * x[1])),
+    ("max_norm", |c| {
+        let want = c.ins[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        c.out(&[want], 0.0);
+    }),
+    ("compare", |c| {
+        let le = c.ins[0].iter().zip(&c.ins[1]).all(|(l, r)| l <= r);
+        let (t, f) = if le { (1.0, 0.0) } else { (0.0, 1.0) };
+        assert_eq!((c.outs[0][0], c.outs[1][0]), (t, f), "{}", c.def.name);
+    }),
+    ("sin", |c| c.map(1e-5, |x| (x[1] * x[0] + x[2]).sin())),
+    ("tanh", |c| c.map(1e-5, |x| x[0].tanh())),
+    ("relu", |c| c.map(0.0, |x| x[0].max(0.0))),
+    ("mul", |c| c.map(1e-6, |x| x[0] * x[1])),
+    ("phasor", |c| {
+        let (f, prev) = (&c.ins[0], &c.prev[0]);
+        let want: Vec<f64> = if c.def.kind == Kind::Audio {
+            let mut p = *prev.last().unwrap();
+            f.iter()
+                .map(|fr| {
+                    p = wrap(p + fr / c.sample_rate);
+                    p
+                })
+                .collect()
+        } else {
+            f.iter()
+                .zip(prev)
+                .map(|(fr, p)| wrap(p + fr / c.tick_rate))
+                .collect()
+        };
+        phase_close(&c.outs[0], &want, &c.def.name);
+    }),
+    ("noise", |c| {
+        let (o, p) = (&c.outs[0], &c.prev[0]);
+        assert!(
+            o.iter().all(|v| (-1.0..1.0).contains(v)),
+            "{}: range",
+            c.def.name
+        );
+        assert!(
+            o.iter().zip(p).any(|(a, b)| a != b),
+            "{}: new values every tick",
+            c.def.name
+        );
+        if o.len() > 1 {
+            assert!(
+                o.iter().any(|&v| v != o[0]),
+                "{}: varies across elements",
+                c.def.name
+            );
+        }
+    }),
+    ("matmul", |c| {
+        let (a, b) = (&c.ins[0], &c.ins[1]);
+        let (m, n) = (c.def.rows, c.def.cols);
+        let k = a.len() / m;
+        let want: Vec<f64> = (0..m * n)
+            .map(|ij| {
+                (0..k)
+                    .map(|kk| a[ij / n * k + kk] * b[kk * n + ij % n])
+                    .sum()
+            })
+            .collect();
+        c.out(&want, 1e-5);
+    }),
+    ("softmax_rows", |c| {
+        let t = c.def.params.temperature as f64;
+        c.out(&softmax(&c.ins[0], c.def.rows, c.def.cols, t, true), 1e-5);
+    }),
+    ("softmax_cols", |c| {
+        let t = c.def.params.temperature as f64;
+        c.out(&softmax(&c.ins[0], c.def.rows, c.def.cols, t, false), 1e-5);
+    }),
+    ("transpose", |c| {
+        let (r, cols) = (c.def.rows, c.def.cols);
+        let want: Vec<f64> = (0..r * cols)
+            .map(|i| c.ins[0][(i % r) * cols + i / r])
+            .collect();
+        c.out(&want, 0.0);
+    }),
+    ("normalize", |c| {
+        let x = &c.ins[0];
+        let (lo, hi) = x
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let want: Vec<f64> = if hi > lo {
+            x.iter().map(|v| (v - lo) / (hi - lo)).collect()
+        } else {
+            vec![0.0; x.len()]
+        };
+        c.out(&want, 1e-5);
+    }),
+    ("coords", |c| {
+        let (r, cols) = (c.def.rows, c.def.cols);
+        let step = |n: usize| if n > 1 { 1.0 / (n - 1) as f64 } else { 0.0 };
+        let x: Vec<f64> = (0..r * cols)
+            .map(|i| (i % cols) as f64 * step(cols))
+            .collect();
+        let y: Vec<f64> = (0..r * cols).map(|i| (i / cols) as f64 * step(r)).collect();
+        close(&c.outs[0], &x, 1e-6, "coords.x");
+        close(&c.outs[1], &y, 1e-6, "coords.y");
+    }),
+    ("picture", |c| {
+        let o = &c.outs[0];
+        assert_eq!(o, &c.prev[0], "a picture is constant");
+        assert_eq!(o.len(), c.def.rows * c.def.cols);
+        assert!(o.iter().all(|v| (0.0..=1.0).contains(v)), "grey in [0, 1]");
+        assert!(o.iter().any(|&v| v != o[0]), "the picture is not blank");
+    }),
+    ("hold", |c| {
+        let (p, x, n) = (*c.prev[0].last().unwrap(), c.ins[0][0], c.outs[0].len());
+        let want: Vec<f64> = (0..n)
+            .map(|i| p + (x - p) * (i + 1) as f64 / n as f64)
+            .collect();
+        c.out(&want, 1e-6);
+    }),
+    ("rms", |c| {
+        let x = &c.ins[0];
+        let want = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
+        c.out(&[want], 1e-6);
+    }),
+    ("audio_out", |c| {
+        let rb = c.read_back;
+        let as64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+        close(&as64(&rb.left), &c.ins[0], 0.0, "left");
+        close(&as64(&rb.right), &c.ins[1], 0.0, "right");
+    }),
+    ("display", |c| {
+        let f = c
+            .read_back
+            .frames
+            .iter()
+            .find(|f| f.neuron == c.index)
+            .expect("a frame");
+        assert_eq!((f.rows, f.cols), (c.def.rows, c.def.cols));
+        let byte = |v: f64| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+        for (i, px) in f.rgba.chunks(4).enumerate() {
+            let g = c.ins[0][i];
+            let want = [
+                byte(g + c.ins[1][i]),
+                byte(g + c.ins[2][i]),
+                byte(g + c.ins[3][i]),
+                255,
+            ];
+            assert_eq!(px, want, "{} pixel {i}", c.def.name);
+        }
+    }),
+];
 
 #[test]
-fn kernels_match_naive_formulas() {
-    let p = patch_str(NET);
+fn every_type_matches_its_naive_formula() {
+    let shape = Shape {
+        tick_rate: 100.0,
+        sample_rate: 1600,
+        image: [5, 7],
+        extra: vec![[3, 4]],
+    };
+    let json = every_type_patch(&shape, &assets());
+    let p = patch_str(&json.to_string());
     let mut m = machine(&p);
     for _ in 0..3 {
         m.tick(false).unwrap();
     }
-    let rd = |m: &mut dmm_synth::engine::Machine, s: &str| -> Vec<f64> {
-        m.read(s).unwrap().iter().map(|&v| v as f64).collect()
+    let net = m.network().clone();
+    let read_all = |m: &mut Machine, ports: &[Port], name: &str| -> Vec<Vec<f64>> {
+        ports
+            .iter()
+            .map(|p| {
+                let v = m.read(&format!("{name}.{}", p.name)).unwrap();
+                v.iter().map(|&x| x as f64).collect()
+            })
+            .collect()
     };
-    let (rows, cols) = (5, 7);
-    // softmax rows (temperature 0.5) and columns.
-    let x = rd(&mut m, "sr.x");
-    assert!(x.iter().any(|v| v.abs() > 1.0), "noise inputs are varied");
-    let mut want = vec![0.0; rows * cols];
-    for r in 0..rows {
-        let s: f64 = (0..cols).map(|c| (x[r * cols + c] / 0.5).exp()).sum();
-        for c in 0..cols {
-            want[r * cols + c] = (x[r * cols + c] / 0.5).exp() / s;
-        }
-    }
-    close(&m.read("sr.out").unwrap(), &want, 1e-5, "softmax_rows");
-    let x = rd(&mut m, "sc.x");
-    for c in 0..cols {
-        let s: f64 = (0..rows).map(|r| x[r * cols + c].exp()).sum();
-        for r in 0..rows {
-            want[r * cols + c] = x[r * cols + c].exp() / s;
-        }
-    }
-    close(&m.read("sc.out").unwrap(), &want, 1e-5, "softmax_cols");
-    // normalize; a constant input gives 0, not NaN.
-    let x = rd(&mut m, "nm.x");
-    let (lo, hi) = x
+    let backend: Vec<(usize, &NeuronDef)> = net
+        .neurons
         .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    let want: Vec<f64> = x.iter().map(|v| (v - lo) / (hi - lo)).collect();
-    close(&m.read("nm.out").unwrap(), &want, 1e-5, "normalize");
-    assert!(m.read("flat.out").unwrap().iter().all(|&v| v == 0.0));
-    // transpose: out is 7x5.
-    let x = rd(&mut m, "tr.x");
-    let t = m.read("tr.out").unwrap();
-    for r in 0..rows {
-        for c in 0..cols {
-            assert_eq!(t[c * rows + r] as f64, x[r * cols + c]);
-        }
-    }
-    // matmul 3x4 · 4x5.
-    let (a, b) = (rd(&mut m, "mm.a"), rd(&mut m, "mm.b"));
-    let mut want = vec![0.0; 15];
-    for i in 0..3 {
-        for j in 0..5 {
-            want[i * 5 + j] = (0..4).map(|k| a[i * 4 + k] * b[k * 5 + j]).sum();
-        }
-    }
-    close(&m.read("mm.out").unwrap(), &want, 1e-5, "matmul");
-    // elementwise.
-    let (sx, sa, sb) = (rd(&mut m, "s.x"), rd(&mut m, "s.a"), rd(&mut m, "s.b"));
-    let want: Vec<f64> = (0..35).map(|i| (sa[i] * sx[i] + sb[i]).sin()).collect();
-    close(&m.read("s.out").unwrap(), &want, 1e-5, "sin");
-    let x = rd(&mut m, "th.x");
-    close(
-        &m.read("th.out").unwrap(),
-        &x.iter().map(|v| v.tanh()).collect::<Vec<_>>(),
-        1e-5,
-        "tanh",
-    );
-    let x = rd(&mut m, "re.x");
-    close(
-        &m.read("re.out").unwrap(),
-        &x.iter().map(|v| v.max(0.0)).collect::<Vec<_>>(),
-        0.0,
-        "relu",
-    );
-    let (ma, mb) = (rd(&mut m, "mu.a"), rd(&mut m, "mu.b"));
-    close(
-        &m.read("mu.out").unwrap(),
-        &ma.iter().zip(&mb).map(|(a, b)| a * b).collect::<Vec<_>>(),
-        1e-6,
-        "mul",
-    );
-    let x = rd(&mut m, "g.x");
-    close(
-        &m.read("g.out").unwrap(),
-        &x.iter().map(|v| -0.5 * v).collect::<Vec<_>>(),
-        1e-6,
-        "gate",
-    );
-    // reductions and comparisons.
-    let x = rd(&mut m, "mx.in");
-    let want = x.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    assert_eq!(m.scalar("mx.out").unwrap() as f64, want);
-    assert_eq!(
-        (
-            m.scalar("cmp.true").unwrap(),
-            m.scalar("cmp.false").unwrap()
-        ),
-        (1.0, 0.0),
-        "noise < 1"
-    );
-    assert_eq!(
-        (
-            m.scalar("cmp2.true").unwrap(),
-            m.scalar("cmp2.false").unwrap()
-        ),
-        (0.0, 1.0)
-    );
-    let x = rd(&mut m, "r.x");
-    let want = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
-    assert!((m.scalar("r.out").unwrap() as f64 - want).abs() < 1e-6);
-    // hold ramps from the previous value to the new one across the block (16 samples).
-    let h = m.read("h.out").unwrap();
-    assert_eq!(h.len(), 16);
-    assert!(h.iter().all(|&v| v == 2.0), "settled: {h:?}");
-    // coords.
-    assert_eq!(m.read("xy.x").unwrap(), vec![0.0, 0.5, 1.0, 0.0, 0.5, 1.0]);
-    assert_eq!(m.read("xy.y").unwrap(), vec![0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
-    // phasor: per-sample integration of the (random) frequency, wrapped to [0, 1).
-    let prev = m.read("ph.out").unwrap();
-    let start = *prev.last().unwrap() as f64;
-    m.tick(false).unwrap();
-    let f = rd(&mut m, "ph.freq");
-    let out = m.read("ph.out").unwrap();
-    let mut p = start;
-    for (i, fr) in f.iter().enumerate() {
-        p = (p + fr / 1600.0).rem_euclid(1.0);
-        let d = (out[i] as f64 - p).abs();
+        .enumerate()
+        .filter(|(_, d)| !d.engine_side())
+        .collect();
+    let prev: Vec<_> = backend
+        .iter()
+        .map(|(_, d)| read_all(&mut m, &d.outputs, &d.name))
+        .collect();
+    let read_back = m.tick(true).unwrap().clone();
+    for ((index, def), prev) in backend.into_iter().zip(prev) {
+        let Some((_, check)) = CHECKS.iter().find(|(t, _)| *t == def.info.name) else {
+            panic!(
+                "type {} has no naive-formula check in tests/kernels.rs",
+                def.info.name
+            );
+        };
+        let case = Case {
+            def,
+            index,
+            ins: read_all(&mut m, &def.inputs, &def.name),
+            prev,
+            outs: read_all(&mut m, &def.outputs, &def.name),
+            tick_rate: shape.tick_rate,
+            sample_rate: shape.sample_rate as f64,
+            read_back: &read_back,
+        };
         assert!(
-            d < 1e-5 || (1.0 - d) < 1e-5,
-            "phasor[{i}]: {} vs {p}",
-            out[i]
+            case.ins.iter().flatten().any(|v| v.abs() > 0.1) || def.inputs.is_empty(),
+            "{}: the inputs are varied",
+            def.name
         );
-        assert!((0.0..1.0).contains(&out[i]));
+        check(&case);
     }
+    // Every type the backends run has a check, and is in the generated patch.
+    for t in TYPES.iter().filter(|t| !engine_only(t)) {
+        assert!(
+            CHECKS.iter().any(|(n, _)| *n == t.name),
+            "no check for {}",
+            t.name
+        );
+        assert!(
+            net.neurons.iter().any(|d| d.info.name == t.name),
+            "{} not generated",
+            t.name
+        );
+    }
+}
+
+/// The WGSL entry points in shaders/ are exactly the ones the neuron table and the GPU backend
+/// name; every .wgsl file is compiled; a misspelt entry is refused at load, naming it.
+#[test]
+fn wgsl_entry_list_equals_the_table() {
+    use dmm_synth::backend::gpu::kernels::{FILES, entry_points, locate, needed_entries};
+    let mut defined: Vec<String> = FILES
+        .iter()
+        .flat_map(|(_, src)| entry_points(src))
+        .collect();
+    defined.sort();
+    let mut needed: Vec<String> = needed_entries()
+        .into_iter()
+        .map(|(e, _)| e.to_string())
+        .collect();
+    needed.sort();
+    assert_eq!(
+        defined, needed,
+        "WGSL entry points vs the neuron table and the backend's own"
+    );
+    assert!(defined.contains(&"matmul_tiled".to_string()) && defined.contains(&"relu".to_string()));
+    // Every kernel file in shaders/ is one the backend compiles.
+    let mut on_disk: Vec<String> = std::fs::read_dir(root().join("shaders"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|f| f.ends_with(".wgsl") && f != "common.wgsl")
+        .map(|f| format!("shaders/{f}"))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = FILES.iter().map(|(f, _)| f.to_string()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed);
+    // A typo in a row is a load-time error that names the entry and the type.
+    let err = locate(FILES, &[("relux", "neuron type relu".into())]).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("WGSL entry point \"relux\": named by neuron type relu"),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'), "{msg}");
+    // So is an entry defined in two files.
+    let twice = [FILES[0], ("shaders/copy.wgsl", FILES[0].1)];
+    let err = locate(&twice, &[("relu", "neuron type relu".into())]).unwrap_err();
+    assert!(err.to_string().contains("defined twice"), "{err}");
+    // Comments do not define entry points.
+    let src = "// @compute fn not_me() {}\n/* @compute\n fn nor_me() {} */\n@compute @workgroup_size(1)\nfn me() {}";
+    assert_eq!(entry_points(src), vec!["me".to_string()]);
+}
+
+/// `dmm-synth types` prints the table, and the README shows the same table.
+#[test]
+fn readme_neuron_table_is_the_types_output() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dmm-synth"))
+        .arg("types")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(table, dmm_synth::neurons::table::markdown());
+    for t in TYPES {
+        assert!(table.contains(&format!("| `{}` |", t.name)), "{}", t.name);
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "the README's neuron table differs from `dmm-synth types` (paste its output under ## Neurons)"
+    );
 }
 
 #[test]
@@ -227,7 +433,7 @@ fn nan_and_inf_are_replaced_and_counted_by_neuron() {
 /// The vectorisable exp used by softmax against the standard library, over its whole range.
 #[test]
 fn softmax_exp_matches_std_exp() {
-    use dmm_synth::backend::cpu::kernels::exp_neg;
+    use dmm_synth::neurons::images::exp_neg;
     let mut worst = 0.0f64;
     let mut x = 0.0f32;
     while x > -87.0 {

@@ -23,6 +23,8 @@ pub enum BackendError {
         col: u32,
         msg: String,
     },
+    #[error("WGSL entry point {entry:?}: {msg}")]
+    Entry { entry: String, msg: String },
     #[error("no usable GPU adapter: {0}")]
     NoAdapter(String),
     #[error("the GPU device was lost ({0})")]
@@ -52,6 +54,8 @@ impl std::str::FromStr for BackendChoice {
         }
     }
 }
+
+pub use crate::neurons::table::Variant;
 
 /// Makes the chosen backend. The note (one line) says why `auto` did not pick the GPU.
 pub fn create(choice: BackendChoice) -> Result<(Box<dyn Backend>, Option<String>), BackendError> {
@@ -152,38 +156,4 @@ pub trait Backend: Send {
         port: usize,
         output: bool,
     ) -> Result<Vec<f32>, BackendError>;
-}
-
-/// Maps a display value to a byte: clamp to [0, 1], NaN to 0.
-pub fn to_u8(v: f32) -> u8 {
-    if v.is_nan() {
-        0
-    } else {
-        (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8
-    }
-}
-
-/// The 32-bit hash behind `noise` (PCG output permutation); WGSL has the same function.
-pub fn pcg_hash(x: u32) -> u32 {
-    let state = x.wrapping_mul(747796405).wrapping_add(2891336453);
-    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277803737);
-    (word >> 22) ^ word
-}
-
-/// FNV-1a of a neuron name: gives each noise neuron its own stream.
-pub fn name_hash(name: &str) -> u32 {
-    name.bytes()
-        .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
-}
-
-/// The per-neuron noise key from the global seed, the neuron's `seed` setting and its name.
-pub fn noise_key(global: u64, own: u64, name: &str) -> u32 {
-    let s = global ^ own.rotate_left(17);
-    pcg_hash(name_hash(name) ^ pcg_hash(s as u32 ^ pcg_hash((s >> 32) as u32)))
-}
-
-/// Noise value for one element: uniform in [-1, 1).
-pub fn noise_value(key: u32, tick: u64, index: u32) -> f32 {
-    let h = pcg_hash(index ^ pcg_hash(tick as u32 ^ pcg_hash(key ^ (tick >> 32) as u32)));
-    (h >> 8) as f32 * (2.0 / 16777216.0) - 1.0
 }

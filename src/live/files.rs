@@ -51,8 +51,8 @@ impl Live {
         self.settle();
         let snap = self.settled_snapshot()?;
         let p = Patch::from_running(
-            &self.file_settings,
-            self.comment.clone(),
+            &self.file.settings,
+            self.file.comment.clone(),
             &snap.net,
             &snap.w,
         );
@@ -62,13 +62,13 @@ impl Live {
 
     /// Saves the running network to the patch file (atomic, previous version kept as `.bak`).
     pub fn save(&mut self) -> Result<(), LiveError> {
-        let path = self.path.clone();
+        let path = self.file.path.clone();
         self.write(&path)
     }
 
     pub(super) fn write(&mut self, path: &Path) -> Result<(), LiveError> {
         if self.no_program {
-            return Err(LiveError::NoProgram(self.path.clone()));
+            return Err(LiveError::NoProgram(self.file.path.clone()));
         }
         let (patch, text) = self.running_text()?;
         if let Some(why) = patch.unsaveable() {
@@ -81,9 +81,9 @@ impl Live {
             path: path.to_path_buf(),
             err,
         })?;
-        self.last_text = text;
-        self.base = patch;
-        self.dirty.store(false, Ordering::Relaxed);
+        self.file.last_text = text;
+        self.file.base = patch;
+        self.file.dirty.store(false, Ordering::Relaxed);
         Ok(())
     }
 
@@ -91,7 +91,7 @@ impl Live {
     pub fn save_as(&mut self, path: &Path) -> Result<(), LiveError> {
         self.write(path)?;
         let watcher = watch(path, self.opts.watch, &mut self.queued);
-        self.path = path.to_path_buf();
+        self.file.path = path.to_path_buf();
         self.watcher = watcher;
         Ok(())
     }
@@ -106,14 +106,14 @@ impl Live {
             &AssetDirs::for_patch(path),
         )?;
         p.path = Some(path.to_path_buf());
-        let old_path = std::mem::replace(&mut self.path, path.to_path_buf());
+        let old_path = std::mem::replace(&mut self.file.path, path.to_path_buf());
         let mut ev = Vec::new();
         if let Err(e) = self.apply(&p, &mut ev) {
-            self.path = old_path;
+            self.file.path = old_path;
             return Err(e);
         }
         self.queued.extend(ev);
-        self.last_text = text;
+        self.file.last_text = text;
         self.watcher = None; // Before the new one: one watch at a time.
         self.watcher = watch(path, self.opts.watch, &mut self.queued);
         Ok(())

@@ -31,7 +31,7 @@ use crate::engine::machine::{EngineError, Machine, Message};
 use crate::engine::thread::{EngineHandle, Pace, Report, spawn_tapped};
 use crate::neurons::AssetDirs;
 use crate::patch::watch::{PatchWatcher, WatchError};
-use crate::patch::{Patch, PatchErrors};
+use crate::patch::{Patch, PatchErrors, one_line};
 use crate::stream::kind::Settings;
 use crate::trace::TraceThread;
 use files::watch;
@@ -71,7 +71,8 @@ impl LiveError {
     pub fn lines(&self) -> Vec<String> {
         match self {
             LiveError::Patch(p) => p.0.iter().map(|e| e.to_string()).collect(),
-            other => vec![other.to_string()],
+            // A path or an OS message could hold a newline: escaped, so one line stays one.
+            other => vec![one_line(&other.to_string()).into_owned()],
         }
     }
 }
@@ -119,29 +120,50 @@ pub enum LiveEvent {
 }
 
 pub struct Live {
-    path: PathBuf,
-    /// The file's comment and settings (saved back as they were).
-    comment: Option<String>,
-    file_settings: Settings,
-    /// The text we last loaded or saved: a change event with this text is our own.
-    last_text: String,
-    /// The file as last loaded or saved (the text a network writing its own W is diffed from).
-    base: Patch,
+    file: PatchFile,
     engine: Option<EngineHandle>,
     audio: AudioOutput,
     watcher: Option<PatchWatcher>,
     opts: LiveOptions,
-    dirty: AtomicBool,
-    flight: Option<Flight>,
-    reload_waiting: bool,
+    reloading: Reloading,
+    recovery: Recovery,
+    /// Events found while doing something else (a restart, a save), for the next `poll`.
     queued: Vec<LiveEvent>,
     trace: Option<TraceThread>,
-    said_stopped: bool,
-    recoveries: u32,
     /// The recording in progress (record.rs).
     recording: Option<Recording>,
     /// Started silent because the file did not load (safe.rs); a good reload clears it.
     no_program: bool,
+}
+
+/// The open patch file, as last loaded or saved.
+struct PatchFile {
+    path: PathBuf,
+    /// The file's comment and settings (saved back as they were).
+    comment: Option<String>,
+    settings: Settings,
+    /// The text we last loaded or saved: a change event with this text is our own.
+    last_text: String,
+    /// The file as last loaded or saved (the text a network writing its own W is diffed from).
+    base: Patch,
+    /// Edits sent since.
+    dirty: AtomicBool,
+}
+
+/// Hot reload's state (see `reload.rs`).
+#[derive(Default)]
+struct Reloading {
+    flight: Option<Flight>,
+    /// The file changed while a batch was in flight.
+    waiting: bool,
+}
+
+/// Automatic restarts after engine errors (see `recovery.rs`).
+#[derive(Default)]
+struct Recovery {
+    count: u32,
+    /// Gave up and said so.
+    said_stopped: bool,
 }
 
 /// Settings for the engine on a device running at `device_rate` (0: no device, keep them).
@@ -279,22 +301,22 @@ impl Live {
         let mut queued = Vec::new();
         let watcher = watch(path, opts.watch, &mut queued);
         Ok(Live {
-            path: path.to_path_buf(),
-            comment: patch.comment.clone(),
-            file_settings: patch.settings.clone(),
-            last_text: text,
-            base: patch,
+            file: PatchFile {
+                path: path.to_path_buf(),
+                comment: patch.comment.clone(),
+                settings: patch.settings.clone(),
+                last_text: text,
+                base: patch,
+                dirty: AtomicBool::new(false),
+            },
             engine: Some(engine),
             audio,
             watcher,
             opts,
-            dirty: AtomicBool::new(false),
-            flight: None,
-            reload_waiting: false,
+            reloading: Reloading::default(),
+            recovery: Recovery::default(),
             queued,
             trace,
-            said_stopped: false,
-            recoveries: 0,
             recording,
             no_program: false,
         })
@@ -314,12 +336,12 @@ impl Live {
 
     /// Sends an edit request through Self; the patch is now unsaved. Returns the request's id.
     pub fn send(&self, edit: Edit) -> u64 {
-        self.dirty.store(true, Ordering::Relaxed);
+        self.file.dirty.store(true, Ordering::Relaxed);
         self.engine().send(edit)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 
     /// The morph time that overrides the file's `morph_time` for reloads, if any.
@@ -341,7 +363,7 @@ impl Live {
 
     /// `name.json`, with ` •` when there are unsaved changes.
     pub fn title(&self) -> String {
-        let mut t = file_name(&self.path);
+        let mut t = file_name(&self.file.path);
         if self.dirty() {
             t.push_str(" •");
         }
@@ -349,7 +371,7 @@ impl Live {
     }
 
     pub fn dirty(&self) -> bool {
-        self.dirty.load(Ordering::Relaxed)
+        self.file.dirty.load(Ordering::Relaxed)
     }
 
     /// The morph time a reload of `p` uses.
@@ -372,13 +394,13 @@ impl Live {
         }
         self.advance_flight();
         if self.watcher.as_ref().is_some_and(|w| w.changed()) {
-            self.reload_waiting = true;
+            self.reloading.waiting = true;
         }
-        if self.reload_waiting && self.flight.is_none() {
-            self.reload_waiting = false;
+        if self.reloading.waiting && self.reloading.flight.is_none() {
+            self.reloading.waiting = false;
             self.reload(&mut ev);
         }
-        if !self.said_stopped && self.engine().finished() {
+        if !self.recovery.said_stopped && self.engine().finished() {
             self.recover(&mut ev);
         }
         self.poll_recording(&mut ev);

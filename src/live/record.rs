@@ -419,7 +419,8 @@ impl super::Live {
             let _ = r.finish();
         }
         let snap = self.settled_snapshot()?;
-        let (rec, tap) = Recording::start(opts, snap.net.settings.tick_rate, self.comment.clone())?;
+        let (rec, tap) =
+            Recording::start(opts, snap.net.settings.tick_rate, self.file.comment.clone())?;
         self.engine().set_tap(Some(tap));
         let line = format!(
             "recording into {} (audio.wav, edits.jsonl, start.json; {})",

@@ -3,8 +3,8 @@
 
 use super::{Live, LiveError, LiveEvent};
 use crate::backend::cpu::CpuBackend;
-use crate::engine::machine::{Level, Machine, Message};
-use crate::engine::thread::{Pace, Report, spawn_traced};
+use crate::engine::machine::{EngineError, Level, Machine, Message};
+use crate::engine::thread::{Pace, Report, Snapshot, spawn_traced};
 use crate::neurons::AssetDirs;
 use crate::patch::Patch;
 
@@ -17,11 +17,11 @@ impl Live {
     pub(super) fn recover(&mut self, ev: &mut Vec<LiveEvent>) {
         let last = self.engine().latest();
         let tick = last.as_ref().map(|s| s.tick).unwrap_or(0);
-        if self.recoveries < MAX_RECOVERIES
+        if self.recovery.count < MAX_RECOVERIES
             && let Some(s) = last
         {
-            self.recoveries += 1;
-            let p = Patch::from_running(&s.net.settings, self.comment.clone(), &s.net, &s.w);
+            self.recovery.count += 1;
+            let p = Patch::from_running(&s.net.settings, self.file.comment.clone(), &s.net, &s.w);
             // `restart` reports the error that stopped the engine and the switch to the CPU.
             if self.restart(&p).is_ok() {
                 ev.append(&mut self.queued);
@@ -35,7 +35,7 @@ impl Live {
                 return;
             }
         }
-        self.said_stopped = true;
+        self.recovery.said_stopped = true;
         ev.push(LiveEvent::Message(Message {
             tick,
             level: Level::Error,
@@ -62,47 +62,8 @@ impl Live {
             Pace::Audio(f) => Pace::Audio(f),
             _ => Pace::WallClock,
         };
-        let assets = AssetDirs::for_patch(&self.path);
-        // The backend goes to the new machine. Should that fail (a backend that cannot hold
-        // the new sizes, or an engine that had stopped on an error), the CPU backend runs the
-        // new patch, or failing that the old network, so there is always an engine.
-        let mut failures = Vec::new();
-        let first = match machine {
-            Ok(m) => Machine::new(
-                p.network.clone(),
-                p.initial_w(),
-                m.into_backend(),
-                assets.clone(),
-                0,
-            ),
-            Err(e) => Err(e),
-        };
-        let m = match first {
-            Ok(m) => m,
-            Err(e) => {
-                failures.push(e.to_string());
-                match Machine::new(
-                    p.network.clone(),
-                    p.initial_w(),
-                    Box::new(CpuBackend::new()),
-                    assets.clone(),
-                    0,
-                ) {
-                    Ok(m) => m,
-                    Err(e2) => {
-                        failures.push(e2.to_string());
-                        let old = before.ok_or_else(|| LiveError::NoEngine(failures.join("; ")))?;
-                        Machine::new(
-                            (*old.net).clone(),
-                            old.w.clone(),
-                            Box::new(CpuBackend::new()),
-                            assets,
-                            0,
-                        )?
-                    }
-                }
-            }
-        };
+        let assets = AssetDirs::for_patch(&self.file.path);
+        let (m, failures) = machine_that_starts(p, machine, before.as_deref(), &assets)?;
         for f in failures {
             self.queued.push(LiveEvent::Message(Message {
                 tick: 0,
@@ -116,8 +77,55 @@ impl Live {
             self.opts.capture_every,
             self.trace.as_ref().map(|t| t.tx.clone()),
         ));
-        self.flight = None;
-        self.said_stopped = false;
+        self.reloading.flight = None;
+        self.recovery.said_stopped = false;
         Ok(())
     }
+}
+
+/// A machine for `p` on the old machine's backend; should that fail (a backend that cannot hold
+/// the new sizes, or an engine that had stopped on an error), on the CPU backend; failing that,
+/// the old network (`before`) on the CPU, so there is always an engine. Returns what failed.
+fn machine_that_starts(
+    p: &Patch,
+    old: Result<Machine, EngineError>,
+    before: Option<&Snapshot>,
+    assets: &AssetDirs,
+) -> Result<(Machine, Vec<String>), LiveError> {
+    let mut failures = Vec::new();
+    let first = old.and_then(|m| {
+        Machine::new(
+            p.network.clone(),
+            p.initial_w(),
+            m.into_backend(),
+            assets.clone(),
+            0,
+        )
+    });
+    let e = match first {
+        Ok(m) => return Ok((m, failures)),
+        Err(e) => e,
+    };
+    failures.push(e.to_string());
+    let cpu = Machine::new(
+        p.network.clone(),
+        p.initial_w(),
+        Box::new(CpuBackend::new()),
+        assets.clone(),
+        0,
+    );
+    let e2 = match cpu {
+        Ok(m) => return Ok((m, failures)),
+        Err(e2) => e2,
+    };
+    failures.push(e2.to_string());
+    let old = before.ok_or_else(|| LiveError::NoEngine(failures.join("; ")))?;
+    let m = Machine::new(
+        (*old.net).clone(),
+        old.w.clone(),
+        Box::new(CpuBackend::new()),
+        assets.clone(),
+        0,
+    )?;
+    Ok((m, failures))
 }

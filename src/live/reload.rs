@@ -9,8 +9,8 @@ use super::{
 use crate::engine::edits::{Edit, EditOutcome};
 use crate::engine::machine::{EDIT_LATENCY_TICKS, Level, Message};
 use crate::neurons::AssetDirs;
-use crate::patch::Patch;
 use crate::patch::diff::{diff, diff_since, writes_own_w};
+use crate::patch::{Patch, one_line};
 use std::sync::atomic::Ordering;
 
 /// A reload batch on its way through Self.
@@ -24,7 +24,7 @@ pub(super) enum Flight {
 impl Live {
     /// Follows a reload batch's outcome.
     pub(super) fn track(&mut self, id: u64, outcome: &EditOutcome, ev: &mut Vec<LiveEvent>) {
-        let Some(Flight::Sent { id: fid, later }) = &mut self.flight else {
+        let Some(Flight::Sent { id: fid, later }) = &mut self.reloading.flight else {
             return;
         };
         if *fid != id {
@@ -32,7 +32,7 @@ impl Live {
         }
         match outcome {
             EditOutcome::Applied { tick } => {
-                self.flight = Some(Flight::Landing {
+                self.reloading.flight = Some(Flight::Landing {
                     until: tick + EDIT_LATENCY_TICKS + 1,
                     later: later.take(),
                 });
@@ -41,24 +41,27 @@ impl Live {
                 ev.push(LiveEvent::FileErrors(
                     errors
                         .iter()
-                        .map(|e| format!("{}: cannot apply: {e}", self.path.display()))
+                        .map(|e| {
+                            let line = format!("{}: cannot apply: {e}", self.file.path.display());
+                            one_line(&line).into_owned()
+                        })
                         .collect(),
                 ));
-                self.flight = None;
+                self.reloading.flight = None;
             }
         }
     }
 
     pub(super) fn advance_flight(&mut self) {
         let now = self.engine().latest().map(|s| s.tick).unwrap_or(0);
-        let Some(Flight::Landing { until, later }) = &mut self.flight else {
+        let Some(Flight::Landing { until, later }) = &mut self.reloading.flight else {
             return;
         };
         if now < *until {
             return;
         }
         let later = later.take();
-        self.flight = later.map(|e| Flight::Sent {
+        self.reloading.flight = later.map(|e| Flight::Sent {
             id: self.engine().send(e),
             later: None,
         });
@@ -66,7 +69,7 @@ impl Live {
 
     /// Reads the file after a change on disk and applies it (or reports its errors).
     pub(super) fn reload(&mut self, ev: &mut Vec<LiveEvent>) {
-        let text = match read(&self.path) {
+        let text = match read(&self.file.path) {
             Ok(t) => t,
             // Mid-rename or deleted: the next change event brings it back.
             Err(e) => {
@@ -74,10 +77,10 @@ impl Live {
                 return;
             }
         };
-        if text == self.last_text {
+        if text == self.file.last_text {
             return; // Our own save, or a touch without a change.
         }
-        let path = self.path.clone();
+        let path = self.file.path.clone();
         match Patch::parse(
             &text,
             &path.display().to_string(),
@@ -88,7 +91,7 @@ impl Live {
             )),
             Ok(mut p) => {
                 p.path = Some(path.clone());
-                self.last_text = text;
+                self.file.last_text = text;
                 match self.apply(&p, ev) {
                     Ok(()) => {}
                     Err(e) => ev.push(LiveEvent::FileErrors(e.lines())),
@@ -102,27 +105,27 @@ impl Live {
         let wanted = patch_with(
             p,
             &settings_for_rate(&p.settings, self.audio.sample_rate()),
-            &self.path,
+            &self.file.path,
         )?;
         let morph = self.morph_for(p);
         let snap = self.settled_snapshot()?;
         if compatible(&snap.net.settings, &wanted.settings) {
             let running = Patch::from_running(&snap.net.settings, None, &snap.net, &snap.w);
             let d = if writes_own_w(&running) {
-                diff_since(&self.base, &running, &wanted, morph)
+                diff_since(&self.file.base, &running, &wanted, morph)
             } else {
                 diff(&running, &wanted, morph)
             };
             let edits = d.len();
             if let Some(b) = d.batch_now() {
                 let id = self.engine().send(b);
-                self.flight = Some(Flight::Sent {
+                self.reloading.flight = Some(Flight::Sent {
                     id,
                     later: d.batch_later(),
                 });
             } else if let Some(b) = d.batch_later() {
                 let id = self.engine().send(b);
-                self.flight = Some(Flight::Sent { id, later: None });
+                self.reloading.flight = Some(Flight::Sent { id, later: None });
             }
             ev.push(LiveEvent::Reloaded { edits, morph });
         } else {
@@ -132,17 +135,17 @@ impl Live {
                 level: Level::Notice,
                 text: format!(
                     "{}: settings changed (tick_rate {}, sample_rate {}, image_size {:?}): restarted the engine; every neuron starts from its init",
-                    file_name(&self.path),
+                    file_name(&self.file.path),
                     wanted.settings.tick_rate,
                     wanted.settings.sample_rate,
                     wanted.settings.image_size
                 ),
             }));
         }
-        self.comment = p.comment.clone();
-        self.file_settings = p.settings.clone();
-        self.base = p.clone();
-        self.dirty.store(false, Ordering::Relaxed);
+        self.file.comment = p.comment.clone();
+        self.file.settings = p.settings.clone();
+        self.file.base = p.clone();
+        self.file.dirty.store(false, Ordering::Relaxed);
         self.no_program = false;
         Ok(())
     }

@@ -1,13 +1,19 @@
 //! The neuron catalogue: the type table and the resolution of one neuron's settings into concrete
 //! ports with kinds (a `NeuronDef`).
 
+pub mod bridges;
+pub mod dmm;
+pub mod elementwise;
+pub mod images;
 pub mod network;
+pub mod outputs;
 mod picture;
-mod table;
+pub mod table;
 
+pub use dmm::init_outputs;
 pub use network::{EDITS, Network, SELF, WeightError};
 pub use picture::{MAX_PICTURE_DECODE_BYTES, MAX_PICTURE_SIDE, load_picture};
-pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, type_info, type_names};
+pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, UpCtx, type_info, type_names};
 
 use crate::stream::WMatrix;
 use crate::stream::kind::{Kind, MAX_IMAGE_SIDE, Settings};
@@ -84,7 +90,7 @@ pub struct NeuronDef {
 
 impl NeuronDef {
     pub fn op(&self) -> Op {
-        self.info.op
+        self.info.op()
     }
 
     /// Runs on the engine (CPU, sparse W values) in every backend: `self`, `edits` and any neuron of
@@ -325,11 +331,14 @@ fn resolve_with(
                 );
             }
             (_, _) => match v.as_f64() {
-                Some(x) if fits_f32(x) => Init::Fill(x as f32),
+                // Dense values are f32: 1e39 would start the neuron at infinity.
+                Some(x) if (x as f32).is_finite() => Init::Fill(x as f32),
                 _ => {
                     return err(
                         "init",
-                        format!("expected a finite number within f32's range, found {v}"),
+                        format!(
+                            "expected a finite number within f32's range (|x| <= 3.4e38), found {v}"
+                        ),
                     );
                 }
             },
@@ -350,7 +359,7 @@ fn resolve_with(
         }
         params.temperature = t as f32;
     }
-    if info.op == Op::Picture {
+    if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");
         };

@@ -97,13 +97,29 @@ fn grey_of(img: &image::DynamicImage) -> Vec<f32> {
             .collect(),
         D::ImageLuma8(b) => b.pixels().map(|p| luma1(u8f(p[0]))).collect(),
         D::ImageLumaA8(b) => b.pixels().map(|p| luma1(u8f(p[0]))).collect(),
-        // 16-bit and float pictures are rare: convert row by row through RGB f32.
+        D::ImageRgb16(b) => b
+            .pixels()
+            .map(|p| luma(u16f(p[0]), u16f(p[1]), u16f(p[2])))
+            .collect(),
+        D::ImageRgba16(b) => b
+            .pixels()
+            .map(|p| luma(u16f(p[0]), u16f(p[1]), u16f(p[2])))
+            .collect(),
+        D::ImageLuma16(b) => b.pixels().map(|p| luma1(u16f(p[0]))).collect(),
+        D::ImageLumaA16(b) => b.pixels().map(|p| luma1(u16f(p[0]))).collect(),
+        D::ImageRgb32F(b) => b.pixels().map(|p| luma(p[0], p[1], p[2])).collect(),
+        D::ImageRgba32F(b) => b.pixels().map(|p| luma(p[0], p[1], p[2])).collect(),
+        // A layout a PNG does not decode to today: through an RGB f32 copy.
         other => other
             .to_rgb32f()
             .pixels()
             .map(|p| luma(p[0], p[1], p[2]))
             .collect(),
     }
+}
+
+fn u16f(v: u16) -> f32 {
+    v as f32 / 65535.0
 }
 
 fn u8f(v: u8) -> f32 {
@@ -113,4 +129,62 @@ fn u8f(v: u8) -> f32 {
 /// A grey pixel through the same weights as a colour one (so grey and RGB files agree).
 fn luma1(v: f32) -> f32 {
     0.299 * v + 0.587 * v + 0.114 * v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pixel layout gives the grey the old RGB-f32 path gave (so pictures look the same).
+    #[test]
+    fn grey_matches_the_rgb_f32_path_for_every_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let rgb8: Vec<u8> = (0..4 * 3 * 3).map(|i| (i * 37 % 256) as u8).collect();
+        let wide = |v: &[u8]| -> Vec<u16> { v.iter().map(|&x| x as u16 * 257 + 3).collect() };
+        let save16 = |name: &str, data: &[u16], rgb: bool| {
+            let img: image::DynamicImage = if rgb {
+                image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(4, 3, data.to_vec())
+                    .unwrap()
+                    .into()
+            } else {
+                image::ImageBuffer::<image::Luma<u16>, _>::from_raw(4, 3, data.to_vec())
+                    .unwrap()
+                    .into()
+            };
+            img.save(dir.path().join(name)).unwrap();
+        };
+        image::save_buffer(
+            dir.path().join("rgb8.png"),
+            &rgb8,
+            4,
+            3,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+        image::save_buffer(
+            dir.path().join("l8.png"),
+            &rgb8[..12],
+            4,
+            3,
+            image::ExtendedColorType::L8,
+        )
+        .unwrap();
+        save16("rgb16.png", &wide(&rgb8), true);
+        save16("l16.png", &wide(&rgb8[..12]), false);
+        let assets = AssetDirs {
+            base: Some(dir.path().to_path_buf()),
+        };
+        for name in ["rgb8.png", "l8.png", "rgb16.png", "l16.png"] {
+            let got = load_picture(name, 3, 4, &assets).unwrap();
+            let old = image::open(dir.path().join(name)).unwrap().to_rgb32f();
+            let want: Vec<f32> = old
+                .pixels()
+                .map(|p| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2])
+                .collect();
+            assert_eq!(got.len(), 12, "{name}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-6, "{name}: {got:?} vs {want:?}");
+            }
+        }
+    }
 }

@@ -1,5 +1,30 @@
-//! The one table of neuron types: name, ports, kinds, settings and a one-line doc.
-//! Adding a neuron type = one row here, one CPU kernel, one WGSL kernel, one test.
+//! The one table of neuron types. Each row says everything the rest of the program needs about a
+//! type: its ports and kinds, settings, a one-line doc, its CPU reference kernel and how the GPU
+//! runs it (WGSL entry point, dispatch grid, per-tick parameters, the tolerance against the CPU).
+//! The rows live in one file per family, next to their CPU kernels (`dmm.rs`, `elementwise.rs`,
+//! `images.rs`, `bridges.rs`, `outputs.rs`); `TYPES` joins them at compile time.
+//!
+//! Adding a neuron type = one row and its CPU kernel in a family file, one WGSL entry point in
+//! `shaders/`, one check in `tests/kernels.rs`. The GPU backend builds its pipelines from the
+//! rows and refuses to start when an entry point a row names is missing from `shaders/`. A row
+//! (from `elementwise.rs`; `relu` is the CPU kernel beside it, `"relu"` the WGSL function):
+//!
+//! ```text
+//! TypeInfo {
+//!     name: "relu",
+//!     inputs: &[("x", Any)],
+//!     outputs: &[("out", Any)],
+//!     kinds: Kinds::Dense,
+//!     settings: &[],
+//!     doc: "out = max(x, 0), elementwise.",
+//!     example: "{}",
+//!     cpu: Some(relu),
+//!     start: None,
+//!     gpu: Gpu::elementwise("relu"),
+//! },
+//! ```
+
+use super::{NeuronDef, bridges, dmm, elementwise, images, outputs};
 
 /// How a port's kind is resolved for one neuron instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,37 +44,6 @@ pub enum PortKind {
     MatB,
 }
 
-/// Which kernel a type runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    SelfW,
-    Edits,
-    Accum,
-    Identity,
-    One,
-    Time,
-    Gate,
-    MaxNorm,
-    Compare,
-    Sin,
-    Tanh,
-    Relu,
-    Mul,
-    Phasor,
-    Noise,
-    Matmul,
-    SoftmaxRows,
-    SoftmaxCols,
-    Transpose,
-    Normalize,
-    Coords,
-    Picture,
-    Hold,
-    Rms,
-    AudioOut,
-    Display,
-}
-
 /// Which values the `kind` setting may take for a type with `Any` ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kinds {
@@ -61,261 +55,310 @@ pub enum Kinds {
     All,
 }
 
-#[derive(Debug)]
+/// A type's identity: its name. The constants name the types that code outside their row treats
+/// specially (the engine runs matrix-kind neurons, the backends read the outputs); a new type
+/// needs none.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Op(pub &'static str);
+
+// Named like the enum variants they replaced, so that `match def.op() { Op::SelfW => .. }` reads
+// as before.
+#[allow(non_upper_case_globals)]
+impl Op {
+    pub const SelfW: Op = Op("self");
+    pub const Edits: Op = Op("edits");
+    pub const Accum: Op = Op("accum");
+    pub const Identity: Op = Op("identity");
+    pub const Gate: Op = Op("gate");
+    pub const Picture: Op = Op("picture");
+    pub const AudioOut: Op = Op("audio_out");
+    pub const Display: Op = Op("display");
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Everything a CPU kernel may look at besides the neuron's inputs and outputs.
+#[derive(Clone, Copy, Debug)]
+pub struct UpCtx {
+    pub tick: u64,
+    /// The global seed (`--seed`), mixed into every `noise` neuron.
+    pub seed: u64,
+    pub tick_rate: f64,
+    pub sample_rate: f64,
+}
+
+/// A CPU reference kernel: one neuron's up stroke. `outs` holds the previous outputs on entry (the
+/// state) and the new outputs on return; `ins` are this tick's inputs, one vector per port.
+pub type UpFn = fn(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], ctx: &UpCtx);
+
+/// The value of output `port` (of `len` elements) at birth, for types whose outputs do not start
+/// from the `init` setting: the constants (`one`, `coords`, `picture`) are set here and never
+/// change.
+pub type StartFn = fn(def: &NeuronDef, port: usize, len: usize) -> Vec<f32>;
+
+/// The workgroups of one dispatch, from the dispatch's parameters (`n` elements, `rows`×`cols`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grid {
+    /// One invocation per element, 256 to a workgroup (spread over y past 65535 workgroups).
+    Elements,
+    /// One workgroup.
+    Single,
+    /// One workgroup per row (x + 65535·y).
+    Rows,
+    /// One workgroup per `per_group` columns.
+    Columns { per_group: u32 },
+    /// Tiles of `cols`×`rows` elements over the neuron's cols×rows.
+    Tiles { cols: u32, rows: u32 },
+}
+
+/// A WGSL entry point (a function of a file in `shaders/`) and its grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: &'static str,
+    pub grid: Grid,
+}
+
+/// Kernels with two implementations. `Tiled` stages tiles through workgroup memory (what hardware
+/// GPUs run); `Regs` keeps everything in registers with no barriers (CPU adapters such as
+/// lavapipe, where a barrier costs a context switch per invocation). The GPU backend's options
+/// pick one, by default per adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Variant {
+    Tiled,
+    Regs,
+}
+
+/// What a type's GPU dispatch runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// No GPU work: engine-side (`self`, `edits`), a constant uploaded at birth, or an output that
+    /// the backend's own read-back kernels read (`audio_out`, `display`).
+    None,
+    One(Entry),
+    /// One entry per `Variant`.
+    Variants {
+        tiled: Entry,
+        regs: Entry,
+    },
+}
+
+/// The first pass of a two-pass reduction: the `partial` entry of shaders/reduce.wgsl folds the
+/// first input into per-workgroup partials in this mode; the type's own entry folds those.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    MinMax = 0,
+    MaxAbs = 1,
+    SumSquares = 2,
+    /// Elements where !(left ≤ right).
+    CountGreater = 3,
+}
+
+/// The WGSL entry point of every `Reduce` pass.
+pub const PARTIAL_ENTRY: &str = "partial";
+
+/// Dispatch parameters that change from tick to tick (all others are fixed at layout time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PerTick {
+    None,
+    /// `key` from the global seed, the neuron's `seed` and name; `tick_lo`/`tick_hi`.
+    NoiseKey,
+    /// `f0` = the tick count, `f1` = seconds (computed on the CPU: both backends agree exactly).
+    TickTime,
+}
+
+/// How far the GPU may be from the CPU reference: |gpu − cpu| ≤ relative · max(1, |cpu|), on the
+/// circle for phases. Written next to each WGSL kernel too.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    pub relative: f64,
+    pub circular: bool,
+}
+
+/// How the GPU backend runs a type. Every dispatch gets the neuron's port offsets (`in0..in3`,
+/// `out0`, `out1`), `n` = the first output's length, `rows`, `cols`, `k` = the first input's
+/// length / rows, `f0` = 1/temperature and `f1` = the time step (1/sample_rate on audio, else
+/// 1/tick_rate); see shaders/common.wgsl.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gpu {
+    pub kernel: Kernel,
+    /// Replaces `kernel` on audio-kind neurons (a block that must be computed in order).
+    pub audio: Option<Kernel>,
+    /// A `partial` pass first; then `n` is the first input's length, `k` the partials' offset in
+    /// `scratch` and `rows` their count.
+    pub reduce: Option<Reduce>,
+    pub per_tick: PerTick,
+    pub tolerance: Tolerance,
+}
+
+impl Gpu {
+    /// No GPU kernel.
+    pub const NONE: Gpu = Gpu {
+        kernel: Kernel::None,
+        audio: None,
+        reduce: None,
+        per_tick: PerTick::None,
+        tolerance: Tolerance {
+            relative: 0.0,
+            circular: false,
+        },
+    };
+
+    /// One entry point on `grid`, elementwise tolerance (1e-5).
+    pub const fn run(name: &'static str, grid: Grid) -> Gpu {
+        Gpu {
+            kernel: Kernel::One(Entry { name, grid }),
+            tolerance: Tolerance {
+                relative: 1e-5,
+                circular: false,
+            },
+            ..Gpu::NONE
+        }
+    }
+
+    /// A kernel with a `Tiled` and a `Regs` implementation, reduction tolerance (1e-4).
+    pub const fn variants(tiled: Entry, regs: Entry) -> Gpu {
+        Gpu {
+            kernel: Kernel::Variants { tiled, regs },
+            tolerance: Tolerance {
+                relative: 1e-4,
+                circular: false,
+            },
+            ..Gpu::NONE
+        }
+    }
+
+    /// One invocation per output element.
+    pub const fn elementwise(name: &'static str) -> Gpu {
+        Gpu::run(name, Grid::Elements)
+    }
+
+    pub const fn audio(mut self, name: &'static str, grid: Grid) -> Gpu {
+        self.audio = Some(Kernel::One(Entry { name, grid }));
+        self
+    }
+
+    pub const fn reduce(mut self, mode: Reduce) -> Gpu {
+        self.reduce = Some(mode);
+        self
+    }
+
+    pub const fn per_tick(mut self, p: PerTick) -> Gpu {
+        self.per_tick = p;
+        self
+    }
+
+    pub const fn tolerance(mut self, relative: f64) -> Gpu {
+        self.tolerance.relative = relative;
+        self
+    }
+
+    pub const fn circular(mut self) -> Gpu {
+        self.tolerance.circular = true;
+        self
+    }
+
+    /// The kernel a neuron of this kind runs.
+    pub fn kernel_for(&self, audio: bool) -> Kernel {
+        match (audio, self.audio) {
+            (true, Some(k)) => k,
+            _ => self.kernel,
+        }
+    }
+
+    /// Every entry point this row names (both variants, the audio kernel, `partial`).
+    pub fn entries(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        for k in [Some(self.kernel), self.audio].into_iter().flatten() {
+            match k {
+                Kernel::None => {}
+                Kernel::One(e) => v.push(e.name),
+                Kernel::Variants { tiled, regs } => v.extend([tiled.name, regs.name]),
+            }
+        }
+        if self.reduce.is_some() {
+            v.push(PARTIAL_ENTRY);
+        }
+        v
+    }
+}
+
+/// One neuron type.
+#[derive(Clone, Copy, Debug)]
 pub struct TypeInfo {
     pub name: &'static str,
-    pub op: Op,
     pub inputs: &'static [(&'static str, PortKind)],
     pub outputs: &'static [(&'static str, PortKind)],
     pub kinds: Kinds,
     /// Settings keys beyond `type`, `comment`, and (for Any/image types) `kind`, `rows`, `cols`.
     pub settings: &'static [&'static str],
     pub doc: &'static str,
+    /// Settings of a working example (a JSON object), beyond `kind`: the generated all-types test
+    /// patches use it (a `picture` needs a file).
+    pub example: &'static str,
+    /// The CPU up stroke; `None` for types that compute nothing there (engine-side, constants,
+    /// outputs).
+    pub cpu: Option<UpFn>,
+    /// Outputs at birth when they are not the `init` setting.
+    pub start: Option<StartFn>,
+    pub gpu: Gpu,
 }
 
-use PortKind::*;
+impl TypeInfo {
+    pub fn op(&self) -> Op {
+        Op(self.name)
+    }
 
-pub static TYPES: &[TypeInfo] = &[
-    // ---- DMM core ----
-    TypeInfo {
-        name: "self",
-        op: Op::SelfW,
-        inputs: &[("accum", Matrix), ("delta", Matrix)],
-        outputs: &[("out", Matrix)],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "The network matrix W: out = accum + delta; accum is fed from out with weight 1. Always present.",
-    },
-    TypeInfo {
-        name: "edits",
-        op: Op::Edits,
-        inputs: &[],
-        outputs: &[("out", Matrix)],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "Emits the edit requests that arrived this tick as one W delta (wired to self.delta). Always present.",
-    },
-    TypeInfo {
-        name: "accum",
-        op: Op::Accum,
-        inputs: &[("accum", Any), ("delta", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::All,
-        settings: &["init"],
-        doc: "out = accum + delta; feed out back into accum with weight 1 to integrate delta.",
-    },
-    TypeInfo {
-        name: "identity",
-        op: Op::Identity,
-        inputs: &[("in", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::All,
-        settings: &["init"],
-        doc: "out = in (a one-tick delay); with a self-loop of weight 1 it holds its init value.",
-    },
-    TypeInfo {
-        name: "one",
-        op: Op::One,
-        inputs: &[],
-        outputs: &[("out", Any)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "Emits 1 everywhere; the weight on its connection is the constant.",
-    },
-    TypeInfo {
-        name: "time",
-        op: Op::Time,
-        inputs: &[],
-        outputs: &[("ticks", Scalar), ("seconds", Scalar)],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "The tick count and the time in seconds (tick / tick_rate).",
-    },
-    TypeInfo {
-        name: "gate",
-        op: Op::Gate,
-        inputs: &[("g", Scalar), ("x", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::All,
-        settings: &[],
-        doc: "out = g · x: the fuzzy conditional (0 closes, 1 passes, -1 inverts); works on W deltas too.",
-    },
-    TypeInfo {
-        name: "max_norm",
-        op: Op::MaxNorm,
-        inputs: &[("in", Any)],
-        outputs: &[("out", Scalar)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "out = max |in| over all elements.",
-    },
-    TypeInfo {
-        name: "compare",
-        op: Op::Compare,
-        inputs: &[("left", Any), ("right", Any)],
-        outputs: &[("true", Scalar), ("false", Scalar)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "true = 1, false = 0 when every element of left <= right; otherwise true = 0, false = 1.",
-    },
-    // ---- unit generators, elementwise on any dense kind ----
-    TypeInfo {
-        name: "sin",
-        op: Op::Sin,
-        inputs: &[("x", Any), ("a", Any), ("b", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "out = sin(a·x + b), elementwise.",
-    },
-    TypeInfo {
-        name: "tanh",
-        op: Op::Tanh,
-        inputs: &[("x", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "out = tanh(x), elementwise (a soft limiter).",
-    },
-    TypeInfo {
-        name: "relu",
-        op: Op::Relu,
-        inputs: &[("x", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "out = max(x, 0), elementwise.",
-    },
-    TypeInfo {
-        name: "mul",
-        op: Op::Mul,
-        inputs: &[("a", Any), ("b", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "out = a · b, elementwise (ring modulation, masks).",
-    },
-    TypeInfo {
-        name: "phasor",
-        op: Op::Phasor,
-        inputs: &[("freq", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "Integrates freq (Hz) into a phase in [0, 1) that stays continuous across ticks and edits.",
-    },
-    TypeInfo {
-        name: "noise",
-        op: Op::Noise,
-        inputs: &[],
-        outputs: &[("out", Any)],
-        kinds: Kinds::Dense,
-        settings: &["seed"],
-        doc: "Uniform noise in [-1, 1), a pure function of (seed, neuron, tick, index): deterministic.",
-    },
-    // ---- images ----
-    TypeInfo {
-        name: "matmul",
-        op: Op::Matmul,
-        inputs: &[("a", MatA), ("b", MatB)],
-        outputs: &[("out", Image)],
-        kinds: Kinds::None,
-        settings: &["inner"],
-        doc: "out = a · b, matrix product (a: rows×inner, b: inner×cols).",
-    },
-    TypeInfo {
-        name: "softmax_rows",
-        op: Op::SoftmaxRows,
-        inputs: &[("x", Image)],
-        outputs: &[("out", Image)],
-        kinds: Kinds::None,
-        settings: &["temperature"],
-        doc: "Softmax of each row of x / temperature (max subtracted: never overflows).",
-    },
-    TypeInfo {
-        name: "softmax_cols",
-        op: Op::SoftmaxCols,
-        inputs: &[("x", Image)],
-        outputs: &[("out", Image)],
-        kinds: Kinds::None,
-        settings: &["temperature"],
-        doc: "Softmax of each column of x / temperature (max subtracted).",
-    },
-    TypeInfo {
-        name: "transpose",
-        op: Op::Transpose,
-        inputs: &[("x", Image)],
-        outputs: &[("out", ImageT)],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "out = xᵀ (x: rows×cols, out: cols×rows).",
-    },
-    TypeInfo {
-        name: "normalize",
-        op: Op::Normalize,
-        inputs: &[("x", Any)],
-        outputs: &[("out", Any)],
-        kinds: Kinds::Dense,
-        settings: &[],
-        doc: "Min-max to [0, 1]: (x - min) / (max - min); a constant input gives 0.",
-    },
-    TypeInfo {
-        name: "coords",
-        op: Op::Coords,
-        inputs: &[],
-        outputs: &[("x", Image), ("y", Image)],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "Ramps from 0 to 1: x along each row (left to right), y down each column.",
-    },
-    TypeInfo {
-        name: "picture",
-        op: Op::Picture,
-        inputs: &[],
-        outputs: &[("out", Image)],
-        kinds: Kinds::None,
-        settings: &["file"],
-        doc: "A PNG asset as a grey matrix in [0, 1] (BT.601 luma), resized to rows×cols.",
-    },
-    // ---- bridges between kinds ----
-    TypeInfo {
-        name: "hold",
-        op: Op::Hold,
-        inputs: &[("x", Scalar)],
-        outputs: &[("out", Audio)],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "Scalar to audio, ramped linearly from the last value across the block (no zipper noise).",
-    },
-    TypeInfo {
-        name: "rms",
-        op: Op::Rms,
-        inputs: &[("x", Audio)],
-        outputs: &[("out", Scalar)],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "Root mean square of the audio block.",
-    },
-    // ---- outputs ----
-    TypeInfo {
-        name: "audio_out",
-        op: Op::AudioOut,
-        inputs: &[("left", Audio), ("right", Audio)],
-        outputs: &[],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "Sends left and right to the speakers / WAV file (all audio_out neurons are summed).",
-    },
-    TypeInfo {
-        name: "display",
-        op: Op::Display,
-        inputs: &[("in", Image), ("r", Image), ("g", Image), ("b", Image)],
-        outputs: &[],
-        kinds: Kinds::None,
-        settings: &[],
-        doc: "Shows an image: grey `in` plus optional `r`, `g`, `b` channels, clamped to [0, 1].",
-    },
+    /// Does this type use the neuron's rows/cols?
+    pub fn has_shape(&self) -> bool {
+        self.kinds != Kinds::None
+            || self.inputs.iter().chain(self.outputs).any(|(_, k)| {
+                matches!(
+                    k,
+                    PortKind::Image | PortKind::ImageT | PortKind::MatA | PortKind::MatB
+                )
+            })
+    }
+}
+
+/// The families, in the order `dmm-synth types` and the README list them.
+const FAMILIES: &[&[TypeInfo]] = &[
+    dmm::TYPES,
+    elementwise::TYPES,
+    images::TYPES,
+    bridges::TYPES,
+    outputs::TYPES,
 ];
+
+const fn count(families: &[&[TypeInfo]]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < families.len() {
+        n += families[i].len();
+        i += 1;
+    }
+    n
+}
+
+const fn join<const N: usize>(families: &[&[TypeInfo]]) -> [TypeInfo; N] {
+    let mut out = [families[0][0]; N];
+    let (mut at, mut f) = (0, 0);
+    while f < families.len() {
+        let mut i = 0;
+        while i < families[f].len() {
+            out[at] = families[f][i];
+            at += 1;
+            i += 1;
+        }
+        f += 1;
+    }
+    out
+}
+
+/// Every neuron type.
+pub static TYPES: &[TypeInfo] = &join::<{ count(FAMILIES) }>(FAMILIES);
 
 /// Looks a type up by name.
 pub fn type_info(name: &str) -> Option<&'static TypeInfo> {
@@ -327,14 +370,106 @@ pub fn type_names() -> Vec<&'static str> {
     TYPES.iter().map(|t| t.name).collect()
 }
 
-impl TypeInfo {
-    /// Does this type use the neuron's rows/cols?
-    pub fn has_shape(&self) -> bool {
-        self.kinds != Kinds::None
-            || self
-                .inputs
-                .iter()
-                .chain(self.outputs)
-                .any(|(_, k)| matches!(k, Image | ImageT | MatA | MatB))
+/// Every WGSL entry point the table names, sorted, each with the first type naming it.
+pub fn wgsl_entries() -> Vec<(&'static str, &'static str)> {
+    let mut v: Vec<(&str, &str)> = Vec::new();
+    for t in TYPES {
+        for e in t.gpu.entries() {
+            if !v.iter().any(|(n, _)| *n == e) {
+                v.push((e, t.name));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// The neuron table as Markdown (what `dmm-synth types` prints and the README shows).
+pub fn markdown() -> String {
+    let kind = |k: &PortKind| match k {
+        PortKind::Scalar => "scalar",
+        PortKind::Audio => "audio",
+        PortKind::Matrix => "matrix",
+        PortKind::Any => "any",
+        PortKind::Image => "image",
+        PortKind::ImageT => "image (cols×rows)",
+        PortKind::MatA => "image (rows×inner)",
+        PortKind::MatB => "image (inner×cols)",
+    };
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "—".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    let ports = |ps: &[(&str, PortKind)]| {
+        list(
+            ps.iter()
+                .map(|(n, k)| format!("`{n}` {}", kind(k)))
+                .collect(),
+        )
+    };
+    let mut s = String::from(
+        "| type | inputs | outputs | `kind` | settings | what it does |\n|---|---|---|---|---|---|\n",
+    );
+    for t in TYPES {
+        let kinds = match t.kinds {
+            Kinds::None => "—",
+            Kinds::Dense => "scalar, audio, image",
+            Kinds::All => "scalar, audio, image, matrix",
+        };
+        let settings = list(t.settings.iter().map(|s| format!("`{s}`")).collect());
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            t.name,
+            ports(t.inputs),
+            ports(t.outputs),
+            kinds,
+            settings,
+            t.doc
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kernel is registered with its twin: a type computes on the CPU exactly when it has a
+    /// GPU kernel. Names are unique; examples are JSON objects using only the row's settings.
+    #[test]
+    fn every_row_is_complete() {
+        for (i, t) in TYPES.iter().enumerate() {
+            assert_eq!(
+                t.cpu.is_some(),
+                t.gpu.kernel != Kernel::None,
+                "{}: a CPU kernel and a GPU kernel go together",
+                t.name
+            );
+            assert!(
+                t.gpu.audio.is_none() || t.gpu.kernel != Kernel::None,
+                "{}",
+                t.name
+            );
+            assert!(
+                !TYPES[..i].iter().any(|u| u.name == t.name),
+                "{} twice",
+                t.name
+            );
+            assert!(!t.doc.is_empty() && !t.doc.contains('|'), "{}: doc", t.name);
+            let ex: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(t.example).unwrap_or_else(|e| panic!("{}: {e}", t.name));
+            for key in ex.keys() {
+                assert!(
+                    t.settings.contains(&key.as_str()),
+                    "{}: example {key}",
+                    t.name
+                );
+            }
+        }
+        assert_eq!(type_info("relu").map(|t| t.op()), Some(Op("relu")));
+        assert_eq!(format!("{:?}", Op::SelfW), "self");
     }
 }

@@ -43,6 +43,15 @@ pub fn neuron_bytes(def: &NeuronDef, block_len: usize) -> u64 {
         .saturating_mul(4)
 }
 
+/// Bytes of stream memory a whole network needs (pictures loaded or not).
+pub fn network_bytes(net: &crate::neurons::Network) -> u64 {
+    let bl = net.block_len();
+    net.neurons
+        .iter()
+        .map(|n| neuron_bytes(n, bl))
+        .fold(0, u64::saturating_add)
+}
+
 /// The budget in bytes for these settings, and where it comes from (for messages).
 pub fn budget(settings: &Settings) -> (u64, String) {
     match settings.memory_budget_mb {
@@ -129,8 +138,13 @@ pub fn check(settings: &Settings, specs: &[(String, &str, NeuronSpec)]) -> Resul
     ))
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / MIB as f64)
+/// `bytes` in MiB (KiB below one MiB), one decimal.
+pub fn mib(bytes: u64) -> String {
+    if bytes < MIB {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::neurons::AssetDirs;
 use crate::neurons::NeuronSpec;
 use crate::neurons::network::{EDITS, Network, SELF};
 use crate::stream::kind::Settings;
-use crate::stream::wmatrix::{MAX_WEIGHT, WMatrix};
+use crate::stream::wmatrix::{MAX_WEIGHT, WMatrix, weight_in_bounds};
 pub use parse::json_message;
 pub use save::save_atomic;
 use serde_json::{Map, Value as Json, json};
@@ -183,7 +183,7 @@ impl Patch {
         let (t, s, w) = self
             .weights
             .entries()
-            .find(|(_, _, w)| !w.is_finite() || w.abs() > MAX_WEIGHT)?;
+            .find(|(_, _, w)| !weight_in_bounds(*w))?;
         Some(format!(
             "weight {t} <- {s} is {w}, which a patch cannot hold (finite, |w| <= {MAX_WEIGHT:e}); set it to a smaller value first"
         ))

@@ -1,12 +1,12 @@
-//! The CPU backend: the reference semantics. Plain Rust, threads for images (rayon), a real GEMM
-//! (matrixmultiply) for matmul.
+//! The CPU backend: the reference semantics. It runs each type's CPU kernel from the neuron table
+//! (`src/neurons/`: plain Rust, rayon threads for images, a real GEMM for matmul) and the down
+//! stroke, with rayon over neurons.
 
-pub mod kernels;
-
-use super::{Backend, BackendError, Frame, TickCtx, TickOutputs, to_u8};
+use super::{Backend, BackendError, Frame, TickCtx, TickOutputs};
 use crate::neurons::network::{DownPlan, Network, Row};
+use crate::neurons::outputs::to_u8;
+use crate::neurons::{UpCtx, init_outputs};
 use crate::stream::kind::Kind;
-use kernels::UpCtx;
 use rayon::prelude::*;
 
 #[derive(Default)]
@@ -106,7 +106,7 @@ impl Backend for CpuBackend {
                     // abort inside the allocation of the starting values.
                     let n: usize = def.outputs.iter().map(|p| p.kind.len(bl)).sum();
                     drop(zeros(n, &def.name)?);
-                    kernels::init_outputs(def, bl)
+                    init_outputs(def, bl)
                 }
             });
         }
@@ -123,6 +123,31 @@ impl Backend for CpuBackend {
         ctx: &TickCtx,
         out: &mut TickOutputs,
     ) -> Result<(), BackendError> {
+        self.down(net, plan);
+        self.up(net, ctx, &mut out.nonfinite);
+        self.read_back(net, ctx, out);
+        Ok(())
+    }
+
+    fn read_port(
+        &mut self,
+        _net: &Network,
+        neuron: usize,
+        port: usize,
+        output: bool,
+    ) -> Result<Vec<f32>, BackendError> {
+        let store = if output { &self.outs } else { &self.ins };
+        Ok(store
+            .get(neuron)
+            .and_then(|n| n.get(port))
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+impl CpuBackend {
+    /// Down stroke: every input from the previous tick's outputs.
+    fn down(&mut self, net: &Network, plan: &DownPlan) {
         if self.plan_version != Some(plan.version) {
             self.row_of = net
                 .neurons
@@ -134,7 +159,6 @@ impl Backend for CpuBackend {
             }
             self.plan_version = Some(plan.version);
         }
-        // Down stroke: every input from the previous tick's outputs.
         let outs = &self.outs;
         let row_of = &self.row_of;
         self.ins.par_iter_mut().enumerate().for_each(|(n, ins)| {
@@ -145,29 +169,37 @@ impl Backend for CpuBackend {
                 }
             }
         });
-        // Up stroke: every neuron from its inputs (and its previous outputs, its state).
+    }
+
+    /// Up stroke: every neuron's CPU kernel from its inputs (and its previous outputs, its
+    /// state); NaN/Inf outputs become 0 and are counted per neuron.
+    fn up(&mut self, net: &Network, ctx: &TickCtx, nonfinite: &mut Vec<u32>) {
         let up = UpCtx {
             tick: ctx.tick,
             seed: ctx.seed,
             tick_rate: net.settings.tick_rate,
             sample_rate: net.settings.sample_rate as f64,
         };
-        out.nonfinite.clear();
-        out.nonfinite.resize(net.neurons.len(), 0);
+        nonfinite.clear();
+        nonfinite.resize(net.neurons.len(), 0);
         let ins = &self.ins;
         self.outs
             .par_iter_mut()
-            .zip(out.nonfinite.par_iter_mut())
+            .zip(nonfinite.par_iter_mut())
             .enumerate()
             .for_each(|(n, (outs, bad))| {
                 let def = &net.neurons[n];
                 if def.engine_side() {
                     return;
                 }
-                kernels::up(def, &ins[n], outs, &up);
+                let Some(kernel) = def.info.cpu else { return };
+                kernel(def, &ins[n], outs, &up);
                 *bad = outs.iter_mut().map(|o| guard(o)).sum();
             });
-        // Read-back.
+    }
+
+    /// The scalars, the summed audio_out blocks and, when captured, the display frames.
+    fn read_back(&mut self, net: &Network, ctx: &TickCtx, out: &mut TickOutputs) {
         out.scalars.clear();
         out.scalars
             .extend(net.scalar_ports.iter().map(|&(n, p)| self.outs[n][p][0]));
@@ -191,36 +223,25 @@ impl Backend for CpuBackend {
         out.frames.clear();
         if ctx.capture {
             for &n in &net.displays {
-                let def = &net.neurons[n];
-                let ins = &self.ins[n];
-                let mut rgba = Vec::with_capacity(def.rows * def.cols * 4);
-                let [g, r, gr, b] = &ins[..] else { continue };
-                for (((&g, &r), &gr), &b) in g.iter().zip(r).zip(gr).zip(b) {
-                    rgba.extend_from_slice(&[to_u8(g + r), to_u8(g + gr), to_u8(g + b), 255]);
-                }
-                out.frames.push(Frame {
-                    neuron: n,
-                    rows: def.rows,
-                    cols: def.cols,
-                    rgba,
-                });
+                out.frames.extend(self.frame(net, n));
             }
         }
-        Ok(())
     }
 
-    fn read_port(
-        &mut self,
-        _net: &Network,
-        neuron: usize,
-        port: usize,
-        output: bool,
-    ) -> Result<Vec<f32>, BackendError> {
-        let store = if output { &self.outs } else { &self.ins };
-        Ok(store
-            .get(neuron)
-            .and_then(|n| n.get(port))
-            .cloned()
-            .unwrap_or_default())
+    fn frame(&self, net: &Network, n: usize) -> Option<Frame> {
+        let def = &net.neurons[n];
+        let [g, r, gr, b] = &self.ins[n][..] else {
+            return None;
+        };
+        let mut rgba = Vec::with_capacity(def.rows * def.cols * 4);
+        for (((&g, &r), &gr), &b) in g.iter().zip(r).zip(gr).zip(b) {
+            rgba.extend_from_slice(&[to_u8(g + r), to_u8(g + gr), to_u8(g + b), 255]);
+        }
+        Some(Frame {
+            neuron: n,
+            rows: def.rows,
+            cols: def.cols,
+            rgba,
+        })
     }
 }

@@ -1,7 +1,10 @@
 //! WGSL sources (`shaders/`), their compilation with errors mapped back to file:line:column, and
-//! the compute pipelines, all sharing one bind-group layout.
+//! the compute pipelines, all sharing one bind-group layout. The pipeline list comes from the
+//! neuron table (each row names its entry points) plus the backend's own kernels; an entry point
+//! that no file defines stops the backend at load, naming it.
 
 use crate::backend::BackendError;
+use crate::neurons::table::wgsl_entries;
 use std::collections::HashMap;
 
 /// Prepended to every kernel file.
@@ -10,57 +13,153 @@ pub const COMMON: (&str, &str) = (
     include_str!("../../../shaders/common.wgsl"),
 );
 
-/// Kernel files and their entry points.
-pub const FILES: &[(&str, &str, &[&str])] = &[
+/// The kernel files. Which entry points each defines is read from the source (`entry_points`), so
+/// a new kernel only needs its function; a new file needs a line here.
+pub const FILES: &[(&str, &str)] = &[
     (
         "shaders/elementwise.wgsl",
         include_str!("../../../shaders/elementwise.wgsl"),
-        &[
-            "accum",
-            "identity",
-            "gate",
-            "sine",
-            "tanh_",
-            "relu",
-            "mul",
-            "noise",
-            "phasor_tick",
-            "phasor_audio",
-            "hold",
-            "time",
-        ],
     ),
     (
         "shaders/lincomb.wgsl",
         include_str!("../../../shaders/lincomb.wgsl"),
-        &["lincomb"],
     ),
     (
         "shaders/matmul.wgsl",
         include_str!("../../../shaders/matmul.wgsl"),
-        &["matmul_tiled", "matmul_regs"],
     ),
     (
         "shaders/softmax.wgsl",
         include_str!("../../../shaders/softmax.wgsl"),
-        &["softmax_rows", "softmax_cols"],
     ),
     (
         "shaders/reduce.wgsl",
         include_str!("../../../shaders/reduce.wgsl"),
-        &["partial", "normalize_apply", "max_norm", "rms", "compare"],
     ),
     (
         "shaders/transpose.wgsl",
         include_str!("../../../shaders/transpose.wgsl"),
-        &["transpose"],
     ),
-    (
-        "shaders/io.wgsl",
-        include_str!("../../../shaders/io.wgsl"),
-        &["gather", "frame"],
-    ),
+    ("shaders/io.wgsl", include_str!("../../../shaders/io.wgsl")),
 ];
+
+/// The entry points the backend runs for itself, not for a neuron type: the down stroke and the
+/// read-back (scalars and audio, display frames).
+pub const BACKEND_ENTRIES: &[&str] = &["lincomb", "gather", "frame"];
+
+/// Every entry point the backend needs, each with who names it: the neuron table's rows, then the
+/// backend's own.
+pub fn needed_entries() -> Vec<(&'static str, String)> {
+    let mut v: Vec<(&'static str, String)> = wgsl_entries()
+        .into_iter()
+        .map(|(e, t)| (e, format!("neuron type {t}")))
+        .collect();
+    v.extend(
+        BACKEND_ENTRIES
+            .iter()
+            .map(|&e| (e, "the gpu backend".to_string())),
+    );
+    v
+}
+
+/// The `@compute` entry points a WGSL source defines, in order of appearance (comments skipped).
+pub fn entry_points(src: &str) -> Vec<String> {
+    let code = strip_comments(src);
+    let mut out = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("@compute") {
+        rest = &rest[at + "@compute".len()..];
+        if let Some(name) = next_fn_name(rest) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The name after the next `fn` keyword.
+fn next_fn_name(s: &str) -> Option<&str> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find("fn") {
+        let at = from + i;
+        let before_ok = !s[..at].chars().next_back().is_some_and(is_ident);
+        let after = &s[at + 2..];
+        if before_ok && after.starts_with(char::is_whitespace) {
+            let name = after.trim_start();
+            let end = name.find(|c: char| !is_ident(c)).unwrap_or(name.len());
+            return (end > 0).then(|| &name[..end]);
+        }
+        from = at + 2;
+    }
+    None
+}
+
+/// WGSL without `//` line comments and (nested) `/* */` block comments.
+fn strip_comments(src: &str) -> String {
+    let (mut out, mut depth, mut chars) = (String::new(), 0usize, src.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('/', Some('*')) => {
+                chars.next();
+                depth += 1;
+            }
+            ('*', Some('/')) if depth > 0 => {
+                chars.next();
+                depth -= 1;
+            }
+            ('/', Some('/')) if depth == 0 => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// For every needed entry point, the index in `files` of the one file that defines it. An entry
+/// defined nowhere, or in two files, is an error naming it and who needs it.
+pub fn locate(
+    files: &[(&str, &str)],
+    needed: &[(&'static str, String)],
+) -> Result<Vec<(&'static str, usize)>, BackendError> {
+    let defined: Vec<Vec<String>> = files.iter().map(|(_, src)| entry_points(src)).collect();
+    let mut out = Vec::with_capacity(needed.len());
+    for (entry, who) in needed {
+        let at: Vec<usize> = (0..files.len())
+            .filter(|&f| defined[f].iter().any(|e| e == entry))
+            .collect();
+        match at[..] {
+            [f] => out.push((*entry, f)),
+            [] => {
+                let all: Vec<&str> = defined.iter().flatten().map(String::as_str).collect();
+                return Err(BackendError::Entry {
+                    entry: entry.to_string(),
+                    msg: format!(
+                        "named by {who}, but no @compute function of shaders/ has that name (they are: {})",
+                        all.join(", ")
+                    ),
+                });
+            }
+            _ => {
+                let names: Vec<&str> = at.iter().map(|&f| files[f].0).collect();
+                return Err(BackendError::Entry {
+                    entry: entry.to_string(),
+                    msg: format!("named by {who}, defined twice: in {}", names.join(" and ")),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// Compiles `COMMON + src`. A compile or validation error names the file (common or kernel),
 /// line and column of the first message, and the message.
@@ -149,7 +248,19 @@ fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
 pub const PARAM_SLOT: u64 = 256;
 
 impl Kernels {
+    /// Every kernel the neuron table and the backend name, from `shaders/`.
     pub fn new(device: &wgpu::Device) -> Result<Kernels, BackendError> {
+        Kernels::build(device, FILES, &needed_entries())
+    }
+
+    /// The pipelines of the `needed` entry points, found in `files`; an entry no file defines is
+    /// an error naming it, before anything compiles.
+    pub fn build(
+        device: &wgpu::Device,
+        files: &[(&str, &str)],
+        needed: &[(&'static str, String)],
+    ) -> Result<Kernels, BackendError> {
+        let located = locate(files, needed)?;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("dmm kernels"),
             entries: &[
@@ -177,34 +288,58 @@ impl Kernels {
             immediate_size: 0,
         });
         let mut pipelines = HashMap::new();
-        for &(file, src, entries) in FILES {
+        for (f, &(file, src)) in files.iter().enumerate() {
+            let entries: Vec<&'static str> = located
+                .iter()
+                .filter(|(_, at)| *at == f)
+                .map(|(e, _)| *e)
+                .collect();
+            if entries.is_empty() {
+                continue;
+            }
             let module = compile(device, file, src)?;
-            for &entry in entries {
-                let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-                let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                });
-                if let Some(e) = pollster::block_on(scope.pop()) {
-                    return Err(BackendError::Shader {
-                        file: file.to_string(),
-                        line: 0,
-                        col: 0,
-                        msg: format!("entry point {entry}: {e}"),
-                    });
-                }
-                pipelines.insert(entry, p);
+            for entry in entries {
+                pipelines.insert(entry, pipeline(device, &pl, &module, file, entry)?);
             }
         }
         Ok(Kernels { layout, pipelines })
     }
 
-    pub fn get(&self, entry: &str) -> &wgpu::ComputePipeline {
-        // Every name used by the backend is in FILES (a bug otherwise).
-        &self.pipelines[entry]
+    /// The pipeline of an entry point. Every entry a dispatch names comes from the table or
+    /// `BACKEND_ENTRIES`, checked at load; a miss is reported, not a panic.
+    pub fn get(&self, entry: &str) -> Result<&wgpu::ComputePipeline, BackendError> {
+        self.pipelines
+            .get(entry)
+            .ok_or_else(|| BackendError::Entry {
+                entry: entry.to_string(),
+                msg: "no pipeline was built for it".into(),
+            })
+    }
+}
+
+fn pipeline(
+    device: &wgpu::Device,
+    layout: &wgpu::PipelineLayout,
+    module: &wgpu::ShaderModule,
+    file: &str,
+    entry: &str,
+) -> Result<wgpu::ComputePipeline, BackendError> {
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(entry),
+        layout: Some(layout),
+        module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    match pollster::block_on(scope.pop()) {
+        Some(e) => Err(BackendError::Shader {
+            file: file.to_string(),
+            line: 0,
+            col: 0,
+            msg: format!("entry point {entry}: {e}"),
+        }),
+        None => Ok(p),
     }
 }

@@ -1,37 +1,143 @@
-//! CPU reference kernels, one function per neuron family. The GPU kernels in `shaders/` are
-//! compared against these.
+//! Images (and min-max normalisation on any kind): matrix product, row and column softmax,
+//! transpose, normalize, and the constant images `coords` and `picture`.
 
-use crate::backend::{noise_key, noise_value};
-use crate::neurons::{Init, NeuronDef, Op};
-use crate::stream::kind::Kind;
+use super::NeuronDef;
+use super::elementwise::{PAR_MIN, map1};
+use super::table::{Entry, Gpu, Grid, Kinds, PortKind::*, Reduce, TypeInfo, UpCtx};
 use rayon::prelude::*;
 
-/// Inputs are big enough to be worth splitting across threads above this many elements.
-const PAR_MIN: usize = 1 << 14;
+pub static TYPES: &[TypeInfo] = &[
+    TypeInfo {
+        name: "matmul",
+        inputs: &[("a", MatA), ("b", MatB)],
+        outputs: &[("out", Image)],
+        kinds: Kinds::None,
+        settings: &["inner"],
+        doc: "out = a · b, matrix product (a: rows×inner, b: inner×cols).",
+        example: r#"{"inner": 29}"#,
+        cpu: Some(matmul_up),
+        start: None,
+        gpu: Gpu::variants(
+            Entry {
+                name: "matmul_tiled",
+                grid: Grid::Tiles { cols: 64, rows: 64 },
+            },
+            Entry {
+                name: "matmul_regs",
+                grid: Grid::Tiles { cols: 128, rows: 8 },
+            },
+        ),
+    },
+    TypeInfo {
+        name: "softmax_rows",
+        inputs: &[("x", Image)],
+        outputs: &[("out", Image)],
+        kinds: Kinds::None,
+        settings: &["temperature"],
+        doc: "Softmax of each row of x / temperature (max subtracted: never overflows).",
+        example: r#"{"temperature": 0.7}"#,
+        cpu: Some(softmax_rows_up),
+        start: None,
+        gpu: Gpu::run("softmax_rows", Grid::Rows).tolerance(1e-4),
+    },
+    TypeInfo {
+        name: "softmax_cols",
+        inputs: &[("x", Image)],
+        outputs: &[("out", Image)],
+        kinds: Kinds::None,
+        settings: &["temperature"],
+        doc: "Softmax of each column of x / temperature (max subtracted).",
+        example: r#"{"temperature": 2}"#,
+        cpu: Some(softmax_cols_up),
+        start: None,
+        gpu: Gpu::run("softmax_cols", Grid::Columns { per_group: 64 }).tolerance(1e-4),
+    },
+    TypeInfo {
+        name: "transpose",
+        inputs: &[("x", Image)],
+        outputs: &[("out", ImageT)],
+        kinds: Kinds::None,
+        settings: &[],
+        doc: "out = xᵀ (x: rows×cols, out: cols×rows).",
+        example: "{}",
+        cpu: Some(transpose_up),
+        start: None,
+        gpu: Gpu::run("transpose", Grid::Tiles { cols: 16, rows: 16 }).tolerance(0.0),
+    },
+    TypeInfo {
+        name: "normalize",
+        inputs: &[("x", Any)],
+        outputs: &[("out", Any)],
+        kinds: Kinds::Dense,
+        settings: &[],
+        doc: "Min-max to [0, 1]: (x - min) / (max - min); a constant input gives 0.",
+        example: "{}",
+        cpu: Some(normalize_up),
+        start: None,
+        gpu: Gpu::elementwise("normalize_apply")
+            .reduce(Reduce::MinMax)
+            .tolerance(1e-4),
+    },
+    TypeInfo {
+        name: "coords",
+        inputs: &[],
+        outputs: &[("x", Image), ("y", Image)],
+        kinds: Kinds::None,
+        settings: &[],
+        doc: "Ramps from 0 to 1: x along each row (left to right), y down each column.",
+        example: "{}",
+        cpu: None,
+        start: Some(coords_start),
+        gpu: Gpu::NONE,
+    },
+    TypeInfo {
+        name: "picture",
+        inputs: &[],
+        outputs: &[("out", Image)],
+        kinds: Kinds::None,
+        settings: &["file"],
+        doc: "A PNG asset as a grey matrix in [0, 1] (BT.601 luma), resized to rows×cols.",
+        example: r#"{"file": "camera.png"}"#,
+        cpu: None,
+        start: Some(picture_start),
+        gpu: Gpu::NONE,
+    },
+];
 
-/// Everything an up-stroke kernel may look at.
-pub struct UpCtx {
-    pub tick: u64,
-    pub seed: u64,
-    pub tick_rate: f64,
-    pub sample_rate: f64,
+fn matmul_up(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
+    let (m, n) = (def.rows, def.cols);
+    let k = ins[0].len() / m.max(1);
+    matmul(&ins[0], &ins[1], &mut outs[0], m, k, n);
 }
 
-/// Initial output values of a neuron (its state at birth).
-pub fn init_outputs(def: &NeuronDef, block_len: usize) -> Vec<Vec<f32>> {
-    def.outputs
-        .iter()
-        .map(|p| {
-            let n = p.kind.len(block_len);
-            match (&def.params.init, def.op()) {
-                (_, Op::Picture) => def.params.picture.as_deref().cloned().unwrap_or_default(),
-                (_, Op::One) => vec![1.0; n],
-                (_, Op::Coords) => coords(def.rows, def.cols, p.name == "x"),
-                (Init::Fill(v), _) => vec![*v; n],
-                _ => vec![0.0; n],
-            }
-        })
-        .collect()
+fn softmax_rows_up(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
+    let t = def.params.temperature;
+    softmax_rows(&ins[0], &mut outs[0], def.rows, def.cols, t);
+}
+
+fn softmax_cols_up(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
+    let t = def.params.temperature;
+    softmax_cols(&ins[0], &mut outs[0], def.rows, def.cols, t);
+}
+
+fn transpose_up(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
+    transpose(&ins[0], &mut outs[0], def.rows, def.cols);
+}
+
+fn normalize_up(_: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
+    normalize(&ins[0], &mut outs[0]);
+}
+
+fn coords_start(def: &NeuronDef, port: usize, _: usize) -> Vec<f32> {
+    coords(def.rows, def.cols, port == 0)
+}
+
+fn picture_start(def: &NeuronDef, _: usize, len: usize) -> Vec<f32> {
+    match def.params.picture.as_deref() {
+        Some(px) if px.len() == len => px.clone(),
+        // resolve() loads the pixels at rows×cols; anything else is a bug, shown as black.
+        _ => vec![0.0; len],
+    }
 }
 
 /// `x` ramps 0→1 left to right along each row; `y` ramps 0→1 top to bottom.
@@ -47,137 +153,6 @@ pub fn coords(rows: usize, cols: usize, x: bool) -> Vec<f32> {
             }
         })
         .collect()
-}
-
-fn map1(out: &mut [f32], x: &[f32], f: impl Fn(f32) -> f32 + Sync) {
-    if out.len() >= PAR_MIN {
-        out.par_iter_mut().zip(x).for_each(|(o, &a)| *o = f(a));
-    } else {
-        out.iter_mut().zip(x).for_each(|(o, &a)| *o = f(a));
-    }
-}
-
-fn map2(out: &mut [f32], x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) {
-    if out.len() >= PAR_MIN {
-        out.par_iter_mut()
-            .zip(x.par_iter().zip(y))
-            .for_each(|(o, (&a, &b))| *o = f(a, b));
-    } else {
-        for ((o, &a), &b) in out.iter_mut().zip(x).zip(y) {
-            *o = f(a, b);
-        }
-    }
-}
-
-/// Runs one neuron's up stroke: `outs` holds the previous outputs on entry (the state) and the
-/// new outputs on return.
-pub fn up(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], ctx: &UpCtx) {
-    match def.op() {
-        // Engine-side or constant: nothing to do here.
-        Op::SelfW | Op::Edits | Op::One | Op::Coords | Op::Picture => {}
-        Op::AudioOut | Op::Display => {}
-        Op::Accum => map2(&mut outs[0], &ins[0], &ins[1], |a, d| a + d),
-        Op::Identity => outs[0].copy_from_slice(&ins[0]),
-        Op::Time => {
-            outs[0][0] = ctx.tick as f32;
-            outs[1][0] = (ctx.tick as f64 / ctx.tick_rate) as f32;
-        }
-        Op::Gate => {
-            let g = ins[0][0];
-            map1(&mut outs[0], &ins[1], |x| g * x);
-        }
-        Op::MaxNorm => outs[0][0] = ins[0].iter().fold(0.0f32, |m, x| m.max(x.abs())),
-        Op::Compare => {
-            let le = ins[0].iter().zip(&ins[1]).all(|(l, r)| l <= r);
-            outs[0][0] = if le { 1.0 } else { 0.0 };
-            outs[1][0] = if le { 0.0 } else { 1.0 };
-        }
-        Op::Sin => {
-            let (x, a, b) = (&ins[0], &ins[1], &ins[2]);
-            let o = &mut outs[0];
-            let f = |(o, ((&x, &a), &b)): (&mut f32, ((&f32, &f32), &f32))| *o = (a * x + b).sin();
-            if o.len() >= PAR_MIN {
-                o.par_iter_mut().zip(x.par_iter().zip(a).zip(b)).for_each(f);
-            } else {
-                o.iter_mut().zip(x.iter().zip(a).zip(b)).for_each(f);
-            }
-        }
-        Op::Tanh => map1(&mut outs[0], &ins[0], f32::tanh),
-        Op::Relu => map1(&mut outs[0], &ins[0], |x| x.max(0.0)),
-        Op::Mul => map2(&mut outs[0], &ins[0], &ins[1], |a, b| a * b),
-        Op::Phasor => phasor(def.kind, &ins[0], &mut outs[0], ctx),
-        Op::Noise => {
-            let key = noise_key(ctx.seed, def.params.seed, &def.name);
-            let tick = ctx.tick;
-            let o = &mut outs[0];
-            if o.len() >= PAR_MIN {
-                o.par_iter_mut()
-                    .enumerate()
-                    .for_each(|(i, v)| *v = noise_value(key, tick, i as u32));
-            } else {
-                for (i, v) in o.iter_mut().enumerate() {
-                    *v = noise_value(key, tick, i as u32);
-                }
-            }
-        }
-        Op::Matmul => {
-            let (m, n) = (def.rows, def.cols);
-            let k = ins[0].len() / m.max(1);
-            matmul(&ins[0], &ins[1], &mut outs[0], m, k, n);
-        }
-        Op::SoftmaxRows => softmax_rows(
-            &ins[0],
-            &mut outs[0],
-            def.rows,
-            def.cols,
-            def.params.temperature,
-        ),
-        Op::SoftmaxCols => softmax_cols(
-            &ins[0],
-            &mut outs[0],
-            def.rows,
-            def.cols,
-            def.params.temperature,
-        ),
-        Op::Transpose => transpose(&ins[0], &mut outs[0], def.rows, def.cols),
-        Op::Normalize => normalize(&ins[0], &mut outs[0]),
-        Op::Hold => {
-            let o = &mut outs[0];
-            let n = o.len();
-            let prev = o.last().copied().unwrap_or(0.0);
-            let x = ins[0][0];
-            for (i, v) in o.iter_mut().enumerate() {
-                *v = prev + (x - prev) * ((i + 1) as f32 / n as f32);
-            }
-        }
-        Op::Rms => {
-            let x = &ins[0];
-            let s: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
-            outs[0][0] = (s / x.len().max(1) as f64).sqrt() as f32;
-        }
-    }
-}
-
-/// Phase in [0, 1): audio integrates per sample (carrying the last sample of the previous block),
-/// other kinds integrate per tick, elementwise.
-fn phasor(kind: Kind, freq: &[f32], out: &mut [f32], ctx: &UpCtx) {
-    let wrap = |p: f32| {
-        let f = p - p.floor();
-        if f >= 1.0 { 0.0 } else { f }
-    };
-    if kind == Kind::Audio {
-        let dt = (1.0 / ctx.sample_rate) as f32;
-        let mut p = out.last().copied().unwrap_or(0.0);
-        for (o, &f) in out.iter_mut().zip(freq) {
-            p = wrap(p + f * dt);
-            *o = p;
-        }
-    } else {
-        let dt = (1.0 / ctx.tick_rate) as f32;
-        for (o, &f) in out.iter_mut().zip(freq) {
-            *o = wrap(*o + f * dt);
-        }
-    }
 }
 
 /// `c = a · b` with a: m×k, b: k×n, row-major (matrixmultiply's sgemm, threaded).
