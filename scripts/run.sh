@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Plays a patch: scripts/run.sh [PATCH] (default patches/default.json).
+# Plays a patch: scripts/run.sh [PATCH] (default patches/default.dmm).
 # Installs missing system packages on Debian/Ubuntu, builds release, runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ fi
 
 cargo build --release
 bin="${CARGO_TARGET_DIR:-target}/release/dmm-synth"
-patch="${1:-patches/default.json}"
+patch="${1:-patches/default.dmm}"
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
   # The live window: picture, panel, sound card, hot reload of the patch file.
   exec "$bin" "$patch" "${@:2}"

@@ -12,6 +12,7 @@ use dmm_synth::live::headless::play_and_record;
 use dmm_synth::live::record::RecordOptions;
 use dmm_synth::patch::{Patch, budget, one_line};
 use dmm_synth::render::{RenderOptions, render};
+use dmm_synth::ui::editor::script::parse_script;
 use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,7 +35,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct PlayArgs {
     /// The patch to play.
-    #[arg(default_value = "patches/default.json")]
+    #[arg(default_value = "patches/default.dmm")]
     patch: PathBuf,
     /// Do not open the sound card (null sink paced by the wall clock).
     #[arg(long)]
@@ -63,6 +64,10 @@ struct PlayArgs {
     /// Timed edit requests to send while playing, one JSON object per line with a "tick" field.
     #[arg(long)]
     edits: Option<PathBuf>,
+    /// Text and keys to type into the code pane at engine ticks, one JSON object per line:
+    /// {"tick": N, "text": "..."} or {"tick": N, "key": "ctrl+enter"} (a test hook).
+    #[arg(long = "type", value_name = "FILE")]
+    typed: Option<PathBuf>,
     /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
@@ -93,6 +98,14 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         Some(p) => read_edits(p)?,
         None => Vec::new(),
     };
+    let typed = match &a.typed {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            parse_script(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => Vec::new(),
+    };
     let capture = match (a.capture_tick, a.capture_out) {
         (Some(tick), Some(out)) => Some(CaptureRequest {
             tick,
@@ -108,6 +121,7 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         morph: a.morph,
         capture,
         edits,
+        typed,
         size: a.size,
         panel: !a.hide_panel,
         notes: Vec::new(),
@@ -131,6 +145,8 @@ enum Command {
     },
     /// Run a patch headless as fast as possible; write PNG frames, audio.wav and trace.jsonl.
     Render(RenderArgs),
+    /// Convert a patch between JSON (.json) and the text language (.dmm), by extension.
+    Convert { from: PathBuf, to: PathBuf },
     /// Print the neuron table (markdown).
     Types,
     /// List GPU adapters (name, API, device type) and audio output devices.
@@ -220,6 +236,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match command {
         Command::Check { patches } => Ok(check(&patches)),
         Command::Render(args) => render_cmd(args),
+        Command::Convert { from, to } => {
+            let p = Patch::load(&from).map_err(|e| anyhow::anyhow!("{e}"))?;
+            p.save(&to)
+                .with_context(|| format!("cannot write {}", to.display()))?;
+            println!("{} -> {}", from.display(), to.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Types => {
             print!("{}", dmm_synth::neurons::table::markdown());
             Ok(ExitCode::SUCCESS)

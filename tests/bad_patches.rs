@@ -105,7 +105,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "kind mismatch",
-        r#"{"neurons": {"a": {"type": "sin", "kind": "audio"}, "k": {"type": "one"}}, "weights": {"a.x": {"k.out": 1}}}"#,
+        r#"{"neurons": {"a": {"type": "sin", "kind": "audio"}, "k": {"type": "one", "kind": "scalar"}}, "weights": {"a.x": {"k.out": 1}}}"#,
         "weights[\"a.x\"][\"k.out\"]",
         "kind mismatch: a.x is audio but k.out is scalar",
     ),

@@ -70,7 +70,8 @@ impl Live {
         if self.no_program {
             return Err(LiveError::NoProgram(self.file.path.clone()));
         }
-        let (patch, text) = self.running_text()?;
+        let (patch, _) = self.running_text()?;
+        let text = patch.to_string_for(path); // the text language for .dmm, else JSON
         if let Some(why) = patch.unsaveable() {
             return Err(LiveError::Unsaveable {
                 path: path.to_path_buf(),

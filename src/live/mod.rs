@@ -17,6 +17,7 @@
 //!   `{"tick":t,"scalars":{...}}` lines (the shape `render` writes) by a writer thread, so the
 //!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
+mod buffer;
 mod files;
 pub mod headless;
 pub mod record;

@@ -111,11 +111,13 @@ impl Live {
         let snap = self.settled_snapshot()?;
         if compatible(&snap.net.settings, &wanted.settings) {
             let running = Patch::from_running(&snap.net.settings, None, &snap.net, &snap.w);
-            let d = if writes_own_w(&running) {
+            let mut d = if writes_own_w(&running) {
                 diff_since(&self.file.base, &running, &wanted, morph)
             } else {
                 diff(&running, &wanted, morph)
             };
+            // A text row's own `~2s` overrides the global morph for that row.
+            p.layout.apply_row_morphs(&mut d.now);
             let edits = d.len();
             if let Some(b) = d.batch_now() {
                 let id = self.engine().send(b);

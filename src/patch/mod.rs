@@ -11,9 +11,11 @@
 
 pub mod budget;
 pub mod diff;
+pub mod infer;
 mod parse;
 mod raw;
 mod save;
+pub mod text;
 pub mod watch;
 
 use crate::neurons::AssetDirs;
@@ -95,6 +97,9 @@ pub struct Patch {
     pub weights: WMatrix,
     /// The network built and checked from the above.
     pub network: Network,
+    /// The text form's blank lines, comment lines, line order, row comments and row morphs
+    /// (JSON: the optional `"layout"` array). Empty for patches that never were text.
+    pub layout: text::Layout,
 }
 
 impl Patch {
@@ -115,7 +120,11 @@ impl Patch {
 
     /// Parses and checks patch text. `file` names it in errors; assets resolve against `assets`.
     pub fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch, PatchErrors> {
-        parse::parse(text, file, assets)
+        if file.ends_with(".json") || text.trim_start().starts_with('{') {
+            parse::parse(text, file, assets)
+        } else {
+            text::parse_text(text, file, assets)
+        }
     }
 
     /// The initial W: the file's weights plus Self's core weights.
@@ -147,6 +156,7 @@ impl Patch {
             neurons,
             weights,
             network: net.clone(),
+            layout: text::Layout::default(),
         }
     }
 
@@ -172,6 +182,9 @@ impl Patch {
             "weights".into(),
             serde_json::to_value(&self.weights).expect("weights serialize"),
         );
+        if !self.layout.is_empty() {
+            top.insert("layout".into(), self.layout.to_json());
+        }
         let mut s = serde_json::to_string_pretty(&Json::Object(top)).expect("json");
         s.push('\n');
         s
@@ -195,6 +208,15 @@ impl Patch {
         if let Some(why) = self.unsaveable() {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
         }
-        save_atomic(path, self.to_json_string().as_bytes())
+        save_atomic(path, self.to_string_for(path).as_bytes())
+    }
+
+    /// The file's text for `path`: the text language for `.dmm`, else JSON.
+    pub fn to_string_for(&self, path: &Path) -> String {
+        if path.extension().is_some_and(|e| e == "dmm") {
+            text::print_text(self)
+        } else {
+            self.to_json_string()
+        }
     }
 }

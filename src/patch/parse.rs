@@ -2,9 +2,9 @@
 //! matrix init values, the memory budget. Each step records every problem it finds and goes on,
 //! so one run reports them all; a later step only runs when what it builds on is sound.
 
-use super::budget;
 use super::raw::Raw;
 use super::{Patch, PatchError, PatchErrors};
+use super::{budget, infer};
 use crate::neurons::network::{EDITS, Network, SELF};
 use crate::neurons::{AssetDirs, Init, NeuronSpec};
 use crate::stream::kind::Settings;
@@ -70,6 +70,7 @@ struct Sections {
     settings: Settings,
     neurons: Vec<(String, Raw)>,
     weights: Vec<(String, Raw)>,
+    layout: super::text::Layout,
 }
 
 pub(super) fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch, PatchErrors> {
@@ -78,8 +79,17 @@ pub(super) fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch,
     let sections = split_sections(&top, &mut e);
     // Neurons depend on settings (image sizes, block length): stop here on any error.
     e.check()?;
+    // Kinds the connections force on neurons that do not declare one.
+    let inferred = infer::infer_json(&sections.neurons, &sections.weights, &sections.settings)
+        .unwrap_or_else(|errs| {
+            for (place, msg) in errs {
+                e.at(place, msg);
+            }
+            infer::Inferred::default()
+        });
+    e.check()?;
     let mut net = Network::new(sections.settings.clone());
-    let neurons = add_neurons(&mut net, &sections.neurons, assets, &mut e);
+    let neurons = add_neurons(&mut net, &sections.neurons, &inferred, assets, &mut e);
     let mut weights = read_weights(&net, &sections.weights, &mut e);
     check_matrix_inits(&net, &mut e);
     e.check()?;
@@ -94,6 +104,7 @@ pub(super) fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch,
         neurons,
         weights,
         network: net,
+        layout: sections.layout,
     })
 }
 
@@ -141,6 +152,7 @@ fn split_sections(top: &[(String, Raw)], e: &mut Errs) -> Sections {
         settings: Settings::default(),
         neurons: Vec::new(),
         weights: Vec::new(),
+        layout: super::text::Layout::default(),
     };
     for (k, v) in top {
         match (k.as_str(), v) {
@@ -156,13 +168,17 @@ fn split_sections(top: &[(String, Raw)], e: &mut Errs) -> Sections {
             }
             ("neurons", Raw::Obj(o)) => s.neurons = o.clone(),
             ("weights", Raw::Obj(o)) => s.weights = o.clone(),
+            ("layout", v) => match super::text::Layout::from_json(&v.to_json()) {
+                Ok(l) => s.layout = l,
+                Err((at, msg)) => e.at(format!("layout{at}"), msg),
+            },
             ("settings" | "neurons" | "weights", other) => e.at(
                 k.as_str(),
                 format!("expected an object, found {}", other.type_name()),
             ),
             _ => e.at(
                 key_path("", k),
-                "unknown key; a patch has \"comment\", \"settings\", \"neurons\" and \"weights\"",
+                "unknown key; a patch has \"comment\", \"settings\", \"neurons\", \"weights\" and \"layout\"",
             ),
         }
     }
@@ -193,10 +209,14 @@ fn read_settings(o: &[(String, Raw)], v: &Raw, e: &mut Errs) -> Option<Settings>
 fn add_neurons(
     net: &mut Network,
     raw: &[(String, Raw)],
+    inferred: &infer::Inferred,
     assets: &AssetDirs,
     e: &mut Errs,
 ) -> Vec<(String, NeuronSpec)> {
-    let specs = neuron_specs(raw, e);
+    let mut specs = neuron_specs(raw, e);
+    for (_, name, spec) in &mut specs {
+        inferred.apply(name, spec);
+    }
     if let Err(msg) = budget::check(&net.settings, &specs) {
         e.at("neurons", msg);
         return Vec::new();

@@ -3,6 +3,7 @@
 //! sends the panel's edit requests through Self (`Live::send`).
 
 use super::UiError;
+use super::editor::script::TimedInput;
 use super::gfx::Gfx;
 use super::session::Session;
 use crate::backend::Backend;
@@ -39,6 +40,8 @@ pub struct WindowOptions {
     pub capture: Option<CaptureRequest>,
     /// Timed edits sent when the engine reaches their tick (sorted by tick).
     pub edits: Vec<TimedEdit>,
+    /// Text and keys typed into the code pane when the engine reaches their tick (`--type`).
+    pub typed: Vec<TimedInput>,
     /// Inner size of the window, logical pixels.
     pub size: [u32; 2],
     pub panel: bool,
@@ -57,6 +60,7 @@ impl Default for WindowOptions {
             morph: None,
             capture: None,
             edits: Vec::new(),
+            typed: Vec::new(),
             notes: Vec::new(),
             size: [1280, 800],
             panel: true,
@@ -99,7 +103,9 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         backend,
         LiveOptions {
             audio: opts.audio,
-            watch: opts.watch,
+            // The code pane watches the file: it reloads a clean buffer and evaluates it, and
+            // asks first when the buffer has unsaved changes.
+            watch: false,
             capture_every,
             morph: opts.morph,
             trace: None,
@@ -110,6 +116,10 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
+    if opts.watch {
+        session.watch_file();
+    }
+    session.type_later(opts.typed.clone());
     for n in &opts.notes {
         session.notice(n.clone());
     }
@@ -179,13 +189,19 @@ impl App {
         let (Some(win), Some(session)) = (self.win.as_mut(), self.session.as_mut()) else {
             return;
         };
-        let input = win.egui.take_egui_input(&win.gfx.window);
+        let mut input = win.egui.take_egui_input(&win.gfx.window);
+        input.events.extend(session.scripted_events());
         let output = self.ctx.run_ui(input, |ui| session.ui(ui));
         win.egui
             .handle_platform_output(&win.gfx.window, output.platform_output.clone());
         let snap_tick = session.latest().map(|s| s.tick);
         let capture_now = match (&self.capture, snap_tick) {
-            (Some(c), Some(t)) => !self.captured && t >= c.tick && session.frames() > SETTLE_FRAMES,
+            (Some(c), Some(t)) => {
+                !self.captured
+                    && t >= c.tick
+                    && session.frames() > SETTLE_FRAMES
+                    && session.typing_settled(t)
+            }
             _ => false,
         };
         let painted = win.gfx.paint(&self.ctx, output, capture_now);

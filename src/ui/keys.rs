@@ -12,7 +12,26 @@ pub enum Action {
     SaveAs,
     Open,
     ToggleRecord,
+    ToggleEditor,
+    Regenerate,
 }
+
+/// Keys the code pane handles itself (it needs the cursor), for the README table and help.
+pub const EDITOR_KEYS: &[(&str, &str)] = &[
+    (
+        "Ctrl+Enter",
+        "evaluate the cursor's line, or the lines of the selection (one edit request through Self)",
+    ),
+    (
+        "Alt+Enter",
+        "evaluate the paragraph around the cursor (the block between blank lines)",
+    ),
+    (
+        "Ctrl+Shift+Enter",
+        "evaluate the whole buffer as a diff against the running network (the hot-reload path)",
+    ),
+    ("Tab", "accept the completion shown under the cursor"),
+];
 
 /// Every shortcut, for the README table and the help text: (keys, action, what it does).
 pub const SHORTCUTS: &[(&str, Action, &str)] = &[
@@ -26,7 +45,7 @@ pub const SHORTCUTS: &[(&str, Action, &str)] = &[
     (
         "Ctrl+S",
         Action::Save,
-        "save the running patch (atomic, keeps NAME.json.bak)",
+        "save the code buffer (atomic, keeps NAME.bak; a .dmm byte for byte, a .json as JSON)",
     ),
     ("Ctrl+Shift+S", Action::SaveAs, "save as (asks for a path)"),
     (
@@ -38,6 +57,12 @@ pub const SHORTCUTS: &[(&str, Action, &str)] = &[
         "Ctrl+R",
         Action::ToggleRecord,
         "start / stop recording into recordings/ next to the patch",
+    ),
+    ("Ctrl+E", Action::ToggleEditor, "show / hide the code pane"),
+    (
+        "Ctrl+Shift+R",
+        Action::Regenerate,
+        "rewrite the code from the running network",
     ),
 ];
 
@@ -51,6 +76,11 @@ pub fn shortcuts(ctx: &egui::Context) -> Vec<Action> {
             Action::TogglePanel,
         ),
         (KeyboardShortcut::new(cmd_shift, Key::S), Action::SaveAs),
+        (KeyboardShortcut::new(cmd_shift, Key::R), Action::Regenerate),
+        (
+            KeyboardShortcut::new(Modifiers::COMMAND, Key::E),
+            Action::ToggleEditor,
+        ),
         (
             KeyboardShortcut::new(Modifiers::COMMAND, Key::S),
             Action::Save,

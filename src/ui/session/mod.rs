@@ -3,6 +3,10 @@
 //! and send edit requests through Self. The winit shell (`app`) paints what this draws; tests run
 //! it headless with egui_kittest on a real `Live`.
 
+mod code;
+
+use super::editor::CodeEditor;
+use super::editor::script::TimedInput;
 use super::keys::{Action, shortcuts};
 use super::panel::{Editor, panel};
 use super::state::{AudioMeter, PanelState};
@@ -36,6 +40,12 @@ pub struct Session {
     live: Live,
     pub st: PanelState,
     pub ed: Editor,
+    /// The code pane over the picture.
+    pub code: CodeEditor,
+    code_ids: VecDeque<u64>,
+    typed: VecDeque<TimedInput>,
+    /// Snapshot tick when scripted input was last typed.
+    typed_at: Option<u64>,
     /// One texture per display neuron, by name.
     pictures: Vec<(String, egui::TextureHandle)>,
     last_tick: Option<u64>,
@@ -65,10 +75,15 @@ impl Session {
             reload_morph: live.morph_override(),
             ..Editor::default()
         };
+        let code = code::open_code(live.path(), &mut st);
         Session {
             live,
             st,
             ed,
+            code,
+            code_ids: VecDeque::new(),
+            typed: VecDeque::new(),
+            typed_at: None,
             pictures: Vec::new(),
             last_tick: None,
             latest: None,
@@ -118,20 +133,36 @@ impl Session {
         self.frames
     }
 
-    /// The window title: patch file name, `•` while unsaved.
+    /// The window title: patch file name, `•` while the buffer has unsaved changes.
     pub fn title(&self) -> String {
-        format!("{} - dmm-synth", self.live.title())
+        match &self.code.file {
+            Some(f) => format!(
+                "{}{} - dmm-synth",
+                f.name(),
+                if self.code.dirty() { " •" } else { "" }
+            ),
+            None => format!("{} - dmm-synth", self.live.title()),
+        }
     }
 
-    /// One frame: reports, newest snapshot, scripted edits, shortcuts, panel, pictures, prompt;
-    /// the panel's requests go through Self.
+    /// One frame: reports, newest snapshot, scripted edits, shortcuts, panel, pictures, code
+    /// pane, prompt; the panel's and the pane's requests go through Self.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.poll_live();
+        if let Some(line) = self.code.poll_disk() {
+            self.st.push_log(Level::Notice, line);
+        }
         self.take_snapshot(ui.ctx());
         if let Some(t) = self.latest.as_ref().map(|s| s.tick) {
             self.replay(t);
         }
-        let actions = shortcuts(ui.ctx());
+        // What the keys show or hide takes effect in this frame already.
+        let (now, actions): (Vec<Action>, Vec<Action>) = shortcuts(ui.ctx())
+            .into_iter()
+            .partition(|a| matches!(a, Action::TogglePanel | Action::ToggleEditor));
+        for a in now {
+            self.act(a);
+        }
         let mut edits = Vec::new();
         if self.show_panel {
             let (st, ed) = (&mut self.st, &mut self.ed);
@@ -143,19 +174,28 @@ impl Session {
                     edits = panel(ui, st, ed);
                 });
         }
+        let mut requests = Vec::new();
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))
             .show(ui, |ui| {
-                if self.waiting.is_empty() || !self.live.no_program() {
-                    pictures_ui(ui, &self.pictures)
+                if !self.waiting.is_empty() && self.live.no_program() {
+                    waiting_ui(ui, self.live.path(), &self.waiting);
                 } else {
-                    waiting_ui(ui, self.live.path(), &self.waiting)
+                    pictures_ui(ui, &self.pictures);
+                }
+                if self.code.visible {
+                    requests = self.code_ui(ui);
                 }
             });
         let confirmed = self.prompt_ui(ui.ctx());
         for e in edits {
+            // The text follows the panel: the rows this edit touches are rewritten.
+            if let Some(snap) = &self.latest {
+                self.code.panel_edit(&e, &snap.net, &snap.w);
+            }
             self.live.send(e);
         }
+        self.send_code(requests);
         if self.ed.reload_morph != self.live.morph_override()
             && let Err(e) = self.live.set_morph(self.ed.reload_morph)
         {
@@ -195,6 +235,9 @@ impl Session {
                     .push_log(m.level, format!("tick {}: {}", m.tick, m.text)),
                 LiveEvent::Outcome { id, outcome } => {
                     if let EditOutcome::Rejected { tick, .. } = &outcome {
+                        if self.code_ids.contains(&id) {
+                            self.code.rejected(&[outcome.reasons()]);
+                        }
                         self.st.push_log(
                             Level::Error,
                             format!("edit {id} rejected at tick {tick}: {}", outcome.reasons()),
@@ -289,6 +332,24 @@ impl Session {
                 self.st
                     .push_log(Level::Notice, if m { "muted" } else { "unmuted" });
             }
+            Action::ToggleEditor => {
+                self.code.visible = !self.code.visible;
+                self.code.focus = self.code.visible;
+            }
+            Action::Regenerate => match self.running_patch() {
+                Some(p) => {
+                    self.code.regenerate(&p);
+                    self.st
+                        .push_log(Level::Notice, "the code now shows the running network");
+                }
+                None => self
+                    .st
+                    .push_log(Level::Error, "no snapshot of the running network yet"),
+            },
+            Action::Save if self.code.file.is_some() => match self.code.save() {
+                Ok(line) => self.st.push_log(Level::Notice, line),
+                Err(e) => self.st.push_log(Level::Error, format!("save failed: {e}")),
+            },
             Action::Save => match self.live.save() {
                 Ok(()) => self.st.push_log(
                     Level::Notice,
@@ -392,8 +453,21 @@ impl Session {
     fn confirm(&mut self, kind: PromptKind, path: PathBuf) {
         let r = match kind {
             PromptKind::Open => self.live.open_patch(&path),
+            PromptKind::SaveAs if self.code.file.is_some() => {
+                let text = self.code.text.clone();
+                match self.code.file.as_mut().map(|f| f.save_as(&path, &text)) {
+                    Some(Err(e)) => {
+                        self.st.push_log(Level::Error, format!("save failed: {e}"));
+                        return;
+                    }
+                    _ => Ok(()),
+                }
+            }
             PromptKind::SaveAs => self.live.save_as(&path),
         };
+        if kind == PromptKind::Open && r.is_ok() {
+            self.reopen_code(&path);
+        }
         match (kind, r) {
             (PromptKind::Open, Ok(())) => {
                 self.st

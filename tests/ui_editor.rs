@@ -1,0 +1,564 @@
+//! The code pane, driven headless with egui_kittest: typed text and real key presses (Ctrl+Enter,
+//! Alt+Enter, Tab) go through the same egui input path as the keyboard. Each evaluation must give
+//! exactly the edit request the language says for those lines; a bad line changes nothing and
+//! shows its message at its line; completion offers only what may go there.
+
+use dmm_synth::engine::Edit;
+use dmm_synth::neurons::{AssetDirs, Network};
+use dmm_synth::patch::text::{eval_snippet, parse_text};
+use dmm_synth::stream::{PortRef, WMatrix};
+use dmm_synth::ui::PanelState;
+use dmm_synth::ui::editor::complete::{Context, context, items};
+use dmm_synth::ui::editor::sync::w_after;
+use dmm_synth::ui::editor::view::{CODE_LABEL, code_pane, error_label};
+use dmm_synth::ui::editor::{CodeEditor, Request, Running};
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+const PATCH: &str = "# editor test
+settings tick_rate=375 sample_rate=48000 image=16x16
+
+xy   : coords
+ones : one image
+k    : one
+lfo  : sin
+tone : sin audio
+show : display
+
+show.in <- 1 xy.x
+lfo.x <- 0.5 k
+";
+
+fn p(s: &str) -> PortRef {
+    PortRef::parse(s).expect("port")
+}
+
+/// The pane's plain state beside a network it evaluates against (no engine: nothing runs).
+struct S {
+    code: CodeEditor,
+    st: PanelState,
+    net: Network,
+    w: WMatrix,
+    sent: Vec<Request>,
+}
+
+fn state(text: &str) -> S {
+    let patch =
+        parse_text(PATCH, "test.dmm", &AssetDirs::default()).unwrap_or_else(|e| panic!("{e}"));
+    let w = patch.initial_w();
+    S {
+        code: CodeEditor::new(text),
+        st: PanelState::from_network(&patch.network, &w),
+        net: patch.network,
+        w,
+        sent: Vec::new(),
+    }
+}
+
+fn harness(s: S) -> Harness<'static, S> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(900.0, 500.0))
+        .build_ui_state(
+            |ui, s: &mut S| {
+                let run = Running {
+                    net: &s.net,
+                    w: &s.w,
+                    morph: 0.0,
+                };
+                let r = code_pane(ui, &mut s.code, &s.st, Some(&run));
+                s.sent.extend(r);
+            },
+            s,
+        );
+    h.run();
+    h
+}
+
+fn edits(s: &S) -> Vec<&Edit> {
+    s.sent
+        .iter()
+        .map(|r| match r {
+            Request::Edit(e) => e,
+            Request::Apply(_) => panic!("expected an edit request, got a whole patch"),
+        })
+        .collect()
+}
+
+#[test]
+fn typing_a_row_and_ctrl_enter_sends_exactly_its_edit() {
+    let mut h = harness(state(PATCH));
+    h.event(egui::Event::Text("show.in <- 0.4 xy.x + 0.1 ones".into()));
+    h.run();
+    assert!(h.state().sent.is_empty(), "typing alone sends nothing");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    h.run();
+    let s = h.state();
+    assert!(
+        s.code
+            .text
+            .ends_with("lfo.x <- 0.5 k\nshow.in <- 0.4 xy.x + 0.1 ones"),
+        "Ctrl+Enter inserts no newline: {:?}",
+        s.code.text
+    );
+    let sent = edits(s);
+    assert_eq!(sent.len(), 1, "one request per evaluation");
+    // Exactly what the language makes of that line (line 13 of the buffer).
+    let want = eval_snippet(
+        "show.in <- 0.4 xy.x + 0.1 ones",
+        13,
+        &s.net,
+        &s.w,
+        &AssetDirs::default(),
+        0.0,
+    )
+    .expect("the line evaluates")
+    .expect("an edit");
+    assert_eq!(sent[0], &want);
+    // And that edit states the row: W lands on it, nothing else moves.
+    let w = w_after(&s.w, sent[0]);
+    assert_eq!(w.get(&p("show.in"), &p("xy.x")), 0.4);
+    assert_eq!(w.get(&p("show.in"), &p("ones.out")), 0.1);
+    assert_eq!(w.row(&p("show.in")).map(|r| r.len()), Some(2));
+    assert_eq!(w.get(&p("lfo.x"), &p("k.out")), 0.5);
+    let f = s
+        .code
+        .last_sent
+        .as_ref()
+        .expect("the evaluated line flashes");
+    assert_eq!((f.first_line, f.last_line), (13, 13));
+    assert!(s.code.status.as_ref().is_some_and(|st| st.ok));
+}
+
+#[test]
+fn alt_enter_sends_the_paragraph_and_ctrl_shift_enter_the_whole_buffer() {
+    let mut h = harness(state(PATCH));
+    h.event(egui::Event::Text("\nlfo.a <- 2 k\nlfo.b <- 0.5 k".into()));
+    h.run();
+    h.key_press_modifiers(Modifiers::ALT, Key::Enter);
+    h.run();
+    {
+        let s = h.state();
+        let sent = edits(s);
+        assert_eq!(sent.len(), 1);
+        let want = eval_snippet(
+            "lfo.a <- 2 k\nlfo.b <- 0.5 k",
+            14,
+            &s.net,
+            &s.w,
+            &AssetDirs::default(),
+            0.0,
+        )
+        .expect("evaluates")
+        .expect("an edit");
+        assert_eq!(sent[0], &want);
+        let f = s.code.last_sent.as_ref().expect("flash");
+        assert_eq!((f.first_line, f.last_line), (14, 15));
+    }
+    h.state_mut().sent.clear();
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Enter);
+    h.run();
+    let s = h.state();
+    assert_eq!(s.sent.len(), 1);
+    let Request::Apply(patch) = &s.sent[0] else {
+        panic!("Ctrl+Shift+Enter sends the whole buffer");
+    };
+    assert_eq!(patch.weights.get(&p("lfo.a"), &p("k.out")), 2.0);
+    assert_eq!(patch.weights.get(&p("show.in"), &p("xy.x")), 1.0);
+}
+
+#[test]
+fn a_bad_line_changes_nothing_and_shows_its_message_at_that_line() {
+    let mut h = harness(state(PATCH));
+    h.event(egui::Event::Text("show.in <- 0.4 nosuch".into()));
+    h.run();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    h.run();
+    h.run();
+    let (line, msg) = {
+        let s = h.state();
+        assert!(s.sent.is_empty(), "nothing sent: {:?}", s.sent);
+        assert!(s.code.last_sent.is_none(), "nothing flashes");
+        let e = s.code.errors.first().expect("an error");
+        assert_eq!(e.line, 13, "at the typed line");
+        assert!(e.msg.contains("nosuch"), "names what is wrong: {}", e.msg);
+        let st = s.code.status.as_ref().expect("status");
+        assert!(
+            !st.ok && st.text.contains("nosuch"),
+            "status line: {}",
+            st.text
+        );
+        (e.line, e.msg.clone())
+    };
+    // The message is drawn beside its own line: level with line 13 of the text.
+    let label = error_label(line, &msg);
+    let node = h.get_by_label(&label);
+    let text = h.get_by_label(CODE_LABEL).rect();
+    let row = (node.rect().center().y - text.min.y) / (text.height() / 13.0);
+    assert!(
+        (12.0..13.0).contains(&row),
+        "message at row {row:.2}, expected line 13 (rows 12..13)"
+    );
+    // The error stays through typing, until a good evaluation.
+    h.event(egui::Event::Text(" ".into()));
+    h.run();
+    assert!(!h.state().code.errors.is_empty());
+    h.event(egui::Event::Text("\nshow.in <- 0.3 xy.x".into()));
+    h.run();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    h.run();
+    let s = h.state();
+    assert!(
+        s.code.errors.is_empty(),
+        "a good evaluation clears the errors"
+    );
+    assert!(s.code.status.as_ref().is_some_and(|st| st.ok));
+    assert_eq!(edits(s).len(), 1);
+}
+
+#[test]
+fn completion_offers_only_matching_kinds() {
+    let s = state(PATCH);
+    let names = |line: &str| -> Vec<String> {
+        items(&context(line, line.len()), &s.st)
+            .into_iter()
+            .map(|i| i.insert)
+            .collect()
+    };
+    // An image input: image sources of its shape only (coords' ramps, the image one).
+    let img = names("show.in <- ");
+    assert!(
+        img.contains(&"xy.x".to_string()) && img.contains(&"ones".to_string()),
+        "{img:?}"
+    );
+    assert!(
+        !img.iter().any(|n| n == "k" || n == "lfo" || n == "tone"),
+        "{img:?}"
+    );
+    // A scalar input: the scalar ones; an audio input: the audio one.
+    let sc = names("lfo.x <- ");
+    assert!(
+        sc.contains(&"k".to_string()) && sc.contains(&"lfo".to_string()),
+        "{sc:?}"
+    );
+    assert!(
+        !sc.iter()
+            .any(|n| n == "tone" || n == "ones" || n.starts_with("xy")),
+        "{sc:?}"
+    );
+    assert_eq!(names("tone.x <- "), vec!["tone".to_string()]);
+    // Ports after `name.`, with their kinds; types after `:`.
+    let ports = items(&context("xy.", 3), &s.st);
+    assert!(ports.is_empty(), "coords has no inputs to write a row for");
+    let ports = items(&context("lfo.", 4), &s.st);
+    assert_eq!(
+        ports
+            .iter()
+            .map(|i| (i.insert.as_str(), i.detail.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("lfo.x", "scalar"),
+            ("lfo.a", "scalar"),
+            ("lfo.b", "scalar")
+        ]
+    );
+    let outs: Vec<String> = names("show.in <- xy.");
+    assert_eq!(outs, vec!["xy.x".to_string(), "xy.y".to_string()]);
+    assert_eq!(names("a : pha"), vec!["phasor".to_string()]);
+    assert_eq!(context("a.x <- 0.5 # k", 14), Context::None);
+
+    // In the pane: the popup lists them under the cursor and Tab takes the first.
+    let mut h = harness(state(PATCH));
+    h.event(egui::Event::Text("tone.x <- 0.5 to".into()));
+    h.run();
+    h.run();
+    assert!(
+        h.query_by_label_contains("tone").is_some(),
+        "popup shows tone"
+    );
+    assert!(
+        h.query_by_label_contains("lfo").is_none(),
+        "a scalar is not offered for audio"
+    );
+    h.key_press(Key::Tab);
+    h.run();
+    assert!(
+        h.state().code.text.ends_with("tone.x <- 0.5 tone"),
+        "{:?}",
+        h.state().code.text
+    );
+}
+
+#[test]
+fn panel_edits_add_and_remove_declarations_and_rows() {
+    use dmm_synth::neurons::NeuronSpec;
+    use dmm_synth::ui::editor::sync::{decl_name, row_target};
+    let mut s = state(PATCH);
+    let mut weights = WMatrix::new();
+    weights.add_entry(&p("wob.x"), &p("k.out"), 0.5);
+    let add = Edit::AddNeuron {
+        name: "wob".into(),
+        neuron: NeuronSpec::new("sin").with("kind", "scalar"),
+        weights,
+    };
+    s.code.panel_edit(&add, &s.net, &s.w);
+    let lines: Vec<&str> = s.code.text.lines().collect();
+    let decl = lines
+        .iter()
+        .position(|l| decl_name(l) == Some("wob"))
+        .expect("declared");
+    assert_eq!(decl, 9, "after the other declarations: {:?}", s.code.text);
+    let row = lines
+        .iter()
+        .find(|l| row_target(l) == Some(p("wob.x")))
+        .expect("its row");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["wob.x", "<-", "0.5", "k"]
+    );
+    let rm = Edit::RemoveNeuron {
+        name: "lfo".into(),
+        morph: 0.0,
+    };
+    s.code.panel_edit(&rm, &s.net, &s.w);
+    assert!(!s.code.text.contains("lfo"), "{}", s.code.text);
+    assert!(
+        s.code.text.contains("show.in <- 1 xy.x"),
+        "other rows stay as typed"
+    );
+}
+
+// ---- The pane in a session on a running instrument (a real `Live`, CPU backend) ----
+
+mod session {
+    use super::p;
+    use dmm_synth::backend::cpu::CpuBackend;
+    use dmm_synth::live::{Live, LiveOptions};
+    use dmm_synth::patch::text::print_row;
+    use dmm_synth::ui::session::Session;
+    use egui::{Key, Modifiers};
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    /// Typed the way a performer types: odd spacing, comments, integers, blank lines.
+    pub const DMM: &str = "# session test   (kept exactly)\n\
+settings tick_rate=375 sample_rate=48000 image=16x16\n\
+\n\
+xy   : coords     # ramps\n\
+ones : one image\n\
+k    : one\n\
+lfo  : sin\n\
+show : display\n\
+\n\
+show.in <- 1 xy.x   # the picture\n\
+lfo.x   <-   0.5 k\n";
+
+    pub fn open(path: &Path) -> Session {
+        let live = Live::open(
+            path,
+            Box::new(CpuBackend::new()),
+            LiveOptions {
+                audio: false,
+                watch: false,
+                capture_every: 1,
+                morph: None,
+                trace: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Session::new(live, Vec::new(), true)
+    }
+
+    pub fn harness(s: Session) -> Harness<'static, Session> {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1200.0, 700.0))
+            .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+        run_until(&mut h, "a first snapshot", |s| s.latest().is_some());
+        h
+    }
+
+    /// Runs frames until `done` holds. The deadline only guards against a hang.
+    pub fn run_until(h: &mut Harness<'_, Session>, what: &str, done: impl Fn(&Session) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            h.run();
+            if done(h.state()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "gave up waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn w(s: &Session, t: &str, src: &str) -> f64 {
+        s.latest()
+            .map(|l| l.w.get(&p(t), &p(src)))
+            .unwrap_or(f64::NAN)
+    }
+
+    #[test]
+    fn ctrl_s_writes_the_buffer_byte_for_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.dmm");
+        std::fs::write(&path, DMM).expect("write");
+        let mut h = harness(open(&path));
+        assert!(
+            h.state().code.visible,
+            "a .dmm patch opens with its code shown"
+        );
+        assert_eq!(
+            h.state().code.text,
+            DMM,
+            "the buffer is the file's text exactly"
+        );
+        assert_eq!(h.state().title(), "s.dmm - dmm-synth");
+        h.event(egui::Event::Text(
+            "lfo.a <-  2*pi   # typed, not reformatted\n\n\n".into(),
+        ));
+        h.run();
+        assert_eq!(h.state().title(), "s.dmm • - dmm-synth");
+        h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+        h.run();
+        let want = format!("{DMM}lfo.a <-  2*pi   # typed, not reformatted\n\n\n");
+        assert_eq!(h.state().code.text, want);
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            want.as_bytes(),
+            "saved byte for byte"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("s.dmm.bak")).expect("backup"),
+            DMM.as_bytes(),
+            "the previous version is kept"
+        );
+        assert_eq!(h.state().title(), "s.dmm - dmm-synth");
+        // Saving is not evaluating: the typed row has not reached W.
+        assert_eq!(w(h.state(), "lfo.a", "_one.out"), 0.0);
+        h.into_state().into_live().stop();
+    }
+
+    #[test]
+    fn a_typed_row_reaches_w_through_self_and_a_panel_edit_rewrites_its_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.dmm");
+        std::fs::write(&path, DMM).expect("write");
+        let mut h = harness(open(&path));
+        h.event(egui::Event::Text("show.in <- 0.4 xy.x + 0.25 ones".into()));
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+        run_until(&mut h, "the typed row in W", |s| {
+            w(s, "show.in", "xy.x") == 0.4 && w(s, "show.in", "ones.out") == 0.25
+        });
+        // The panel sets one weight of that row: the row's first line now states the new row
+        // (its comment kept), the later line for it goes, nothing else changes.
+        {
+            let s = h.state_mut();
+            s.ed.target = Some(p("show.in"));
+            s.ed.source = Some(p("ones.out"));
+            s.ed.weight = 0.5;
+            s.ed.weight_text = "0.5".into();
+        }
+        h.run();
+        h.get_by_label("Set weight").click();
+        h.run();
+        let s = h.state();
+        let snap = s.latest().expect("snapshot");
+        let mut w2 = snap.w.clone();
+        w2.add_entry(&p("show.in"), &p("ones.out"), 0.25);
+        let row = print_row(&snap.net, &w2, &p("show.in"));
+        let text = &s.code.text;
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[9], format!("{row}   # the picture"), "{text}");
+        assert!(
+            !lines.iter().skip(10).any(|l| l.starts_with("show.in")),
+            "{text}"
+        );
+        assert_eq!(lines[..9], DMM.lines().take(9).collect::<Vec<_>>()[..]);
+        run_until(&mut h, "the panel's weight in W", |s| {
+            w(s, "show.in", "ones.out") == 0.5
+        });
+        // Frames going by (W and the live values moving) do not touch the text.
+        let before = h.state().code.text.clone();
+        for _ in 0..20 {
+            h.run();
+        }
+        assert_eq!(h.state().code.text, before);
+        h.into_state().into_live().stop();
+    }
+
+    #[test]
+    fn a_change_on_disk_reloads_a_clean_buffer_and_asks_when_it_is_unsaved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.dmm");
+        std::fs::write(&path, DMM).expect("write");
+        let mut s = open(&path);
+        s.watch_file();
+        let mut h = harness(s);
+        // Clean buffer: the new file comes in and is evaluated.
+        let v2 = DMM.replace("lfo.x   <-   0.5 k", "lfo.x <- 0.75 k");
+        std::fs::write(&path, &v2).expect("write");
+        run_until(&mut h, "the reload", |s| {
+            s.code.text == v2 && w(s, "lfo.x", "k.out") == 0.75
+        });
+        assert!(!h.state().code.dirty());
+        // Unsaved changes: a notice, nothing changes until the performer chooses.
+        h.event(egui::Event::Text("# mine\n".into()));
+        h.run();
+        let v3 = DMM.replace("lfo.x   <-   0.5 k", "lfo.x <- 0.125 k");
+        std::fs::write(&path, &v3).expect("write");
+        run_until(&mut h, "the notice", |s| s.code.disk_notice.is_some());
+        assert!(h.state().code.text.ends_with("# mine\n"));
+        h.get_by_label("Keep the buffer").click();
+        h.run();
+        assert!(h.state().code.disk_notice.is_none());
+        assert!(h.state().code.text.ends_with("# mine\n"), "kept");
+        assert_eq!(w(h.state(), "lfo.x", "k.out"), 0.75, "nothing applied");
+        let v4 = DMM.replace("lfo.x   <-   0.5 k", "lfo.x <- 0.25 k");
+        std::fs::write(&path, &v4).expect("write");
+        run_until(&mut h, "the second notice", |s| {
+            s.code.disk_notice.is_some()
+        });
+        h.get_by_label("Reload from disk").click();
+        run_until(&mut h, "the reload", |s| {
+            s.code.text == v4 && w(s, "lfo.x", "k.out") == 0.25
+        });
+        h.into_state().into_live().stop();
+    }
+
+    #[test]
+    fn ctrl_shift_r_regenerates_the_text_from_the_running_network() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.dmm");
+        std::fs::write(&path, DMM).expect("write");
+        let mut h = harness(open(&path));
+        h.event(egui::Event::Text("lfo.b <- 0.5 xy".into()));
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+        h.run();
+        assert!(!h.state().code.errors.is_empty(), "xy is an image: refused");
+        h.event(egui::Event::Text("\nlfo.b <- 0.5 k".into()));
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+        run_until(&mut h, "the row in W", |s| w(s, "lfo.b", "k.out") == 0.5);
+        h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::R);
+        h.run();
+        let text = h.state().code.text.clone();
+        assert!(!text.contains("0.5 xy"), "only what runs: {text}");
+        let p2 = dmm_synth::patch::text::parse_text(&text, "regen", &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let snap = h.state().latest().expect("snap").clone();
+        assert_eq!(p2.initial_w(), snap.w, "the text states the running W");
+        h.into_state().into_live().stop();
+    }
+}
+
+#[test]
+fn readme_lists_the_editor_keys() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    for (keys, _) in dmm_synth::ui::keys::EDITOR_KEYS {
+        assert!(
+            readme.contains(&format!("| {keys} |")),
+            "README lacks {keys}"
+        );
+    }
+}
