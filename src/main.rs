@@ -74,6 +74,9 @@ struct PlayArgs {
     /// Record from the first tick into this folder (Ctrl+R records from any moment).
     #[arg(long)]
     record: Option<PathBuf>,
+    /// Restore the program a crash left in NAME.recover.json without asking.
+    #[arg(long)]
+    restore: bool,
 }
 
 fn parse_size(s: &str) -> Result<[u32; 2], String> {
@@ -126,6 +129,7 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         panel: !a.hide_panel,
         notes: Vec::new(),
         record: a.record,
+        restore: a.restore,
     };
     let (backend, note) = backend::create(a.backend)?;
     if let Some(note) = note {

@@ -22,6 +22,14 @@ pub fn play_and_record(
     mut on_line: impl FnMut(&str),
 ) -> Result<RecordSummary, LiveError> {
     let mut live = Live::open_recording(patch, backend, opts, Some(record.clone()))?;
+    // Autosave for crash recovery, unless a crash's recovery file waits to be restored.
+    match super::autosave::read_recovery(patch) {
+        Ok(None) => live.set_autosave(true),
+        _ => on_line(&format!(
+            "{} exists (a run that did not exit cleanly): autosave is off; open the patch in the window to restore or discard it",
+            live.recovery_path().display()
+        )),
+    }
     if let Some(r) = live.recording.as_ref() {
         on_line(&format!(
             "recording into {} ({})",

@@ -17,6 +17,7 @@
 //!   `{"tick":t,"scalars":{...}}` lines (the shape `render` writes) by a writer thread, so the
 //!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
+pub mod autosave;
 mod buffer;
 mod files;
 pub mod headless;
@@ -135,6 +136,7 @@ pub struct Live {
     recording: Option<Recording>,
     /// Started silent because the file did not load (safe.rs); a good reload clears it.
     no_program: bool,
+    autosave: autosave::Autosave,
 }
 
 /// The open patch file, as last loaded or saved.
@@ -320,6 +322,7 @@ impl Live {
             trace,
             recording,
             no_program: false,
+            autosave: autosave::Autosave::default(),
         })
     }
 
@@ -405,6 +408,7 @@ impl Live {
             self.recover(&mut ev);
         }
         self.poll_recording(&mut ev);
+        self.autosave_tick(&mut ev);
         ev
     }
 
@@ -435,6 +439,10 @@ impl Live {
         }
         if let Some(r) = self.recording.take() {
             let _ = r.finish();
+        }
+        // A clean exit: nothing to recover next time.
+        if self.autosave.enabled {
+            self.discard_recovery();
         }
     }
 }

@@ -9,6 +9,7 @@ use super::session::Session;
 use crate::backend::Backend;
 use crate::engine::edits::TimedEdit;
 use crate::engine::machine::Level;
+use crate::live::autosave::read_recovery;
 use crate::live::{Live, LiveOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct WindowOptions {
     pub notes: Vec<String>,
     /// Record from the first tick into this folder (`--record`).
     pub record: Option<PathBuf>,
+    /// Restore the recovery file a crash left, without asking (`--restore`).
+    pub restore: bool,
 }
 
 impl Default for WindowOptions {
@@ -65,6 +68,7 @@ impl Default for WindowOptions {
             size: [1280, 800],
             panel: true,
             record: None,
+            restore: false,
         }
     }
 }
@@ -98,7 +102,7 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         .map(|p| p.settings.tick_rate)
         .unwrap_or(crate::stream::kind::Settings::default().tick_rate);
     let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
-    let (live, load_error) = Live::open_safe(
+    let (mut live, load_error) = Live::open_safe(
         &opts.patch,
         backend,
         LiveOptions {
@@ -115,7 +119,22 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
             .map(crate::live::record::RecordOptions::new),
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
+    // A recovery file left by a crash is offered (or restored with --restore); autosaving
+    // starts once that is settled, so the offer is not overwritten.
+    let recovered = read_recovery(&opts.patch);
+    let none_found = matches!(recovered, Ok(None));
+    live.set_autosave(none_found);
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
+    match recovered {
+        Ok(Some(r)) => {
+            session.offer_recovery(r);
+            if opts.restore {
+                session.answer_recovery(true);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => session.notice(format!("{e} (left in place; autosave is off)")),
+    }
     if opts.watch {
         session.watch_file();
     }

@@ -4,6 +4,7 @@
 //! it headless with egui_kittest on a real `Live`.
 
 mod code;
+mod recover;
 
 use super::editor::CodeEditor;
 use super::editor::script::TimedInput;
@@ -59,6 +60,8 @@ pub struct Session {
     fps_window: (Instant, u64),
     /// Why the patch did not load at launch, shown where the picture would be until one loads.
     waiting: Vec<String>,
+    /// A recovery file on offer (recover.rs).
+    recovery: Option<crate::live::autosave::Recovered>,
 }
 
 impl Session {
@@ -94,6 +97,7 @@ impl Session {
             frames: 0,
             fps_window: (Instant::now(), 0),
             waiting: Vec::new(),
+            recovery: None,
         }
     }
 
@@ -188,6 +192,7 @@ impl Session {
                 }
             });
         let confirmed = self.prompt_ui(ui.ctx());
+        self.recovery_ui(ui.ctx());
         for e in edits {
             // The text follows the panel: the rows this edit touches are rewritten.
             if let Some(snap) = &self.latest {
