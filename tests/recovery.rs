@@ -1,5 +1,6 @@
 //! Crash recovery: a run killed with SIGKILL leaves its autosaved program; restoring it gives
-//! the same network and W the killed run had. A clean exit leaves no recovery file.
+//! the same network and W the killed run had. A clean exit leaves no recovery file. The engine
+//! meter (the thread CPU clock that autosave and recovery runs report beside) is checked here too.
 //!
 //! No timing asserts: waits have generous deadlines; the checks are on the network and W.
 
@@ -162,4 +163,39 @@ fn a_clean_exit_leaves_no_recovery_file() {
     // ...and removes the file on a clean exit.
     assert!(dir.path().join("rec").join("meta.json").exists());
     assert!(!recovery_path(&patch).exists());
+}
+
+/// The engine meter: after a second the snapshot carries the engine thread's CPU-clock figures
+/// for the last second; a tick's CPU time never exceeds its wall time.
+#[test]
+fn the_engine_meter_uses_the_thread_cpu_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let patch = dir.path().join("perf.json");
+    std::fs::write(&patch, PATCH).unwrap();
+    let opts = LiveOptions {
+        audio: false,
+        watch: false,
+        capture_every: 0,
+        morph: None,
+        trace: None,
+    };
+    let live = Live::open(&patch, Box::new(CpuBackend::new()), opts).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let load = loop {
+        if let Some(s) = live.engine().latest()
+            && s.load.ticks > 0
+        {
+            break s.load;
+        }
+        assert!(Instant::now() < deadline, "no meter after a second");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(load.thread_clock, "{load:?}");
+    assert!(
+        load.cpu_mean > 0.0 && load.cpu_max >= load.cpu_mean,
+        "{load:?}"
+    );
+    // Per tick CPU time <= wall time (clock granularity aside), so the means keep that order.
+    assert!(load.cpu_mean <= load.wall_mean * 1.05 + 2e-6, "{load:?}");
+    live.stop();
 }

@@ -4,6 +4,7 @@ pub mod edits;
 mod log;
 pub mod machine;
 mod matrix;
+pub mod meter;
 mod schedule;
 pub mod staging;
 pub mod tap;

@@ -7,6 +7,7 @@
 
 use super::edits::{Edit, EditOutcome};
 use super::machine::{EngineError, Machine, Message};
+use super::meter::{TickLoad, TickMeter, TickTimer};
 use super::tap::{ActiveTap, Tap};
 use crate::audio::output::AudioFeed;
 use crate::backend::{BackendError, Frame};
@@ -58,6 +59,8 @@ pub struct Snapshot {
     pub nonfinite: BTreeMap<String, u64>,
     /// Wall time of the last tick, seconds.
     pub tick_seconds: f64,
+    /// Tick costs over the last second (engine thread CPU clock and wall time).
+    pub load: TickLoad,
 }
 
 /// One tick's scalar outputs, for a trace writer (`spawn_traced`).
@@ -270,6 +273,7 @@ impl Loop {
         let mut names: Option<(Arc<Network>, Arc<Vec<String>>)> = None;
         let (mut last_cb, mut last_cb_at, mut stalled) = (0u64, Instant::now(), false);
         let mut tap: Option<ActiveTap> = None;
+        let mut meter = TickMeter::default();
         while !self.stop.load(Ordering::Relaxed) {
             if let Pace::Audio(feed) = pace {
                 if feed.abandoned() {
@@ -306,11 +310,12 @@ impl Loop {
                 }
                 ids.insert(machine.submit(edit), id);
             }
-            let t0 = Instant::now();
+            let timer = TickTimer::start();
             let capture = (self.capture_every > 0 && tick.is_multiple_of(self.capture_every))
                 || tap.as_ref().is_some_and(|t| t.wants_frames(tick));
             let out = machine.tick(capture)?;
-            let tick_seconds = t0.elapsed().as_secs_f64();
+            let (cpu, tick_seconds) = timer.stop();
+            meter.add(cpu, tick_seconds);
             if let Pace::Audio(feed) = pace {
                 feed.push_block(&out.left, &out.right);
             }
@@ -354,7 +359,7 @@ impl Loop {
                 let _ = self.report_tx.send(Report::Outcome { id, outcome });
             }
             if capture || self.capture_every == 0 {
-                self.publish(machine, capture, &backend, tick_seconds);
+                self.publish(machine, capture, &backend, tick_seconds, meter.load());
             }
             if stalled {
                 std::thread::sleep(tick_dt);
@@ -370,7 +375,14 @@ impl Loop {
         Ok(())
     }
 
-    fn publish(&self, machine: &Machine, capture: bool, backend: &str, tick_seconds: f64) {
+    fn publish(
+        &self,
+        machine: &Machine,
+        capture: bool,
+        backend: &str,
+        tick_seconds: f64,
+        load: TickLoad,
+    ) {
         // Never wait for a reader: skip this publication if the lock is busy.
         if let Ok(mut slot) = self.latest.try_lock() {
             let out = machine.outputs();
@@ -394,6 +406,7 @@ impl Loop {
                 frames,
                 nonfinite: machine.nonfinite_counts().clone(),
                 tick_seconds,
+                load,
             }));
         }
     }

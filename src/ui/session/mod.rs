@@ -62,6 +62,8 @@ pub struct Session {
     waiting: Vec<String>,
     /// A recovery file on offer (recover.rs).
     recovery: Option<crate::live::autosave::Recovered>,
+    last_frame_at: Option<Instant>,
+    frame_gap_max: f64,
 }
 
 impl Session {
@@ -98,6 +100,8 @@ impl Session {
             fps_window: (Instant::now(), 0),
             waiting: Vec::new(),
             recovery: None,
+            last_frame_at: None,
+            frame_gap_max: 0.0,
         }
     }
 
@@ -214,11 +218,16 @@ impl Session {
             self.confirm(kind, path);
         }
         self.frames += 1;
+        let now = Instant::now();
+        if let Some(prev) = self.last_frame_at.replace(now) {
+            self.frame_gap_max = self.frame_gap_max.max((now - prev).as_secs_f64());
+        }
         let (t0, n0) = self.fps_window;
         let dt = t0.elapsed().as_secs_f64();
         if dt >= 1.0 {
             self.st.meters.frames_per_second = (self.frames - n0) as f64 / dt;
-            self.fps_window = (Instant::now(), self.frames);
+            self.st.meters.frame_max_seconds = std::mem::take(&mut self.frame_gap_max);
+            self.fps_window = (now, self.frames);
         }
     }
 
