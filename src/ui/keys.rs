@@ -12,6 +12,7 @@ pub enum Action {
     SaveAs,
     Open,
     ToggleRecord,
+    Blackout,
     ToggleEditor,
     Regenerate,
 }
@@ -41,6 +42,11 @@ pub const SHORTCUTS: &[(&str, Action, &str)] = &[
         "Ctrl+.",
         Action::ToggleMute,
         "mute / unmute the sound at once (panic button)",
+    ),
+    (
+        "Ctrl+Shift+.",
+        Action::Blackout,
+        "panic for both: mute the sound and black the picture (again to undo)",
     ),
     (
         "Ctrl+S",
@@ -77,6 +83,10 @@ pub fn shortcuts(ctx: &egui::Context) -> Vec<Action> {
         ),
         (KeyboardShortcut::new(cmd_shift, Key::S), Action::SaveAs),
         (KeyboardShortcut::new(cmd_shift, Key::R), Action::Regenerate),
+        (
+            KeyboardShortcut::new(cmd_shift, Key::Period),
+            Action::Blackout,
+        ),
         (
             KeyboardShortcut::new(Modifiers::COMMAND, Key::E),
             Action::ToggleEditor,

@@ -64,6 +64,8 @@ pub struct Session {
     recovery: Option<crate::live::autosave::Recovered>,
     last_frame_at: Option<Instant>,
     frame_gap_max: f64,
+    /// Ctrl+Shift+.: sound muted and picture black until pressed again.
+    pub blackout: bool,
 }
 
 impl Session {
@@ -102,6 +104,7 @@ impl Session {
             recovery: None,
             last_frame_at: None,
             frame_gap_max: 0.0,
+            blackout: false,
         }
     }
 
@@ -186,7 +189,9 @@ impl Session {
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))
             .show(ui, |ui| {
-                if !self.waiting.is_empty() && self.live.no_program() {
+                if self.blackout {
+                    // The panic: nothing drawn over the black fill.
+                } else if !self.waiting.is_empty() && self.live.no_program() {
                     waiting_ui(ui, self.live.path(), &self.waiting);
                 } else {
                     pictures_ui(ui, &self.pictures);
@@ -377,6 +382,19 @@ impl Session {
                 }
             },
             Action::ToggleRecord => self.toggle_record(),
+            Action::Blackout => {
+                // Both at once, and both back at once.
+                self.blackout = !self.blackout;
+                self.live.audio().stats().set_muted(self.blackout);
+                self.st.push_log(
+                    Level::Notice,
+                    if self.blackout {
+                        "panic: muted and blacked out (Ctrl+Shift+. again to undo)"
+                    } else {
+                        "panic undone: sound and picture back"
+                    },
+                );
+            }
             Action::SaveAs => {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::SaveAs,
