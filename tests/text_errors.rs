@@ -328,3 +328,55 @@ fn garbage_never_panics() {
         }
     }
 }
+
+/// Mutated lines evaluated against a running network: an error or an edit, never a panic, and
+/// every edit the engine then accepts or rejects cleanly.
+#[test]
+fn evaluating_garbage_never_panics() {
+    use dmm_synth::patch::text::eval_snippet;
+    let p = common::patch("fm.dmm");
+    let w = p.initial_w();
+    let good = std::fs::read_to_string(common::root().join("patches/fm.dmm")).unwrap();
+    let lines: Vec<&str> = good.lines().filter(|l| !l.is_empty()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let alphabet: Vec<char> = " :.=<-+*/(){};~#`\"abkxyz0123456789e_".chars().collect();
+    let mut edits = 0;
+    let mut m = common::machine(&p);
+    for _ in 0..2000 {
+        let mut s: Vec<char> = lines[(next() as usize) % lines.len()].chars().collect();
+        for _ in 0..1 + next() % 3 {
+            let at = (next() as usize) % (s.len() + 1);
+            match next() % 3 {
+                0 if at < s.len() => {
+                    s.remove(at);
+                }
+                1 => s.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                _ => s.truncate(at),
+            }
+        }
+        let text: String = s.into_iter().collect();
+        match eval_snippet(&text, 7, &p.network, &w, &common::assets(), 0.0) {
+            Ok(Some(e)) => {
+                edits += 1;
+                m.submit(e);
+            }
+            Ok(None) => {}
+            Err(errs) => {
+                assert!(!errs.is_empty());
+                for e in errs {
+                    assert_eq!(e.line, 7, "{text}: {e}");
+                    assert!(e.col >= 1 && e.len >= 1, "{text}: {e:?}");
+                }
+            }
+        }
+    }
+    m.tick(false).unwrap();
+    m.tick(false).unwrap();
+    assert!(edits > 0);
+}

@@ -328,6 +328,38 @@ fn panel_edits_add_and_remove_declarations_and_rows() {
     );
 }
 
+#[test]
+fn hovering_a_type_shows_its_row_of_the_neuron_table() {
+    let mut h = harness(state(PATCH));
+    let text = h.get_by_label(CODE_LABEL).rect();
+    let row_h = text.height() / 13.0;
+    let char_w = h
+        .ctx
+        .fonts_mut(|f| f.glyph_width(&egui::FontId::monospace(12.0), '0'));
+    // Line 7 is `lfo  : sin`: the type starts at column 8.
+    h.hover_at(egui::pos2(
+        text.min.x + 8.5 * char_w,
+        text.min.y + 6.5 * row_h,
+    ));
+    h.run();
+    assert!(
+        h.query_by_label_contains("out = sin(a·x + b)").is_some(),
+        "the tooltip shows sin's row"
+    );
+    assert!(
+        h.query_by_label_contains("inputs: x any, a any, b any")
+            .is_some()
+    );
+    // Over a neuron's name: no row.
+    h.hover_at(egui::pos2(
+        text.min.x + 1.5 * char_w,
+        text.min.y + 6.5 * row_h,
+    ));
+    h.run();
+    h.run();
+    assert!(h.query_by_label_contains("out = sin(a·x + b)").is_none());
+}
+
 // ---- The pane in a session on a running instrument (a real `Live`, CPU backend) ----
 
 mod session {

@@ -102,14 +102,16 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         .map(|p| p.settings.tick_rate)
         .unwrap_or(crate::stream::kind::Settings::default().tick_rate);
     let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
+    let pane_can_open = super::editor::file::PatchFile::open(&opts.patch, false).is_ok();
     let (mut live, load_error) = Live::open_safe(
         &opts.patch,
         backend,
         LiveOptions {
             audio: opts.audio,
             // The code pane watches the file: it reloads a clean buffer and evaluates it, and
-            // asks first when the buffer has unsaved changes.
-            watch: false,
+            // asks first when the buffer has unsaved changes. A file the pane cannot show is
+            // watched by `Live` itself, as before.
+            watch: opts.watch && !pane_can_open,
             capture_every,
             morph: opts.morph,
             trace: None,
@@ -135,7 +137,7 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         Ok(None) => {}
         Err(e) => session.notice(format!("{e} (left in place; autosave is off)")),
     }
-    if opts.watch {
+    if opts.watch && pane_can_open {
         session.watch_file();
     }
     session.type_later(opts.typed.clone());

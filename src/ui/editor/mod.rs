@@ -369,3 +369,71 @@ fn removed(edit: &Edit, neuron: &str) -> bool {
     for_each_removed(edit, &mut |n| hit |= n == neuron);
     hit
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::PortRef;
+    use crate::ui::state::PanelState;
+
+    /// Random text built from the language's pieces and awkward characters, and random cursor
+    /// positions: the plain functions never panic (no slicing inside a char, no line 0).
+    #[test]
+    fn no_text_or_cursor_panics() {
+        let pieces = [
+            "a",
+            "osc",
+            ".",
+            ":",
+            " ",
+            "<-",
+            "+=",
+            "#",
+            "~",
+            "2s",
+            "\n",
+            "é",
+            "€",
+            "0.5",
+            "-",
+            "\t",
+            "`",
+            "self.accum",
+            "sin",
+            "image",
+            "\r\n",
+            "",
+            "x.y.z",
+            "_one",
+        ];
+        let st = PanelState::default();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % n.max(1)
+        };
+        for _ in 0..2000 {
+            let len = next(12);
+            let text: String = (0..len).map(|_| pieces[next(pieces.len())]).collect();
+            let chars = text.chars().count();
+            let (a, b) = (next(chars + 2), next(chars + 2));
+            let _ = region::line_or_selection(&text, a, b);
+            let _ = region::paragraph(&text, a);
+            let _ = region::whole(&text);
+            for line in text.split('\n') {
+                let at = next(line.len() + 2);
+                let _ = complete::items(&complete::context(line, at), &st);
+                let _ = complete::hover(line, at);
+                let _ = sync::decl_name(line);
+                let _ = sync::row_target(line);
+            }
+            let t = PortRef::new("osc", "x");
+            let _ = sync::rewrite_row(&text, &t, Some("osc.x <- 1"));
+            let _ = sync::rewrite_row(&text, &t, None);
+            let _ = sync::remove_neuron(&text, "osc");
+            let _ = sync::insert_decl(&text, "osc : sin");
+        }
+    }
+}

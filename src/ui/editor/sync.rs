@@ -284,6 +284,47 @@ mod tests {
     }
 
     #[test]
+    fn live_values_of_scalar_outputs() {
+        use crate::stream::Kind;
+        use crate::ui::state::{NeuronInfo, PortInfo};
+        let out = |n: &str, port: &str, kind| PortInfo {
+            port: p(&format!("{n}.{port}")),
+            kind,
+        };
+        let mut st = PanelState::default();
+        for (name, outs) in [
+            ("lfo", vec![out("lfo", "out", Kind::Scalar)]),
+            (
+                "t",
+                vec![
+                    out("t", "ticks", Kind::Scalar),
+                    out("t", "seconds", Kind::Scalar),
+                ],
+            ),
+            ("osc", vec![out("osc", "out", Kind::Audio)]),
+        ] {
+            st.neurons.push(NeuronInfo {
+                name: name.into(),
+                ty: "sin",
+                inputs: Vec::new(),
+                outputs: outs,
+                core: false,
+                is_display: false,
+            });
+        }
+        st.scalars.insert("lfo.out".into(), 0.25);
+        st.scalars.insert("t.ticks".into(), 120.0);
+        st.scalars.insert("t.seconds".into(), 0.32);
+        assert_eq!(live_values(&st, "lfo").as_deref(), Some("0.250"));
+        assert_eq!(
+            live_values(&st, "t").as_deref(),
+            Some("ticks 120.000  seconds 0.320")
+        );
+        assert_eq!(live_values(&st, "osc"), None, "no scalar output");
+        assert_eq!(live_values(&st, "nobody"), None);
+    }
+
+    #[test]
     fn the_w_an_edit_leads_to() {
         let mut w = WMatrix::new();
         w.add_entry(&p("a.x"), &p("b.out"), 1.0);
