@@ -199,3 +199,77 @@ fn the_engine_meter_uses_the_thread_cpu_clock() {
     assert!(load.cpu_mean <= load.wall_mean * 1.05 + 2e-6, "{load:?}");
     live.stop();
 }
+
+/// The window's offer: a recovery file found at launch is shown in a small window; *Restore*
+/// puts its program (network and W) back and starts autosaving.
+#[test]
+fn the_window_offers_the_recovery_and_restore_puts_it_back() {
+    use dmm_synth::ui::session::Session;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    let dir = tempfile::tempdir().unwrap();
+    let patch = dir.path().join("perf.json");
+    std::fs::write(&patch, PATCH).unwrap();
+    // A program that differs from the file: the patch after the edits, saved as a crash would.
+    let original = Patch::parse(PATCH, "perf.json", &common::assets()).unwrap();
+    let (names, w) = expected(&original);
+    let m = {
+        let mut m = common::machine(&original);
+        for e in parse_edits_jsonl(EDITS).unwrap() {
+            m.submit(e.edit);
+        }
+        for _ in 0..20 {
+            m.tick(false).unwrap();
+        }
+        m
+    };
+    let program = Patch::from_running(&original.settings, None, m.network(), m.w());
+    let doc = serde_json::json!({
+        "tick": 20,
+        "saved_at": 0,
+        "program": serde_json::from_str::<serde_json::Value>(&program.to_json_string()).unwrap(),
+    });
+    std::fs::write(recovery_path(&patch), doc.to_string()).unwrap();
+
+    let opts = LiveOptions {
+        audio: false,
+        watch: false,
+        capture_every: 1,
+        morph: None,
+        trace: None,
+    };
+    let live = Live::open(&patch, Box::new(CpuBackend::new()), opts).unwrap();
+    let mut s = Session::new(live, Vec::new(), true);
+    s.offer_recovery(read_recovery(&patch).unwrap().expect("found"));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+    h.run();
+    assert!(h.query_by_label("Restore").is_some(), "the offer is shown");
+    h.get_by_label("Restore").click();
+    h.run();
+    assert!(!h.state().recovery_offered());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let snap = loop {
+        h.run();
+        if let Some(s) = h.state().live().engine().latest()
+            && s.net.neurons.iter().any(|n| n.name == "sub")
+        {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "not restored");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let got: Vec<(String, String)> = snap
+        .net
+        .neurons
+        .iter()
+        .map(|n| (n.name.clone(), format!("{:?}", n.spec)))
+        .collect();
+    assert_eq!(got, names);
+    assert_eq!(snap.w, w);
+    let live = h.into_state().into_live();
+    live.stop();
+    // Autosave was on after the answer, and a clean stop removed the file.
+    assert!(!recovery_path(&patch).exists());
+}
