@@ -11,7 +11,7 @@ impl Live {
     /// every neuron that stays keeps its state. An error changes nothing.
     pub fn apply_patch(&mut self, p: &Patch) -> Result<(), LiveError> {
         let mut ev = Vec::new();
-        let r = self.apply(p, &mut ev);
+        let r = self.apply(p, "evaluate the whole buffer", &mut ev);
         self.queued.extend(ev);
         r
     }

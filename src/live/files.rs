@@ -30,9 +30,11 @@ impl Live {
                     }
                     Report::Outcome { id, outcome } => {
                         let mut ev = Vec::new();
-                        self.track(id, &outcome, &mut ev);
+                        let reported = self.track(id, &outcome, &mut ev);
                         self.queued.extend(ev);
-                        self.queued.push(LiveEvent::Outcome { id, outcome });
+                        if !reported {
+                            self.queued.push(LiveEvent::Outcome { id, outcome });
+                        }
                     }
                     Report::Message(m) => self.queued.push(LiveEvent::Message(m)),
                 }
@@ -94,6 +96,10 @@ impl Live {
         let watcher = watch(path, self.opts.watch, &mut self.queued);
         self.file.path = path.to_path_buf();
         self.watcher = watcher;
+        // The scenes go with the patch (their sidecar beside the new file).
+        if self.perf.scenes.filled().contains(&true) {
+            self.save_scenes()?;
+        }
         Ok(())
     }
 
@@ -109,7 +115,8 @@ impl Live {
         p.path = Some(path.to_path_buf());
         let old_path = std::mem::replace(&mut self.file.path, path.to_path_buf());
         let mut ev = Vec::new();
-        if let Err(e) = self.apply(&p, &mut ev) {
+        let what = format!("open {}", super::file_name(path));
+        if let Err(e) = self.apply(&p, &what, &mut ev) {
             self.file.path = old_path;
             return Err(e);
         }
@@ -117,6 +124,7 @@ impl Live {
         self.file.last_text = text;
         self.watcher = None; // Before the new one: one watch at a time.
         self.watcher = watch(path, self.opts.watch, &mut self.queued);
+        self.load_scenes();
         Ok(())
     }
 }

@@ -21,10 +21,13 @@ pub mod autosave;
 mod buffer;
 mod files;
 pub mod headless;
+pub mod history;
+pub mod program;
 pub mod record;
 mod recovery;
 mod reload;
 mod safe;
+pub mod scenes;
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
@@ -58,6 +61,8 @@ pub enum LiveError {
     NoEngine(String),
     #[error("morph time {0} s: expected a finite number of seconds, 0 or more")]
     BadMorph(f64),
+    #[error("{0}")]
+    Scene(String),
     #[error("{path}: not saved: {why}")]
     Unsaveable { path: PathBuf, why: String },
     #[error(transparent)]
@@ -137,6 +142,8 @@ pub struct Live {
     /// Started silent because the file did not load (safe.rs); a good reload clears it.
     no_program: bool,
     autosave: autosave::Autosave,
+    /// History, requests on their way, scenes and the crossfader (`history`, `scenes`).
+    perf: history::Perform,
 }
 
 /// The open patch file, as last loaded or saved.
@@ -303,7 +310,7 @@ impl Live {
         );
         let mut queued = Vec::new();
         let watcher = watch(path, opts.watch, &mut queued);
-        Ok(Live {
+        let mut live = Live {
             file: PatchFile {
                 path: path.to_path_buf(),
                 comment: patch.comment.clone(),
@@ -323,7 +330,10 @@ impl Live {
             recording,
             no_program: false,
             autosave: autosave::Autosave::default(),
-        })
+            perf: Default::default(),
+        };
+        live.load_scenes();
+        Ok(live)
     }
 
     /// The engine: send edits, read the latest snapshot.
@@ -391,12 +401,16 @@ impl Live {
             match r {
                 Report::Message(m) => ev.push(LiveEvent::Message(m)),
                 Report::Outcome { id, outcome } => {
-                    self.track(id, &outcome, &mut ev);
-                    ev.push(LiveEvent::Outcome { id, outcome });
+                    if !self.track(id, &outcome, &mut ev) {
+                        ev.push(LiveEvent::Outcome { id, outcome });
+                    }
                 }
             }
         }
         self.advance_flight();
+        if let Err(e) = self.pump_crossfade() {
+            ev.push(LiveEvent::FileErrors(e.lines()));
+        }
         if self.watcher.as_ref().is_some_and(|w| w.changed()) {
             self.reloading.waiting = true;
         }

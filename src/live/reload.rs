@@ -22,13 +22,20 @@ pub(super) enum Flight {
 }
 
 impl Live {
-    /// Follows a reload batch's outcome.
-    pub(super) fn track(&mut self, id: u64, outcome: &EditOutcome, ev: &mut Vec<LiveEvent>) {
+    /// Follows a reload batch's outcome. Returns true when it reported a rejection as the file's
+    /// errors (then the outcome itself is not passed on: each error is reported once).
+    pub(super) fn track(
+        &mut self,
+        id: u64,
+        outcome: &EditOutcome,
+        ev: &mut Vec<LiveEvent>,
+    ) -> bool {
+        self.history_outcome(id, outcome);
         let Some(Flight::Sent { id: fid, later }) = &mut self.reloading.flight else {
-            return;
+            return false;
         };
         if *fid != id {
-            return;
+            return false;
         }
         match outcome {
             EditOutcome::Applied { tick } => {
@@ -48,8 +55,10 @@ impl Live {
                         .collect(),
                 ));
                 self.reloading.flight = None;
+                return true;
             }
         }
+        false
     }
 
     pub(super) fn advance_flight(&mut self) {
@@ -92,7 +101,8 @@ impl Live {
             Ok(mut p) => {
                 p.path = Some(path.clone());
                 self.file.last_text = text;
-                match self.apply(&p, ev) {
+                let what = format!("reload {}", file_name(&path));
+                match self.apply(&p, &what, ev) {
                     Ok(()) => {}
                     Err(e) => ev.push(LiveEvent::FileErrors(e.lines())),
                 }
@@ -101,7 +111,13 @@ impl Live {
     }
 
     /// Makes the running network `p`: through Self when the settings allow, else by a restart.
-    pub(super) fn apply(&mut self, p: &Patch, ev: &mut Vec<LiveEvent>) -> Result<(), LiveError> {
+    /// One history entry, `what`.
+    pub(super) fn apply(
+        &mut self,
+        p: &Patch,
+        what: &str,
+        ev: &mut Vec<LiveEvent>,
+    ) -> Result<(), LiveError> {
         let wanted = patch_with(
             p,
             &settings_for_rate(&p.settings, self.audio.sample_rate()),
@@ -119,19 +135,30 @@ impl Live {
             // A text row's own `~2s` overrides the global morph for that row.
             p.layout.apply_row_morphs(&mut d.now);
             let edits = d.len();
+            let before = self.program()?;
+            let mut id = None;
             if let Some(b) = d.batch_now() {
-                let id = self.engine().send(b);
-                self.reloading.flight = Some(Flight::Sent {
+                id = Some(self.engine().send(b));
+                self.reloading.flight = id.map(|id| Flight::Sent {
                     id,
                     later: d.batch_later(),
                 });
             } else if let Some(b) = d.batch_later() {
-                let id = self.engine().send(b);
-                self.reloading.flight = Some(Flight::Sent { id, later: None });
+                id = Some(self.engine().send(b));
+                self.reloading.flight = id.map(|id| Flight::Sent { id, later: None });
+            }
+            if let Some(id) = id {
+                self.record_sent(
+                    what,
+                    &before,
+                    d.now.iter().chain(&d.later).cloned().collect(),
+                    id,
+                );
             }
             ev.push(LiveEvent::Reloaded { edits, morph });
         } else {
             self.restart(&wanted)?;
+            self.forget_history();
             ev.push(LiveEvent::Message(Message {
                 tick: 0,
                 level: Level::Notice,

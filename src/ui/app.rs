@@ -57,7 +57,7 @@ pub struct WindowOptions {
 impl Default for WindowOptions {
     fn default() -> Self {
         WindowOptions {
-            patch: PathBuf::from("patches/default.json"),
+            patch: PathBuf::from("patches/default.dmm"),
             audio: true,
             watch: true,
             morph: None,

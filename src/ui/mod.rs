@@ -8,6 +8,7 @@ pub mod editor;
 pub mod gfx;
 pub mod keys;
 pub mod panel;
+pub mod perform;
 pub mod session;
 pub mod state;
 

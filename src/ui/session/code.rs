@@ -110,7 +110,14 @@ impl Session {
         for r in requests {
             match r {
                 Request::Edit(e) => {
-                    let id = self.live.send(e);
+                    let what = format!("evaluate: {}", super::super::perform::describe(&e));
+                    let id = match self.live.perform(&what, e) {
+                        Ok(id) => id,
+                        Err(err) => {
+                            self.st.push_log(Level::Error, err.to_string());
+                            continue;
+                        }
+                    };
                     self.code_ids.push_back(id);
                     if self.code_ids.len() > CODE_IDS {
                         self.code_ids.pop_front();

@@ -10,6 +10,7 @@ use super::editor::CodeEditor;
 use super::editor::script::TimedInput;
 use super::keys::{Action, shortcuts};
 use super::panel::{Editor, panel};
+use super::perform::{PerformUi, PerformView, describe, perform_keys, perform_panel};
 use super::state::{AudioMeter, PanelState};
 use crate::backend::Frame;
 use crate::engine::edits::{EditOutcome, TimedEdit};
@@ -55,6 +56,10 @@ pub struct Session {
     /// Whether the window should be fullscreen (the shell applies it).
     pub fullscreen: bool,
     pub prompt: Option<Prompt>,
+    /// The crossfader's controls.
+    pub perf: PerformUi,
+    /// The last frame sent a panel edit with a pointer button down (a drag goes on).
+    dragged: bool,
     pending: VecDeque<TimedEdit>,
     frames: u64,
     fps_window: (Instant, u64),
@@ -97,6 +102,8 @@ impl Session {
             show_panel,
             fullscreen: false,
             prompt: None,
+            perf: PerformUi::default(),
+            dragged: false,
             pending: pending.into(),
             frames: 0,
             fps_window: (Instant::now(), 0),
@@ -174,14 +181,17 @@ impl Session {
         for a in now {
             self.act(a);
         }
+        let mut played = perform_keys(ui.ctx());
         let mut edits = Vec::new();
         if self.show_panel {
-            let (st, ed) = (&mut self.st, &mut self.ed);
+            let view = PerformView::of(&self.live);
+            let (st, ed, perf) = (&mut self.st, &mut self.ed, &mut self.perf);
             egui::Panel::right("panel")
                 .default_size(PANEL_WIDTH)
                 .resizable(true)
                 .show(ui, |ui| {
                     ui.heading("dmm-synth");
+                    played.extend(perform_panel(ui, &view, perf));
                     edits = panel(ui, st, ed);
                 });
         }
@@ -202,12 +212,29 @@ impl Session {
             });
         let confirmed = self.prompt_ui(ui.ctx());
         self.recovery_ui(ui.ctx());
+        let dragging = ui.ctx().input(|i| i.pointer.any_down());
+        let mut sent = false;
         for e in edits {
             // The text follows the panel: the rows this edit touches are rewritten.
             if let Some(snap) = &self.latest {
                 self.code.panel_edit(&e, &snap.net, &snap.w);
             }
-            self.live.send(e);
+            // A knob being dragged is one history entry.
+            let r = if dragging && self.dragged {
+                self.live.perform_continued(&describe(&e), e)
+            } else {
+                self.live.perform(&describe(&e), e)
+            };
+            if let Err(err) = r {
+                self.st.push_log(Level::Error, err.to_string());
+            }
+            sent = true;
+        }
+        self.dragged = dragging && sent;
+        for a in played {
+            if let Err(err) = super::perform::apply(&mut self.live, a) {
+                self.st.push_log(Level::Error, err.to_string());
+            }
         }
         self.send_code(requests);
         if self.ed.reload_morph != self.live.morph_override()

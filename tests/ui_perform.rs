@@ -1,0 +1,130 @@
+//! The performing keys and panel on a real running `Live`, headless with egui_kittest: a panel
+//! edit is one history entry with a log line, Ctrl+Z / Ctrl+Shift+Z undo and redo it through
+//! Self, a click in the history list goes there, Ctrl+Shift+N / Ctrl+N store and recall scenes.
+
+use dmm_synth::backend::cpu::CpuBackend;
+use dmm_synth::engine::PortRef;
+use dmm_synth::live::{Live, LiveOptions};
+use dmm_synth::ui::session::Session;
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const PATCH: &str = r#"{
+  "settings": { "tick_rate": 100, "sample_rate": 1600 },
+  "neurons": { "k": { "type": "one" }, "x": { "type": "identity" } },
+  "weights": { "x.in": { "k.out": 1 } }
+}"#;
+
+fn p(s: &str) -> PortRef {
+    PortRef::parse(s).expect("port")
+}
+
+fn open(path: &Path) -> Session {
+    let o = LiveOptions {
+        audio: false,
+        watch: false,
+        capture_every: 1,
+        morph: Some(0.0),
+        trace: None,
+    };
+    let live = Live::open(path, Box::new(CpuBackend::new()), o).unwrap_or_else(|e| panic!("{e}"));
+    Session::new(live, Vec::new(), true)
+}
+
+fn run_until(h: &mut Harness<'_, Session>, what: &str, done: impl Fn(&Session) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        h.run();
+        if done(h.state()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn weight(s: &Session) -> Option<f64> {
+    s.latest().map(|l| l.w.get(&p("x.in"), &p("k.out")))
+}
+
+fn log_has(s: &Session, needle: &str) -> bool {
+    s.st.log.iter().any(|l| l.text.contains(needle))
+}
+
+#[test]
+fn panel_edits_undo_redo_history_clicks_and_scene_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p.json");
+    std::fs::write(&path, PATCH).expect("write");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 900.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), open(&path));
+    run_until(&mut h, "a snapshot", |s| {
+        s.latest().is_some_and(|l| l.tick > 2)
+    });
+
+    // Scene 1 is the start.
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Num1);
+    run_until(&mut h, "scene stored", |s| log_has(s, "stored scene 1"));
+    assert!(dir.path().join("p.scenes.json").exists());
+
+    // A panel edit: one entry, one log line.
+    {
+        let s = h.state_mut();
+        s.ed.target = Some(p("x.in"));
+        s.ed.source = Some(p("k.out"));
+        s.ed.weight = 0.25;
+        s.ed.weight_text = "0.25".into();
+    }
+    h.run();
+    h.get_by_label("Set weight").click();
+    run_until(&mut h, "the edit", |s| weight(s) == Some(0.25));
+    assert_eq!(h.state().live().history().entries().len(), 1);
+    assert!(log_has(h.state(), "x.in <- 0.25 k.out"));
+
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    run_until(&mut h, "undo", |s| weight(s) == Some(1.0));
+    assert!(log_has(h.state(), "undo: x.in <- 0.25 k.out"));
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    run_until(&mut h, "redo", |s| weight(s) == Some(0.25));
+    assert_eq!(h.state().live().history().head(), 1);
+
+    // A click on "start" in the history list goes back there.
+    h.get_by_label("  start").click();
+    run_until(&mut h, "history click", |s| weight(s) == Some(1.0));
+    assert_eq!(h.state().live().history().head(), 0);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    run_until(&mut h, "redo again", |s| weight(s) == Some(0.25));
+
+    // Ctrl+1 recalls scene 1 (the start) as one more entry.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Num1);
+    run_until(&mut h, "recall", |s| weight(s) == Some(1.0));
+    assert_eq!(h.state().live().history().entries().len(), 2);
+    assert!(log_has(h.state(), "recall scene 1"));
+    // An empty slot says so in the log and changes nothing.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Num5);
+    h.run();
+    assert!(log_has(h.state(), "scene 5 is empty"));
+    h.state_mut();
+    let s = h.into_state();
+    s.into_live().stop();
+}
+
+#[test]
+fn the_readme_lists_every_performing_key() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    for (keys, _) in dmm_synth::ui::perform::PERFORM_KEYS {
+        assert!(
+            readme.contains(&format!("| {keys} |")),
+            "README's shortcut table lacks {keys}"
+        );
+    }
+    assert!(
+        readme.contains("## Performing"),
+        "README has a Performing section"
+    );
+}
