@@ -238,7 +238,15 @@ impl Writer {
                             edit,
                         })
                         .map_err(|e| io(&self.dir)(std::io::Error::other(e)))?;
-                        writeln!(files.edits, "{line}").map_err(io(&self.dir))?;
+                        // A non-finite number (which the engine rejects anyway) is written
+                        // as `null` and would not parse back: keep it as a comment, so
+                        // `render --edits` still reads the file.
+                        if serde_json::from_str::<TimedEdit>(&line).is_ok() {
+                            writeln!(files.edits, "{line}").map_err(io(&self.dir))?;
+                        } else {
+                            writeln!(files.edits, "// not replayable (rejected): {line}")
+                                .map_err(io(&self.dir))?;
+                        }
                         self.edits += 1;
                     }
                     TapItem::Block { left, right, .. } => {
@@ -471,5 +479,24 @@ impl super::Live {
             level,
             text,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::edits::{Edit, TimedEdit};
+
+    #[test]
+    fn a_non_finite_edit_does_not_parse_back() {
+        let e = TimedEdit {
+            tick: 3,
+            edit: Edit::set("a.x", "b.out", f64::NAN).unwrap(),
+        };
+        let line = serde_json::to_string(&e);
+        let back = line
+            .as_ref()
+            .ok()
+            .map(|l| serde_json::from_str::<TimedEdit>(l).is_ok());
+        assert_eq!(back, Some(false), "{line:?}");
     }
 }
