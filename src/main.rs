@@ -11,6 +11,9 @@ use dmm_synth::control::send::{Selection, select, send_eval};
 use dmm_synth::control::{ControlOptions, DEFAULT_OSC_PORT};
 use dmm_synth::engine::Level;
 use dmm_synth::engine::edits::parse_edits_jsonl;
+use dmm_synth::live::LiveOptions;
+use dmm_synth::live::headless::play_and_record;
+use dmm_synth::live::record::RecordOptions;
 use dmm_synth::patch::{Patch, budget, one_line};
 use dmm_synth::render::{RenderOptions, render};
 use dmm_synth::ui::editor::script::parse_script;
@@ -97,6 +100,12 @@ struct PlayArgs {
     /// (CH 0: any channel; SECONDS: smoothing). Repeatable; implies --midi.
     #[arg(long, value_name = "SPEC")]
     midi_map: Vec<String>,
+    /// Record from the first tick into this folder (Ctrl+R records from any moment).
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Restore the program a crash left in NAME.recover.json without asking.
+    #[arg(long)]
+    restore: bool,
 }
 
 /// The OSC settings from the flags.
@@ -182,6 +191,8 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         panel: !a.hide_panel,
         notes: Vec::new(),
         control,
+        record: a.record,
+        restore: a.restore,
     };
     let (backend, note) = backend::create(a.backend)?;
     if let Some(note) = note {
@@ -209,6 +220,31 @@ enum Command {
     Types,
     /// List GPU adapters (name, API, device type) and audio output devices.
     Info,
+    /// Play a patch without a window and record it into a folder that `render --edits` replays.
+    Record(RecordArgs),
+}
+
+#[derive(clap::Args)]
+struct RecordArgs {
+    patch: PathBuf,
+    /// The recording folder (start.json, edits.jsonl, audio.wav, frames, meta.json).
+    #[arg(long)]
+    out: PathBuf,
+    /// Stop after this many seconds of engine time (default: until the process is stopped).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Timed edit requests to send while playing, one JSON object per line with a "tick" field.
+    #[arg(long)]
+    edits: Option<PathBuf>,
+    /// Display frames per second to keep (0: none).
+    #[arg(long, default_value_t = 15.0)]
+    fps: f64,
+    /// Do not open the sound card (null sink paced by the wall clock).
+    #[arg(long)]
+    no_audio: bool,
+    /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
 }
 
 #[derive(clap::Args)]
@@ -330,7 +366,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
             info();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Record(args) => record_cmd(args),
     }
+}
+
+/// `record`: headless play with a recording; prints the command that replays it.
+fn record_cmd(a: RecordArgs) -> Result<ExitCode> {
+    if let Some(s) = a.seconds
+        && !(s.is_finite() && s >= 0.0)
+    {
+        bail!("--seconds {s}: expected a finite number of seconds, 0 or more");
+    }
+    let edits = match &a.edits {
+        Some(p) => read_edits(p)?,
+        None => Vec::new(),
+    };
+    let (backend, note) = backend::create(a.backend)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    let opts = LiveOptions {
+        audio: !a.no_audio,
+        watch: false,
+        capture_every: 0,
+        morph: None,
+        trace: None,
+    };
+    let rec = RecordOptions {
+        frames_per_second: a.fps,
+        ..RecordOptions::new(&a.out)
+    };
+    let summary = play_and_record(&a.patch, backend, opts, &rec, edits, a.seconds, |l| {
+        eprintln!("{}", one_line(l))
+    })
+    .map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
+    println!(
+        "recorded {} ticks, {} edit(s), {} frame(s) into {}",
+        summary.ticks,
+        summary.edits,
+        summary.frames,
+        summary.dir.display()
+    );
+    println!("replay: {}", summary.render);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `check`: every error of every file, one line each; exit 1 if any file has one.

@@ -111,6 +111,20 @@ fn session_edits_saves_opens_mutes_and_hides() {
     h.run();
     assert!(!stats.muted(), "Ctrl+. again un-mutes");
 
+    // Ctrl+Shift+. mutes and blacks the picture; again brings both back.
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Period);
+    h.run();
+    assert!(stats.muted(), "Ctrl+Shift+. mutes");
+    assert!(h.state().blackout);
+    assert!(
+        h.query_by_label("display show").is_none(),
+        "picture blacked out"
+    );
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Period);
+    h.run();
+    assert!(!stats.muted(), "Ctrl+Shift+. again un-mutes");
+    assert!(h.query_by_label("display show").is_some(), "picture back");
+
     // Ctrl+S saves the running network (with the new weight) and clears the mark.
     h.key_press_modifiers(Modifiers::COMMAND, Key::S);
     h.run();

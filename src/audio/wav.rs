@@ -1,5 +1,5 @@
-//! A stereo 32-bit float WAV sink (hound). The header is rewritten on `finish`; blocks are written
-//! as they come.
+//! A stereo 32-bit float WAV sink (hound). Blocks are written as they come; the header is
+//! rewritten on `flush` and `finish`.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -29,6 +29,12 @@ impl WavSink {
             self.writer.write_sample(r)?;
         }
         Ok(())
+    }
+
+    /// Writes what is buffered and rewrites the header: the file is a valid WAV up to here,
+    /// whatever happens to the process next.
+    pub fn flush(&mut self) -> Result<(), hound::Error> {
+        self.writer.flush()
     }
 
     pub fn finish(self) -> Result<(), hound::Error> {

@@ -190,6 +190,11 @@ impl Machine {
         self.backend
     }
 
+    /// The seed of every noise neuron.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     pub fn backend_name(&self) -> String {
         self.backend.name()
     }

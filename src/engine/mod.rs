@@ -4,8 +4,10 @@ pub mod edits;
 mod log;
 pub mod machine;
 mod matrix;
+pub mod meter;
 mod schedule;
 pub mod staging;
+pub mod tap;
 pub mod thread;
 
 pub use crate::neurons::{Network, WeightError};

@@ -7,6 +7,8 @@
 
 use super::edits::{Edit, EditOutcome};
 use super::machine::{EngineError, Machine, Message};
+use super::meter::{TickLoad, TickMeter, TickTimer};
+use super::tap::{ActiveTap, Tap};
 use crate::audio::output::AudioFeed;
 use crate::backend::{BackendError, Frame};
 use crate::neurons::network::Network;
@@ -57,6 +59,8 @@ pub struct Snapshot {
     pub nonfinite: BTreeMap<String, u64>,
     /// Wall time of the last tick, seconds.
     pub tick_seconds: f64,
+    /// Tick costs over the last second (engine thread CPU clock and wall time).
+    pub load: TickLoad,
 }
 
 /// One tick's scalar outputs, for a trace writer (`spawn_traced`).
@@ -88,6 +92,8 @@ pub struct EngineHandle {
     /// Trace rows that did not fit the trace channel (0 when the reader keeps up).
     pub dropped_trace: Arc<AtomicU64>,
     pace_name: &'static str,
+    /// Installs (Some) or removes (None) a recording tap before the next tick.
+    tap: Sender<Option<Tap>>,
     stop: Arc<AtomicBool>,
     join: Option<JoinHandle<Joined>>,
 }
@@ -99,6 +105,11 @@ impl EngineHandle {
         // The receiver lives as long as the thread; after a stop the edit has nowhere to go.
         let _ = self.edits.send((id, edit));
         id
+    }
+
+    /// Installs a recording tap before the next tick (replacing any), or removes it (None).
+    pub fn set_tap(&self, tap: Option<Tap>) {
+        let _ = self.tap.send(tap);
     }
 
     /// The newest snapshot, if one has been published.
@@ -146,12 +157,27 @@ pub fn spawn(machine: Machine, pace: Pace, capture_every: u64) -> EngineHandle {
 /// Like `spawn`, also sending every tick's scalars to `trace` (never blocking: rows that do
 /// not fit are counted in `dropped_trace`).
 pub fn spawn_traced(
+    machine: Machine,
+    pace: Pace,
+    capture_every: u64,
+    trace: Option<Sender<TraceRow>>,
+) -> EngineHandle {
+    spawn_tapped(machine, pace, capture_every, trace, None)
+}
+
+/// Like `spawn_traced`, with a recording tap installed before the first tick.
+pub fn spawn_tapped(
     mut machine: Machine,
     mut pace: Pace,
     capture_every: u64,
     trace: Option<Sender<TraceRow>>,
+    tap: Option<Tap>,
 ) -> EngineHandle {
     let (edit_tx, edit_rx) = unbounded::<(u64, Edit)>();
+    let (tap_tx, tap_rx) = unbounded::<Option<Tap>>();
+    if tap.is_some() {
+        let _ = tap_tx.send(tap);
+    }
     let (report_tx, report_rx) = unbounded();
     let (audio_tx, audio_rx) = bounded(64);
     let latest = Arc::new(Mutex::new(None));
@@ -170,6 +196,7 @@ pub fn spawn_traced(
         .spawn(move || {
             let ctx = Loop {
                 edit_rx,
+                tap_rx,
                 report_tx,
                 audio_tx,
                 latest: latest2,
@@ -211,6 +238,7 @@ pub fn spawn_traced(
         dropped_audio: dropped,
         dropped_trace,
         pace_name,
+        tap: tap_tx,
         stop,
         join: Some(join),
     }
@@ -218,6 +246,7 @@ pub fn spawn_traced(
 
 struct Loop {
     edit_rx: Receiver<(u64, Edit)>,
+    tap_rx: Receiver<Option<Tap>>,
     report_tx: Sender<Report>,
     audio_tx: Sender<(Vec<f32>, Vec<f32>)>,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
@@ -243,6 +272,8 @@ impl Loop {
         let mut ids: BTreeMap<u64, u64> = BTreeMap::new();
         let mut names: Option<(Arc<Network>, Arc<Vec<String>>)> = None;
         let (mut last_cb, mut last_cb_at, mut stalled) = (0u64, Instant::now(), false);
+        let mut tap: Option<ActiveTap> = None;
+        let mut meter = TickMeter::default();
         while !self.stop.load(Ordering::Relaxed) {
             if let Pace::Audio(feed) = pace {
                 if feed.abandoned() {
@@ -269,15 +300,22 @@ impl Loop {
                     }
                 }
             }
+            for t in self.tap_rx.try_iter() {
+                tap = t.and_then(|t| ActiveTap::start(t, machine));
+            }
+            let tick = machine.tick_count();
             for (id, edit) in self.edit_rx.try_iter() {
+                if tap.as_ref().is_some_and(|t| !t.edit(tick, &edit)) {
+                    tap = None;
+                }
                 ids.insert(machine.submit(edit), id);
             }
-            let t0 = Instant::now();
-            let capture =
-                self.capture_every > 0 && machine.tick_count().is_multiple_of(self.capture_every);
-            let tick = machine.tick_count();
+            let timer = TickTimer::start();
+            let capture = (self.capture_every > 0 && tick.is_multiple_of(self.capture_every))
+                || tap.as_ref().is_some_and(|t| t.wants_frames(tick));
             let out = machine.tick(capture)?;
-            let tick_seconds = t0.elapsed().as_secs_f64();
+            let (cpu, tick_seconds) = timer.stop();
+            meter.add(cpu, tick_seconds);
             if let Pace::Audio(feed) = pace {
                 feed.push_block(&out.left, &out.right);
             }
@@ -289,6 +327,11 @@ impl Loop {
                 Err(TrySendError::Full(_)) => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                 }
+            }
+            if let Some(t) = &tap
+                && !t.outputs(tick, machine.outputs(), machine.network())
+            {
+                tap = None;
             }
             if let Some(tx) = &self.trace {
                 let net = machine.network();
@@ -316,7 +359,7 @@ impl Loop {
                 let _ = self.report_tx.send(Report::Outcome { id, outcome });
             }
             if capture || self.capture_every == 0 {
-                self.publish(machine, capture, &backend, tick_seconds);
+                self.publish(machine, capture, &backend, tick_seconds, meter.load());
             }
             if stalled {
                 std::thread::sleep(tick_dt);
@@ -332,7 +375,14 @@ impl Loop {
         Ok(())
     }
 
-    fn publish(&self, machine: &Machine, capture: bool, backend: &str, tick_seconds: f64) {
+    fn publish(
+        &self,
+        machine: &Machine,
+        capture: bool,
+        backend: &str,
+        tick_seconds: f64,
+        load: TickLoad,
+    ) {
         // Never wait for a reader: skip this publication if the lock is busy.
         if let Ok(mut slot) = self.latest.try_lock() {
             let out = machine.outputs();
@@ -356,6 +406,7 @@ impl Loop {
                 frames,
                 nonfinite: machine.nonfinite_counts().clone(),
                 tick_seconds,
+                load,
             }));
         }
     }

@@ -69,6 +69,9 @@ impl Live {
     }
 
     pub(super) fn write(&mut self, path: &Path) -> Result<(), LiveError> {
+        if self.no_program {
+            return Err(LiveError::NoProgram(self.file.path.clone()));
+        }
         let (patch, _) = self.running_text()?;
         let text = patch.to_string_for(path); // the text language for .dmm, else JSON
         if let Some(why) = patch.unsaveable() {

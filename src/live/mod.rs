@@ -17,25 +17,30 @@
 //!   `{"tick":t,"scalars":{...}}` lines (the shape `render` writes) by a writer thread, so the
 //!   engine never waits on the disk. After an engine restart the tick numbers go on counting.
 
+pub mod autosave;
 mod buffer;
 mod files;
+pub mod headless;
 pub mod history;
 pub mod program;
+pub mod record;
 mod recovery;
 mod reload;
+mod safe;
 pub mod scenes;
 
 use crate::audio::output::AudioOutput;
 use crate::backend::Backend;
 use crate::engine::edits::{Edit, EditOutcome};
 use crate::engine::machine::{EngineError, Machine, Message};
-use crate::engine::thread::{EngineHandle, Pace, Report, spawn_traced};
+use crate::engine::thread::{EngineHandle, Pace, Report, spawn_tapped};
 use crate::neurons::AssetDirs;
 use crate::patch::watch::{PatchWatcher, WatchError};
 use crate::patch::{Patch, PatchErrors, one_line};
 use crate::stream::kind::Settings;
 use crate::trace::TraceThread;
 use files::watch;
+use record::{RecordOptions, Recording};
 use reload::Flight;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +65,12 @@ pub enum LiveError {
     Scene(String),
     #[error("{path}: not saved: {why}")]
     Unsaveable { path: PathBuf, why: String },
+    #[error(transparent)]
+    Record(#[from] record::RecordError),
+    #[error(
+        "{0}: nothing is playing yet (the file did not load): fix its errors and save it, or open another patch"
+    )]
+    NoProgram(PathBuf),
 }
 
 impl LiveError {
@@ -126,6 +137,11 @@ pub struct Live {
     /// Events found while doing something else (a restart, a save), for the next `poll`.
     queued: Vec<LiveEvent>,
     trace: Option<TraceThread>,
+    /// The recording in progress (record.rs).
+    recording: Option<Recording>,
+    /// Started silent because the file did not load (safe.rs); a good reload clears it.
+    no_program: bool,
+    autosave: autosave::Autosave,
     /// History, requests on their way, scenes and the crossfader (`history`, `scenes`).
     perf: history::Perform,
     /// Outside inputs (OSC, MIDI) driven on every `poll` (see `crate::control`).
@@ -208,6 +224,17 @@ pub(super) fn compatible(a: &Settings, b: &Settings) -> bool {
     a.tick_rate == b.tick_rate && a.sample_rate == b.sample_rate && a.image_size == b.image_size
 }
 
+/// Reads and checks a patch file.
+pub(super) fn load(path: &Path) -> Result<(String, Patch), LiveError> {
+    let text = read(path)?;
+    let patch = Patch::parse(
+        &text,
+        &path.display().to_string(),
+        &AssetDirs::for_patch(path),
+    )?;
+    Ok((text, patch))
+}
+
 pub(super) fn read(path: &Path) -> Result<String, LiveError> {
     std::fs::read_to_string(path).map_err(|err| LiveError::Io {
         path: path.to_path_buf(),
@@ -228,12 +255,29 @@ impl Live {
         backend: Box<dyn Backend>,
         opts: LiveOptions,
     ) -> Result<Live, LiveError> {
-        let text = read(path)?;
-        let patch = Patch::parse(
-            &text,
-            &path.display().to_string(),
-            &AssetDirs::for_patch(path),
-        )?;
+        Live::open_recording(path, backend, opts, None)
+    }
+
+    /// Like `open`, recording from the first tick when `record` is given (see record.rs).
+    pub fn open_recording(
+        path: &Path,
+        backend: Box<dyn Backend>,
+        opts: LiveOptions,
+        record: Option<RecordOptions>,
+    ) -> Result<Live, LiveError> {
+        let (text, patch) = load(path)?;
+        Live::start(path, text, patch, backend, opts, record)
+    }
+
+    /// Starts the instrument on `patch` (the file's `text`).
+    fn start(
+        path: &Path,
+        text: String,
+        patch: Patch,
+        backend: Box<dyn Backend>,
+        opts: LiveOptions,
+        record: Option<RecordOptions>,
+    ) -> Result<Live, LiveError> {
         let mut audio = AudioOutput::open(opts.audio);
         let run = patch_with(
             &patch,
@@ -258,11 +302,20 @@ impl Live {
             Some(f) => Pace::Audio(f),
             None => Pace::WallClock,
         };
-        let engine = spawn_traced(
+        let (recording, tap) = match &record {
+            Some(r) => {
+                let (rec, tap) =
+                    Recording::start(r, run.settings.tick_rate, patch.comment.clone())?;
+                (Some(rec), Some(tap))
+            }
+            None => (None, None),
+        };
+        let engine = spawn_tapped(
             machine,
             pace,
             opts.capture_every,
             trace.as_ref().map(|t| t.tx.clone()),
+            tap,
         );
         let mut queued = Vec::new();
         let watcher = watch(path, opts.watch, &mut queued);
@@ -283,6 +336,9 @@ impl Live {
             recovery: Recovery::default(),
             queued,
             trace,
+            recording,
+            no_program: false,
+            autosave: autosave::Autosave::default(),
             perf: Default::default(),
             controls: Vec::new(),
         };
@@ -385,6 +441,8 @@ impl Live {
         if !self.recovery.said_stopped && self.engine().finished() {
             self.recover(&mut ev);
         }
+        self.poll_recording(&mut ev);
+        self.autosave_tick(&mut ev);
         ev
     }
 
@@ -412,6 +470,13 @@ impl Live {
         self.watcher = None;
         if let Some(t) = self.trace.take() {
             let _ = t.finish();
+        }
+        if let Some(r) = self.recording.take() {
+            let _ = r.finish();
+        }
+        // A clean exit: nothing to recover next time.
+        if self.autosave.enabled {
+            self.discard_recovery();
         }
     }
 }

@@ -175,6 +175,7 @@ impl Live {
         self.file.settings = p.settings.clone();
         self.file.base = p.clone();
         self.file.dirty.store(false, Ordering::Relaxed);
+        self.no_program = false;
         Ok(())
     }
 }

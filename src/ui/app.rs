@@ -9,6 +9,7 @@ use super::session::Session;
 use crate::backend::Backend;
 use crate::engine::edits::TimedEdit;
 use crate::engine::machine::Level;
+use crate::live::autosave::read_recovery;
 use crate::live::{Live, LiveOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +50,10 @@ pub struct WindowOptions {
     pub notes: Vec<String>,
     /// OSC in and out (`crate::control`).
     pub control: crate::control::ControlOptions,
+    /// Record from the first tick into this folder (`--record`).
+    pub record: Option<PathBuf>,
+    /// Restore the recovery file a crash left, without asking (`--restore`).
+    pub restore: bool,
 }
 
 impl Default for WindowOptions {
@@ -65,6 +70,8 @@ impl Default for WindowOptions {
             control: crate::control::ControlOptions::default(),
             size: [1280, 800],
             panel: true,
+            record: None,
+            restore: false,
         }
     }
 }
@@ -93,12 +100,13 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
     let event_loop = EventLoop::new().map_err(|e| UiError::NoDisplay(e.to_string()))?;
     // A frame is captured often enough for the window's frame rate, and on every tick a
     // capture request or a slow patch needs.
+    // A patch that does not load still opens the window (safe start): silent until it does.
     let tick_rate = crate::patch::Patch::load(&opts.patch)
         .map(|p| p.settings.tick_rate)
-        .map_err(|e| UiError::Patch(e.to_string()))?;
+        .unwrap_or(crate::stream::kind::Settings::default().tick_rate);
     let capture_every = (tick_rate / FRAME_RATE).floor().max(1.0) as u64;
     let pane_can_open = super::editor::file::PatchFile::open(&opts.patch, false).is_ok();
-    let mut live = Live::open(
+    let (mut live, load_error) = Live::open_safe(
         &opts.patch,
         backend,
         LiveOptions {
@@ -111,16 +119,44 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
             morph: opts.morph,
             trace: None,
         },
+        opts.record
+            .as_deref()
+            .map(crate::live::record::RecordOptions::new),
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
     let control_notes = crate::control::start(&mut live, &opts.control);
+    // A recovery file left by a crash is offered (or restored with --restore); autosaving
+    // starts once that is settled, so the offer is not overwritten.
+    let recovered = read_recovery(&opts.patch);
+    let none_found = matches!(recovered, Ok(None));
+    live.set_autosave(none_found);
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
+    match recovered {
+        Ok(Some(r)) => {
+            session.offer_recovery(r);
+            if opts.restore {
+                session.answer_recovery(true);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => session.notice(format!("{e} (left in place; autosave is off)")),
+    }
     if opts.watch && pane_can_open {
         session.watch_file();
     }
     session.type_later(opts.typed.clone());
     for n in opts.notes.iter().chain(&control_notes) {
         session.notice(n.clone());
+    }
+    if let Some(e) = load_error {
+        session.start_errors(e.lines());
+    }
+    if let Some(d) = session.live().recording() {
+        let line = format!(
+            "recording into {} from the first tick (Ctrl+R stops)",
+            d.display()
+        );
+        session.notice(line);
     }
     let mut app = App {
         capture: opts.capture.clone(),

@@ -11,6 +11,8 @@ pub enum Action {
     Save,
     SaveAs,
     Open,
+    ToggleRecord,
+    Blackout,
     ToggleEditor,
     Regenerate,
 }
@@ -42,6 +44,11 @@ pub const SHORTCUTS: &[(&str, Action, &str)] = &[
         "mute / unmute the sound at once (panic button)",
     ),
     (
+        "Ctrl+Shift+.",
+        Action::Blackout,
+        "panic for both: mute the sound and black the picture (again to undo)",
+    ),
+    (
         "Ctrl+S",
         Action::Save,
         "save the code buffer (atomic, keeps NAME.bak; a .dmm byte for byte, a .json as JSON)",
@@ -51,6 +58,11 @@ pub const SHORTCUTS: &[(&str, Action, &str)] = &[
         "Ctrl+O",
         Action::Open,
         "open another patch (asks for a path)",
+    ),
+    (
+        "Ctrl+R",
+        Action::ToggleRecord,
+        "start / stop recording into recordings/ next to the patch",
     ),
     ("Ctrl+E", Action::ToggleEditor, "show / hide the code pane"),
     (
@@ -72,6 +84,10 @@ pub fn shortcuts(ctx: &egui::Context) -> Vec<Action> {
         (KeyboardShortcut::new(cmd_shift, Key::S), Action::SaveAs),
         (KeyboardShortcut::new(cmd_shift, Key::R), Action::Regenerate),
         (
+            KeyboardShortcut::new(cmd_shift, Key::Period),
+            Action::Blackout,
+        ),
+        (
             KeyboardShortcut::new(Modifiers::COMMAND, Key::E),
             Action::ToggleEditor,
         ),
@@ -82,6 +98,10 @@ pub fn shortcuts(ctx: &egui::Context) -> Vec<Action> {
         (
             KeyboardShortcut::new(Modifiers::COMMAND, Key::O),
             Action::Open,
+        ),
+        (
+            KeyboardShortcut::new(Modifiers::COMMAND, Key::R),
+            Action::ToggleRecord,
         ),
         (
             KeyboardShortcut::new(Modifiers::COMMAND, Key::Period),

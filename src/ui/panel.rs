@@ -571,6 +571,43 @@ pub fn hot_reload(ui: &mut Ui, ed: &mut Editor) {
     }
 }
 
+/// Engine tick cost against the budget: mean and max over the last second on the engine
+/// thread's CPU clock (the last tick's wall time until a second has passed).
+fn engine_meter(ui: &mut Ui, m: &super::state::Meters) {
+    let b = m.tick_budget;
+    let pct = |x: f64| if b > 0.0 { x / b * 100.0 } else { 0.0 };
+    let l = &m.load;
+    let (mean, text) = if l.ticks > 0 {
+        let clock = if l.thread_clock { "cpu" } else { "wall" };
+        (
+            l.cpu_mean,
+            format!(
+                "{clock} mean {:.2} ms ({:.0}%), max {:.2} ms ({:.0}%) of {:.2} ms",
+                l.cpu_mean * 1e3,
+                pct(l.cpu_mean),
+                l.cpu_max * 1e3,
+                pct(l.cpu_max),
+                b * 1e3
+            ),
+        )
+    } else {
+        (
+            m.tick_seconds,
+            format!(
+                "{:.2} ms ({:.0}% of {:.2} ms)",
+                m.tick_seconds * 1e3,
+                pct(m.tick_seconds),
+                b * 1e3
+            ),
+        )
+    };
+    ui.add(
+        egui::ProgressBar::new((pct(mean) / 100.0).clamp(0.0, 1.0) as f32)
+            .desired_width(220.0)
+            .text(text),
+    );
+}
+
 pub fn meters(ui: &mut Ui, st: &PanelState) {
     let m = &st.meters;
     egui::Grid::new("meters").num_columns(2).show(ui, |ui| {
@@ -578,24 +615,14 @@ pub fn meters(ui: &mut Ui, st: &PanelState) {
         ui.label(format!("{}", m.tick));
         ui.end_row();
         ui.label("engine tick");
-        let load = if m.tick_budget > 0.0 {
-            m.tick_seconds / m.tick_budget
-        } else {
-            0.0
-        };
-        ui.add(
-            egui::ProgressBar::new(load.clamp(0.0, 1.0) as f32)
-                .desired_width(220.0)
-                .text(format!(
-                    "{:.2} ms ({:.0}% of {:.2} ms)",
-                    m.tick_seconds * 1e3,
-                    load * 100.0,
-                    m.tick_budget * 1e3
-                )),
-        );
+        engine_meter(ui, m);
         ui.end_row();
-        ui.label("frames/s");
-        ui.label(format!("{:.1}", m.frames_per_second));
+        ui.label("window frame");
+        ui.label(format!(
+            "{:.1} frames/s, longest {:.1} ms",
+            m.frames_per_second,
+            m.frame_max_seconds * 1e3
+        ));
         ui.end_row();
         ui.label("audio");
         match &m.audio {

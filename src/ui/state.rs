@@ -50,6 +50,10 @@ pub struct Meters {
     pub tick_budget: f64,
     /// Window frames drawn per second.
     pub frames_per_second: f64,
+    /// The longest gap between two window frames in the last second, seconds.
+    pub frame_max_seconds: f64,
+    /// Engine tick costs over the last second (CPU clock of the engine thread).
+    pub load: crate::engine::meter::TickLoad,
     pub audio: Option<AudioMeter>,
     /// NaN/Inf values replaced by 0 so far, by neuron.
     pub nonfinite: Vec<(String, u64)>,
@@ -110,6 +114,7 @@ impl PanelState {
             .extend(snap.scalars.iter().map(|(k, v)| (k.clone(), *v)));
         self.meters.tick = snap.tick;
         self.meters.tick_seconds = snap.tick_seconds;
+        self.meters.load = snap.load;
         self.meters.tick_budget = 1.0 / net.settings.tick_rate;
         self.meters.nonfinite = snap
             .nonfinite

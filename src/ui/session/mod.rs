@@ -4,6 +4,7 @@
 //! it headless with egui_kittest on a real `Live`.
 
 mod code;
+mod recover;
 
 use super::editor::CodeEditor;
 use super::editor::script::TimedInput;
@@ -62,6 +63,14 @@ pub struct Session {
     pending: VecDeque<TimedEdit>,
     frames: u64,
     fps_window: (Instant, u64),
+    /// Why the patch did not load at launch, shown where the picture would be until one loads.
+    waiting: Vec<String>,
+    /// A recovery file on offer (recover.rs).
+    recovery: Option<crate::live::autosave::Recovered>,
+    last_frame_at: Option<Instant>,
+    frame_gap_max: f64,
+    /// Ctrl+Shift+.: sound muted and picture black until pressed again.
+    pub blackout: bool,
 }
 
 impl Session {
@@ -98,11 +107,29 @@ impl Session {
             pending: pending.into(),
             frames: 0,
             fps_window: (Instant::now(), 0),
+            waiting: Vec::new(),
+            recovery: None,
+            last_frame_at: None,
+            frame_gap_max: 0.0,
+            blackout: false,
         }
     }
 
     pub fn live(&self) -> &Live {
         &self.live
+    }
+
+    /// The patch did not load at launch: log its errors and show them over the (silent) picture
+    /// until a program loads.
+    pub fn start_errors(&mut self, lines: Vec<String>) {
+        for l in &lines {
+            self.st.push_log(Level::Error, l.clone());
+        }
+        self.st.push_log(
+            Level::Notice,
+            "nothing plays until the patch loads: fix the file and save it (it is watched), or open another",
+        );
+        self.waiting = lines;
     }
 
     /// Adds a notice to the panel's log (start-up notes such as the backend choice).
@@ -172,12 +199,19 @@ impl Session {
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))
             .show(ui, |ui| {
-                pictures_ui(ui, &self.pictures);
+                if self.blackout {
+                    // The panic: nothing drawn over the black fill.
+                } else if !self.waiting.is_empty() && self.live.no_program() {
+                    waiting_ui(ui, self.live.path(), &self.waiting);
+                } else {
+                    pictures_ui(ui, &self.pictures);
+                }
                 if self.code.visible {
                     requests = self.code_ui(ui);
                 }
             });
         let confirmed = self.prompt_ui(ui.ctx());
+        self.recovery_ui(ui.ctx());
         let dragging = ui.ctx().input(|i| i.pointer.any_down());
         let mut sent = false;
         for e in edits {
@@ -216,11 +250,16 @@ impl Session {
             self.confirm(kind, path);
         }
         self.frames += 1;
+        let now = Instant::now();
+        if let Some(prev) = self.last_frame_at.replace(now) {
+            self.frame_gap_max = self.frame_gap_max.max((now - prev).as_secs_f64());
+        }
         let (t0, n0) = self.fps_window;
         let dt = t0.elapsed().as_secs_f64();
         if dt >= 1.0 {
             self.st.meters.frames_per_second = (self.frames - n0) as f64 / dt;
-            self.fps_window = (Instant::now(), self.frames);
+            self.st.meters.frame_max_seconds = std::mem::take(&mut self.frame_gap_max);
+            self.fps_window = (now, self.frames);
         }
     }
 
@@ -369,6 +408,20 @@ impl Session {
                     }
                 }
             },
+            Action::ToggleRecord => self.toggle_record(),
+            Action::Blackout => {
+                // Both at once, and both back at once.
+                self.blackout = !self.blackout;
+                self.live.audio().stats().set_muted(self.blackout);
+                self.st.push_log(
+                    Level::Notice,
+                    if self.blackout {
+                        "panic: muted and blacked out (Ctrl+Shift+. again to undo)"
+                    } else {
+                        "panic undone: sound and picture back"
+                    },
+                );
+            }
             Action::SaveAs => {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::SaveAs,
@@ -387,6 +440,33 @@ impl Session {
                 })
             }
         }
+    }
+
+    /// Ctrl+R: stops the recording, or starts one in `recordings/NAME-SECONDS/` next to the patch.
+    fn toggle_record(&mut self) {
+        let (level, text) = match self.live.stop_recording() {
+            Some(Ok(s)) => (
+                Level::Notice,
+                format!(
+                    "recorded {} ticks into {}; replay with: {}",
+                    s.ticks,
+                    s.dir.display(),
+                    s.render
+                ),
+            ),
+            Some(Err(e)) => (Level::Error, e.to_string()),
+            None => {
+                let dir = crate::live::record::default_dir(self.live.path());
+                match self
+                    .live
+                    .start_recording(&crate::live::record::RecordOptions::new(&dir))
+                {
+                    Ok(line) => (Level::Notice, line),
+                    Err(e) => (Level::Error, format!("cannot record: {e}")),
+                }
+            }
+        };
+        self.st.push_log(level, text);
     }
 
     /// The path prompt window; returns what was confirmed.
@@ -464,6 +544,26 @@ impl Session {
             }
         }
     }
+}
+
+/// The errors of a patch that did not load, in red where the picture would be.
+fn waiting_ui(ui: &mut egui::Ui, path: &std::path::Path, errors: &[String]) {
+    ui.add_space(16.0);
+    ui.heading(
+        egui::RichText::new(format!(
+            "{} did not load: nothing plays yet",
+            path.display()
+        ))
+        .color(egui::Color32::from_rgb(255, 90, 90)),
+    );
+    for e in errors {
+        ui.label(
+            egui::RichText::new(e)
+                .monospace()
+                .color(egui::Color32::from_rgb(255, 90, 90)),
+        );
+    }
+    ui.label("Fix the file and save it (it is watched), or open another patch (Ctrl+O).");
 }
 
 /// A display frame as an egui image.
