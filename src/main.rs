@@ -75,7 +75,7 @@ struct PlayArgs {
     /// auto: the GPU on a hardware adapter, else the CPU; gpu or cpu to choose.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// UDP port for OSC in (/dmm/w, /dmm/eval, /dmm/mute).
+    /// UDP port for OSC in (/dmm/w, /dmm/eval, /dmm/mute, /dmm/scene, /dmm/xfade).
     #[arg(long, default_value_t = DEFAULT_OSC_PORT)]
     osc_port: u16,
     /// Address OSC in listens on; 0.0.0.0 listens on the network (on purpose only).

@@ -680,3 +680,46 @@ fn an_osc_address_is_learned_onto_a_weight_with_its_range() {
     wait(&mut live, -4.0);
     live.stop();
 }
+
+#[test]
+fn scenes_are_recalled_and_crossfaded_over_osc() {
+    let mut r = rig();
+    r.wait_ticks(2);
+    // Scene 1: x.in <- k = 1 (as loaded); scene 2: the same with 5.
+    r.live.store_scene(1).unwrap();
+    r.send("/dmm/w", vec![s("x.in"), s("k.out"), OscType::Float(5.0)]);
+    r.poll_until("x.in = 5", |l| {
+        l.engine()
+            .latest()
+            .is_some_and(|s| s.w.get(&pr("x.in"), &pr("k.out")) == 5.0)
+    });
+    r.live.store_scene(2).unwrap();
+    // Recall scene 1: back to 1 (morph 0: at once).
+    r.send("/dmm/scene", vec![OscType::Int(1)]);
+    r.poll_until("scene 1", |l| {
+        l.engine()
+            .latest()
+            .is_some_and(|s| s.w.get(&pr("x.in"), &pr("k.out")) == 1.0)
+    });
+    // The crossfader halfway between scenes 1 and 2: the mean, 3.
+    r.send("/dmm/xfade", vec![OscType::Float(0.5)]);
+    r.poll_until("alpha 0.5", |l| {
+        l.engine()
+            .latest()
+            .is_some_and(|s| s.w.get(&pr("x.in"), &pr("k.out")) == 3.0)
+    });
+    assert_eq!(r.w("y.in", "k.out"), 2.0);
+    // Out of range, empty slots and wrong types are refused; nothing moves.
+    let refused = r.stats.refused.load(Ordering::Relaxed);
+    r.send("/dmm/xfade", vec![OscType::Float(1.5)]);
+    r.send("/dmm/scene", vec![OscType::Int(10)]);
+    r.send("/dmm/scene", vec![s("one")]);
+    r.send("/dmm/scene", vec![OscType::Int(7)]); // empty slot: refused by the instrument
+    let st = r.stats.clone();
+    r.poll_until("four refusals", |_| {
+        st.refused.load(Ordering::Relaxed) >= refused + 4
+    });
+    r.wait_ticks(5);
+    assert_eq!(r.w("x.in", "k.out"), 3.0);
+    r.live.stop();
+}

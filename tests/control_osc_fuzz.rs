@@ -66,6 +66,8 @@ fn assert_valid(cs: &[Command]) {
                 assert!(text.len() <= MAX_EVAL_BYTES && *first_line >= 1)
             }
             Command::Mute(_) => {}
+            Command::Scene(n) => assert!((1..=9).contains(n), "{c:?}"),
+            Command::Xfade(a) => assert!((0.0..=1.0).contains(a), "{c:?}"),
             Command::Value { addr, x } => {
                 assert!(x.is_finite() && !addr.starts_with("/dmm/"), "{c:?}")
             }

@@ -280,7 +280,7 @@ impl MidiMapper {
 }
 
 impl ControlSource for MidiMapper {
-    fn pump(&mut self, live: &Live) -> Vec<Message> {
+    fn pump(&mut self, live: &mut Live) -> Vec<Message> {
         let Some(snap) = live.engine().latest() else {
             return Vec::new();
         };

@@ -40,6 +40,10 @@ pub enum Command {
     Eval { text: String, first_line: usize },
     /// `/dmm/mute 0|1`: the panic button.
     Mute(bool),
+    /// `/dmm/scene n`: recall scene n (1–9) as a morph, as Ctrl+n does.
+    Scene(usize),
+    /// `/dmm/xfade alpha`: moves the A/B crossfader to alpha in [0, 1].
+    Xfade(f64),
     /// Any address outside `/dmm/` with one number (a fader, a knob): drives the weight mapped
     /// (or being learned) for that address.
     Value { addr: String, x: f64 },
@@ -52,7 +56,7 @@ pub enum ControlError {
     #[error("osc {addr}: {why}")]
     BadMessage { addr: String, why: String },
     #[error(
-        "osc: unknown address {0:?} (expected /dmm/w, /dmm/eval, /dmm/mute, or a learned address with one number)"
+        "osc: unknown address {0:?} (expected /dmm/w, /dmm/eval, /dmm/mute, /dmm/scene, /dmm/xfade, or a learned address with one number)"
     )]
     UnknownAddress(String),
     #[error("osc: cannot listen on {addr}: {why}")]

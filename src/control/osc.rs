@@ -5,6 +5,8 @@
 //! | `/dmm/w` | `target.port source.port value [morph]` | `W[target][source] = value`, over `morph` seconds |
 //! | `/dmm/eval` | `"lines" [first_line]` | evaluates the lines as Ctrl+Enter does (one edit request); errors number lines from `first_line` (default 1) |
 //! | `/dmm/mute` | `0\|1` | mutes or unmutes the sound (the panic button) |
+//! | `/dmm/scene` | `n` (1–9) | recalls scene n as a morph (as Ctrl+n) |
+//! | `/dmm/xfade` | `alpha` (0–1) | moves the A/B crossfader |
 //! | any other `/address` | one number, 0–1 | drives the weight learned or mapped for it |
 //!
 //! Numbers may be int32, int64, float32 or float64. A bundle's messages are taken in order. A
@@ -145,6 +147,30 @@ pub fn command(m: &OscMessage) -> Result<Command, ControlError> {
                 ))
             })
         }
+        "/dmm/scene" => match m.args.as_slice() {
+            [a] => match number(a) {
+                Ok(n) if n.fract() == 0.0 && (1.0..=9.0).contains(&n) => {
+                    Ok(Command::Scene(n as usize))
+                }
+                Ok(n) => Err(bad(format!("scene {n}: expected a scene number 1 to 9"))),
+                Err(t) => Err(bad(t)),
+            },
+            args => Err(bad(format!(
+                "expected a scene number 1 to 9, found {}",
+                describe(args)
+            ))),
+        },
+        "/dmm/xfade" => match m.args.as_slice() {
+            [a] => match number(a) {
+                Ok(x) if (0.0..=1.0).contains(&x) => Ok(Command::Xfade(x)),
+                Ok(x) => Err(bad(format!("alpha {x}: expected 0 to 1"))),
+                Err(t) => Err(bad(t)),
+            },
+            args => Err(bad(format!(
+                "expected alpha, one number 0 to 1, found {}",
+                describe(args)
+            ))),
+        },
         other if !other.starts_with("/dmm/") && other.starts_with('/') => match m.args.as_slice() {
             [a] => match number(a) {
                 Ok(x) if x.is_finite() => Ok(Command::Value {

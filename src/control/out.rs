@@ -96,7 +96,7 @@ impl OscOut {
 }
 
 impl ControlSource for OscOut {
-    fn pump(&mut self, live: &Live) -> Vec<Message> {
+    fn pump(&mut self, live: &mut Live) -> Vec<Message> {
         let now = Instant::now();
         if self
             .last

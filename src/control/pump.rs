@@ -190,8 +190,10 @@ impl OscControl {
         self.listener.local_addr()
     }
 
-    /// Takes the packets that arrived; mutes at once, queues the rest.
-    fn receive(&mut self, live: &Live, log: &mut Vec<String>) {
+    /// Takes the packets that arrived; mutes at once, recalls the last scene and moves the
+    /// crossfader to the last alpha asked for (a flood of them is one request), queues the rest.
+    fn receive(&mut self, live: &mut Live, log: &mut Vec<String>) {
+        let (mut scene, mut xfade) = (None, None);
         let now = Instant::now();
         let items: Vec<Inbound> = self
             .listener
@@ -206,6 +208,16 @@ impl OscControl {
                         match c {
                             Command::Mute(m) => live.audio().stats().set_muted(m),
                             Command::Value { addr, x } => self.value(addr, x, log, now),
+                            Command::Scene(n) => {
+                                if scene.replace(n).is_some() {
+                                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            Command::Xfade(a) => {
+                                if xfade.replace(a).is_some() {
+                                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
                             c => {
                                 if self.queue.push(c) {
                                     self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
@@ -218,6 +230,27 @@ impl OscControl {
                     self.stats.refused.fetch_add(1, Ordering::Relaxed);
                     log.extend(self.refusals.line(now, format!("refused: {e}")));
                 }
+            }
+        }
+        if let Some(n) = scene
+            && let Err(e) = live.recall_scene(n)
+        {
+            self.stats.refused.fetch_add(1, Ordering::Relaxed);
+            log.extend(
+                self.refusals
+                    .line(now, format!("refused: osc /dmm/scene {n}: {e}")),
+            );
+        }
+        if let Some(alpha) = xfade {
+            // Between the sides last chosen in the panel; scenes 1 and 2 until then.
+            let x = live.crossfader();
+            let (a, b) = if x.a == 0 { (1, 2) } else { (x.a, x.b) };
+            if let Err(e) = live.crossfade(a, b, alpha) {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                log.extend(
+                    self.refusals
+                        .line(now, format!("refused: osc /dmm/xfade {alpha}: {e}")),
+                );
             }
         }
         let dropped = self.listener.stats.dropped.load(Ordering::Relaxed);
@@ -305,14 +338,14 @@ pub fn edits_for(
             }
             // Muting is not an edit (the pump applies it as it arrives); mapped values arrive
             // here already turned into `W`.
-            Command::Mute(_) | Command::Value { .. } => {}
+            Command::Mute(_) | Command::Value { .. } | Command::Scene(_) | Command::Xfade(_) => {}
         }
     }
     (edits, errors)
 }
 
 impl ControlSource for OscControl {
-    fn pump(&mut self, live: &Live) -> Vec<Message> {
+    fn pump(&mut self, live: &mut Live) -> Vec<Message> {
         let mut lines = Vec::new();
         self.receive(live, &mut lines);
         self.flush(live, &mut lines);

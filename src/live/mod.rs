@@ -152,7 +152,7 @@ pub struct Live {
 pub trait ControlSource: Send {
     /// Takes what arrived since the last call and sends it on as edit requests; returns lines
     /// for the log.
-    fn pump(&mut self, live: &Live) -> Vec<Message>;
+    fn pump(&mut self, live: &mut Live) -> Vec<Message>;
 }
 
 /// The open patch file, as last loaded or saved.
