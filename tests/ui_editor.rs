@@ -496,8 +496,9 @@ lfo.x   <-   0.5 k\n";
         h.run();
         let s = h.state();
         let snap = s.latest().expect("snapshot");
+        // The row as the panel set it, whether or not the snapshot shows the set yet.
         let mut w2 = snap.w.clone();
-        w2.add_entry(&p("show.in"), &p("ones.out"), 0.25);
+        w2.set_entry(&p("show.in"), &p("ones.out"), 0.5);
         let row = print_row(&snap.net, &w2, &p("show.in"));
         let text = &s.code.text;
         let lines: Vec<&str> = text.lines().collect();
