@@ -73,6 +73,8 @@ pub struct Session {
     pub blackout: bool,
     /// Whether the output window should be open (Ctrl+Shift+O; the shell opens and closes it).
     pub output_window: bool,
+    /// The code buffer as last handed to the autosave (recover.rs).
+    recovery_code: Option<String>,
 }
 
 impl Session {
@@ -115,6 +117,7 @@ impl Session {
             frame_gap_max: 0.0,
             blackout: false,
             output_window: false,
+            recovery_code: None,
         }
     }
 
@@ -240,6 +243,7 @@ impl Session {
             }
         }
         self.send_code(requests);
+        self.code_to_recovery();
         if self.ed.reload_morph != self.live.morph_override()
             && let Err(e) = self.live.set_morph(self.ed.reload_morph)
         {
