@@ -9,6 +9,7 @@ pub mod gfx;
 pub mod keys;
 pub mod panel;
 pub mod perform;
+pub mod scope;
 pub mod session;
 pub mod state;
 
