@@ -14,6 +14,7 @@ use dmm_synth::stream::spectrum::Spectrum;
 use dmm_synth::ui::scope::signal::{peak_hz, trigger};
 use dmm_synth::ui::scope::{HISTORY, OSCILLOSCOPE_LABEL, SPECTRUM_LABEL, ScopeFeed};
 use dmm_synth::ui::session::Session;
+use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::path::Path;
@@ -210,7 +211,8 @@ fn clicking_an_audio_port_shows_its_scope_and_the_scope_goes_back() {
         "osc2 is a 1 kHz sine, scope says {peak}"
     );
     // The scope's own button goes back to audio_out.
-    h.get_by_label("audio_out").click_accesskit();
+    h.get_by_role_and_label(Role::Button, "audio_out")
+        .click_accesskit();
     run_until(&mut h, "back to audio_out", |s| {
         showing(s, &ScopeSource::AudioOut)
     });
