@@ -47,7 +47,7 @@ pub static TYPES: &[TypeInfo] = &[
         settings: &[
             "mode", "edge", "cx", "cy", "phase", "dcoef", "zoom", "angle", "tx", "ty",
         ],
-        doc: "Resamples x bilinearly (`edge` wrap or clamp) about the centre c = (cx, cy) (fractions of the width and height, default 0.5). `mode` wave (2015): out(p) = x(c + (p − c)·(0.25·sin(dcoef·|p − c| + phase) + 0.75)), |p − c| in pixels; `mode` affine: out = x zoomed by `zoom`, turned by `angle` (radians, clockwise) about c, moved by (tx, ty) (fractions). Each scalar input adds to its setting.",
+        doc: "Resamples x bilinearly (`edge` wrap or clamp) about the centre c = (cx, cy) (fractions of the width and height, default 0.5). `mode` wave (2015): out(p) = x(c + (p − c)·(0.25·sin(dcoef·d + phase) + 0.75)), d = the distance from p to c in pixels; `mode` affine: out = x zoomed by `zoom`, turned by `angle` (radians, clockwise) about c, moved by (tx, ty) (fractions). Each scalar input adds to its setting.",
         example: r#"{"mode": "affine", "edge": "clamp", "zoom": 1.3, "angle": 0.4, "tx": 0.1}"#,
         cpu: Some(warp_up),
         start: None,
