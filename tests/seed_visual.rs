@@ -237,3 +237,84 @@ fn s_insert_replaces_a_then_crossfades_to_d() {
     assert!(shown == d, "the screen shows D's output");
     assert!(shown != read(&mut m, "A.out"), "and not A's");
 }
+
+/// The experiments are kept in the text language's canonical form (what `convert` prints), like
+/// the other shipped patches.
+#[test]
+fn the_experiments_are_in_canonical_form() {
+    for name in [
+        "continuous_ca",
+        "continuous_ca_picture",
+        "wave_transform",
+        "poster_symmetric",
+        "s_insert",
+    ] {
+        let file = format!("{name}.dmm");
+        let src = std::fs::read_to_string(root().join("patches").join(&file)).unwrap();
+        assert_eq!(
+            dmm_synth::patch::text::print_text(&patch(&file)),
+            src,
+            "{file} is not in canonical form (dmm-synth convert {file} OUT.dmm)"
+        );
+    }
+}
+
+/// The feedback patches on the GPU backend (roll's seeded mask, warp's resampling, the S-insert's
+/// self-edit) give the CPU's frames within one grey level. Not the picture automaton: it is
+/// chaotic, and the two backends' sin part ways by design. Without an adapter this is not run,
+/// and says so; with REQUIRE_GPU=1 (CI) that is a failure.
+#[test]
+fn the_feedback_patches_render_the_same_on_the_gpu() {
+    use dmm_synth::backend::Backend;
+    use dmm_synth::backend::cpu::CpuBackend;
+    use dmm_synth::backend::gpu::{GpuBackend, GpuContext, GpuOptions};
+    for (name, ticks) in [
+        ("continuous_ca.dmm", 40),
+        ("wave_transform.dmm", 40),
+        ("s_insert.dmm", 130),
+    ] {
+        let gpu = GpuContext::new()
+            .and_then(|ctx| GpuBackend::with_options(ctx, GpuOptions { variant: None }));
+        let gpu = match gpu {
+            Ok(g) => g,
+            Err(e) if std::env::var("REQUIRE_GPU").as_deref() == Ok("1") => {
+                panic!("REQUIRE_GPU=1 but the GPU backend cannot start: {e}")
+            }
+            Err(e) => {
+                eprintln!(
+                    "NOT RUN: no GPU adapter ({e}); set REQUIRE_GPU=1 to make this a failure"
+                );
+                return;
+            }
+        };
+        let p = patch(name);
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let backends: [Box<dyn Backend>; 2] = [Box::new(CpuBackend::new()), Box::new(gpu)];
+        for (dir, b) in dirs.iter().zip(backends) {
+            let opts = dmm_synth::render::RenderOptions {
+                ticks,
+                out_dir: dir.path().to_path_buf(),
+                every: ticks / 2,
+                edits: Vec::new(),
+                seed: 9,
+            };
+            dmm_synth::render::render(&p, b, &opts, |_| {}).unwrap();
+        }
+        for tick in [ticks / 2 - 1, ticks - 1] {
+            let file = format!("show_{tick:06}.png");
+            let [a, b] =
+                [&dirs[0], &dirs[1]].map(|d| image::open(d.path().join(&file)).unwrap().to_rgba8());
+            let worst = a
+                .as_raw()
+                .iter()
+                .zip(b.as_raw())
+                .map(|(x, y)| x.abs_diff(*y))
+                .max()
+                .unwrap_or(0);
+            assert!(
+                worst <= 1,
+                "{name} {file}: cpu and gpu differ by {worst} levels"
+            );
+        }
+    }
+}
