@@ -153,7 +153,7 @@ fn finite_or_zero(v: f32) -> f32 {
 
 /// The shift along a side of `n`: the reduced setting plus the integer part of the input
 /// (clamped to ±2^24, where f32 still holds every integer), wrapped into 0..n.
-pub fn roll_shift(setting: f32, input: f32, n: usize) -> usize {
+fn roll_shift(setting: f32, input: f32, n: usize) -> usize {
     let v = finite_or_zero(input)
         .clamp(-16_777_216.0, 16_777_216.0)
         .trunc();
@@ -223,7 +223,7 @@ fn warp_params(def: &NeuronDef, ins: &[Vec<f32>]) -> WarpParams {
 
 /// Bilinear sample of `x` (rows×cols) at column `sx`, row `sy`: wrapped around the torus, or
 /// clamped to the edge pixels.
-pub fn sample(x: &[f32], rows: usize, cols: usize, sx: f32, sy: f32, wrap: bool) -> f32 {
+fn sample(x: &[f32], rows: usize, cols: usize, sx: f32, sy: f32, wrap: bool) -> f32 {
     let axis = |s: f32, n: usize| -> (usize, usize, f32) {
         let nf = n as f32;
         let s = if wrap {
