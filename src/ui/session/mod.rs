@@ -71,6 +71,10 @@ pub struct Session {
     frame_gap_max: f64,
     /// Ctrl+Shift+.: sound muted and picture black until pressed again.
     pub blackout: bool,
+    /// Whether the output window should be open (Ctrl+Shift+O; the shell opens and closes it).
+    pub output_window: bool,
+    /// The code buffer as last handed to the autosave (recover.rs).
+    recovery_code: Option<String>,
 }
 
 impl Session {
@@ -112,6 +116,8 @@ impl Session {
             last_frame_at: None,
             frame_gap_max: 0.0,
             blackout: false,
+            output_window: false,
+            recovery_code: None,
         }
     }
 
@@ -237,6 +243,7 @@ impl Session {
             }
         }
         self.send_code(requests);
+        self.code_to_recovery();
         if self.ed.reload_morph != self.live.morph_override()
             && let Err(e) = self.live.set_morph(self.ed.reload_morph)
         {
@@ -370,6 +377,7 @@ impl Session {
     pub fn act(&mut self, a: Action) {
         match a {
             Action::ToggleFullscreen => self.fullscreen = !self.fullscreen,
+            Action::ToggleOutput => self.output_window = !self.output_window,
             Action::TogglePanel => self.show_panel = !self.show_panel,
             Action::ToggleMute => {
                 let stats = self.live.audio().stats();
@@ -567,12 +575,12 @@ fn waiting_ui(ui: &mut egui::Ui, path: &std::path::Path, errors: &[String]) {
 }
 
 /// A display frame as an egui image.
-fn frame_image(f: &Frame) -> egui::ColorImage {
+pub(crate) fn frame_image(f: &Frame) -> egui::ColorImage {
     egui::ColorImage::from_rgba_unmultiplied([f.cols, f.rows], &f.rgba)
 }
 
 /// Every display neuron's picture, scaled to fit its share of the area, aspect kept, centred.
-fn pictures_ui(ui: &mut egui::Ui, pictures: &[(String, egui::TextureHandle)]) {
+pub(crate) fn pictures_ui(ui: &mut egui::Ui, pictures: &[(String, egui::TextureHandle)]) {
     let area = ui.max_rect();
     if pictures.is_empty() {
         ui.centered_and_justified(|ui| {
