@@ -155,7 +155,7 @@ fn scan(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 // spectrum: one workgroup. Outputs: the image (n = rows·cols), then low, mid, high; memory
-// [position, size, block_len, sample_rate, ring (size), magnitudes (size/2 + 1)]. Steps, separated by
+// [position, size, block_len, sample_rate, max_hz, 0, ring (size), magnitudes (size/2 + 1)]. Steps, separated by
 // barriers: the block into the ring; a direct DFT of the Hann-windowed ring per bin (the CPU
 // runs realfft); band sums and the columns. Tolerance 1e-3.
 var<workgroup> band_part: array<vec3<f32>, 256>;
@@ -166,7 +166,7 @@ fn spectrum(@builtin(local_invocation_id) l: vec3<u32>) {
     let mem = P.out0 + P.n + 3u;
     let size = u32(outs[mem + 1u]);
     let bl = u32(outs[mem + 2u]);
-    let ring = mem + 4u;
+    let ring = mem + 6u;
     let mags = ring + size;
     let half = size / 2u;
     let pos0 = u32(max(outs[mem], 0.0)) % max(size, 1u);
@@ -210,16 +210,18 @@ fn spectrum(@builtin(local_invocation_id) l: vec3<u32>) {
         put(P.out0 + P.n + 2u, sqrt(s.z * norm));
         outs[mem] = f32(pos);
     }
+    // The last column's bin: max_hz in bins, at most Nyquist's.
+    let top = min(outs[mem + 4u] * f32(size) / outs[mem + 3u], f32(half));
     for (var i = t; i < P.n; i += WG) {
         let c = i % P.cols;
         var v = outs[mags];
         if P.cols >= 2u {
-            let p = c * half;
-            let j = p / (P.cols - 1u);
-            let frac = f32(p % (P.cols - 1u)) / f32(P.cols - 1u);
+            let b = f32(c) * top / f32(P.cols - 1u);
+            let j = min(u32(max(floor(b), 0.0)), half);
+            let frac = b - f32(j);
             let a = outs[mags + j];
-            let b = outs[mags + min(j + 1u, half)];
-            v = a + (b - a) * frac;
+            let bb = outs[mags + min(j + 1u, half)];
+            v = a + (bb - a) * frac;
         }
         put(P.out0 + i, v);
     }

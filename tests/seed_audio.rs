@@ -515,6 +515,38 @@ fn spectrum_of_a_sine_peaks_at_its_bin() {
     assert_eq!(peak, 8);
 }
 
+/// max_hz zooms the row: 129 columns up to 4 kHz are 31.25 Hz apart, so 1 kHz is column 32.
+#[test]
+fn spectrum_max_hz_zooms_the_row() {
+    let spec = NeuronSpec::new("spectrum")
+        .with("size", 1024)
+        .with("rows", 1)
+        .with("cols", 129)
+        .with("max_hz", 4000.0);
+    let mut u = unit(spec, 375.0, 48_000);
+    let x = |i: usize| (0.5 * (TAU * 1000.0 * i as f64 / 48_000.0).sin()) as f32;
+    let _ = u.stream(&[&x], 2048, 0);
+    let img = &u.outs[0];
+    let peak = (0..129).max_by(|&a, &b| img[a].total_cmp(&img[b])).unwrap();
+    assert_eq!(peak, 32);
+    // Column c reads bin c·(4000·1024/48000)/128, interpolated.
+    let mags = &u.outs[4][6 + 1024..];
+    for c in [0usize, 7, 32, 77, 128] {
+        let b = c as f64 * (4000.0 * 1024.0 / 48_000.0) / 128.0;
+        let j = b.floor() as usize;
+        let want = mags[j] as f64 + (mags[j + 1] - mags[j]) as f64 * (b - j as f64);
+        assert!((img[c] as f64 - want).abs() < 1e-5, "column {c}");
+    }
+    let e = resolve(
+        "s",
+        &NeuronSpec::new("spectrum").with("max_hz", 30_000.0),
+        &Settings::default(),
+        &assets(),
+    )
+    .expect_err("above Nyquist");
+    assert_eq!(e.field, "max_hz");
+}
+
 /// The window is the last `size` samples in order, across blocks: every column equals a direct
 /// DFT (Hann window) of the input's last 1024 samples, computed here.
 #[test]
@@ -691,4 +723,102 @@ fn audio_neurons_match_the_cpu_on_the_gpu() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------- the shipped patches
+
+/// Interleaved samples of a rendered folder's audio.wav.
+fn wav(dir: &std::path::Path) -> Vec<f32> {
+    hound::WavReader::open(dir.join("audio.wav"))
+        .expect("audio.wav")
+        .samples::<f32>()
+        .map(|s| s.expect("sample"))
+        .collect()
+}
+
+/// Renders `name` for `seconds`; checks the sound is sane: finite, not silent (RMS over every
+/// second), not clipping; returns the samples and the folder.
+fn render_sane(name: &str, seconds: f64) -> (Vec<f32>, tempfile::TempDir) {
+    let p = patch(name);
+    let ticks = (seconds * p.settings.tick_rate) as u64;
+    let dir = tempfile::tempdir().unwrap();
+    render_to(
+        &p,
+        dir.path(),
+        ticks,
+        p.settings.tick_rate as u64,
+        vec![],
+        0,
+    );
+    let s = wav(dir.path());
+    assert_eq!(
+        s.len() as f64,
+        2.0 * seconds * p.settings.sample_rate as f64,
+        "{name}"
+    );
+    assert!(s.iter().all(|v| v.is_finite()), "{name}: NaN/Inf");
+    let peak = s.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(peak < 0.99, "{name}: clips (peak {peak})");
+    for (k, second) in s.chunks(2 * p.settings.sample_rate as usize).enumerate() {
+        let rms = (second.iter().map(|v| v * v).sum::<f32>() / second.len() as f32).sqrt();
+        assert!(rms > 0.01, "{name}: second {k} is silent (RMS {rms})");
+    }
+    (s, dir)
+}
+
+/// The audio-reactive picture: sane sound, and a picture that follows it (the frames change,
+/// and the red channel, lit by the kick's band, differs between frames).
+#[test]
+fn spectrum_picture_renders_sound_and_a_picture_that_follows_it() {
+    let (_, dir) = render_sane("spectrum_picture.dmm", 4.0);
+    let mut frames: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    frames.sort();
+    assert!(frames.len() >= 3, "{frames:?}");
+    let pixels: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| image::open(f).unwrap().to_rgba8().into_raw())
+        .collect();
+    assert!(pixels.windows(2).all(|w| w[0] != w[1]), "the picture moves");
+    for px in &pixels[1..] {
+        let lit = px.chunks(4).filter(|p| p[0] > 40 || p[2] > 40).count();
+        assert!(
+            lit > px.len() / 4 / 20,
+            "the picture is lit by the sound: {lit} pixels"
+        );
+    }
+}
+
+/// The picture-driven sound: sane sound, and the scanned wave is the picture's row (resampled:
+/// 128 columns over a 400-sample block), changing as the picture drifts.
+#[test]
+fn scan_sound_plays_a_row_of_its_evolving_picture() {
+    render_sane("scan_sound.dmm", 4.0);
+    let mut m = machine(&patch("scan_sound.dmm"));
+    let mut waves = Vec::new();
+    for t in 0..480 {
+        m.tick(false).unwrap();
+        if t % 120 == 119 {
+            let img = m.read("wave.image").unwrap();
+            let row = m.read("wave.row").unwrap()[0];
+            let r = (row.floor().max(0.0) as usize).min(127);
+            let w = m.read("wave.out").unwrap();
+            assert_eq!(w.len(), 400);
+            for (i, v) in w.iter().enumerate() {
+                let p = i as f64 * 128.0 / 400.0;
+                let j = p.floor() as usize;
+                let (a, b) = (img[r * 128 + j] as f64, img[r * 128 + (j + 1) % 128] as f64);
+                let want = a + (b - a) * (p - j as f64);
+                assert!((*v as f64 - want).abs() < 1e-5, "tick {t} sample {i}");
+            }
+            waves.push(w);
+        }
+    }
+    assert!(
+        waves.windows(2).all(|w| w[0] != w[1]),
+        "the wave follows the picture"
+    );
 }

@@ -72,8 +72,8 @@ pub static TYPES: &[TypeInfo] = &[
             ("high", Scalar),
         ],
         kinds: Kinds::None,
-        settings: &["size"],
-        doc: "Magnitude spectrum of the last size samples (default 1024; Hann window; a real FFT): every image row holds it, column c at frequency c/(cols − 1)·sample_rate/2 (linear, interpolated between bins; a sine of amplitude A peaks at A), so rows = 1 is the plain 1×cols row. low/mid/high: the RMS of the content below 250 Hz, 250–2500 Hz and above.",
+        settings: &["size", "max_hz"],
+        doc: "Magnitude spectrum of the last size samples (default 1024; Hann window; a real FFT): every image row holds it, column c at frequency c/(cols − 1)·max_hz (linear, interpolated between bins; max_hz defaults to sample_rate/2; a sine of amplitude A peaks at A), so rows = 1 is the plain 1×cols row. low/mid/high: the RMS of the content below 250 Hz, 250–2500 Hz and above.",
         example: r#"{"size": 16}"#,
         cpu: Some(spectrum::spectrum),
         start: None,
@@ -110,7 +110,7 @@ fn svf_memory(_: &NeuronDef, s: &Settings) -> Result<Memory, (&'static str, Stri
     // (its time step parameter is per tick for a neuron without a `kind`).
     Ok(Memory {
         len: 3,
-        head: [0.0, 0.0, s.sample_rate as f32, 0.0],
+        head: [0.0, 0.0, s.sample_rate as f32, 0.0, 0.0, 0.0],
     })
 }
 
@@ -186,7 +186,7 @@ fn delay_memory(def: &NeuronDef, s: &Settings) -> Result<Memory, (&'static str, 
     }
     Ok(Memory {
         len: DELAY_HEAD + line,
-        head: [0.0, line as f32, s.sample_rate as f32, 0.0],
+        head: [0.0, line as f32, s.sample_rate as f32, 0.0, 0.0, 0.0],
     })
 }
 
@@ -234,7 +234,7 @@ fn adsr_memory(def: &NeuronDef, _: &Settings) -> Result<Memory, (&'static str, S
     };
     Ok(Memory {
         len,
-        head: [0.0; 4],
+        head: [0.0; 6],
     })
 }
 

@@ -190,7 +190,7 @@ pub struct Tolerance {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Memory {
     pub len: usize,
-    pub head: [f32; 4],
+    pub head: [f32; 6],
 }
 
 /// How the GPU backend runs a type. Every dispatch gets the neuron's port offsets (`in0..in3`,

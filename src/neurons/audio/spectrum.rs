@@ -2,7 +2,7 @@
 //! from realfft on the CPU; a direct DFT in shaders/audio.wgsl), drawn as image rows, and the
 //! RMS of three bands.
 //!
-//! Memory: `[write position, size, block_len, sample_rate]`, the ring of the last `size` samples, then the
+//! Memory: `[write position, size, block_len, sample_rate, max_hz, 0]`, the ring of the last `size` samples, then the
 //! `size/2 + 1` bin magnitudes (kept so the GPU can draw the columns from them).
 
 use super::super::NeuronDef;
@@ -19,7 +19,7 @@ pub const BANDS: [f32; 2] = [250.0, 2500.0];
 pub const DEFAULT_SIZE: usize = 1024;
 pub const MAX_SIZE: usize = 16384;
 
-const HEAD: usize = 4;
+const HEAD: usize = 6;
 
 /// Bins of a window of `size` samples: 0 to Nyquist.
 pub fn spectrum_bins(size: usize) -> usize {
@@ -39,9 +39,31 @@ pub(super) fn memory(def: &NeuronDef, s: &Settings) -> Result<Memory, (&'static 
             }
         },
     };
+    let nyquist = s.sample_rate as f64 / 2.0;
+    let max_hz = match def.spec.settings.get("max_hz") {
+        None => nyquist,
+        Some(v) => match v.as_f64() {
+            Some(x) if x > 0.0 && x <= nyquist => x,
+            _ => {
+                return Err((
+                    "max_hz",
+                    format!(
+                        "expected a frequency in (0, {nyquist}] (half the sample rate), found {v}"
+                    ),
+                ));
+            }
+        },
+    };
     Ok(Memory {
         len: HEAD + size + spectrum_bins(size),
-        head: [0.0, size as f32, s.block_len() as f32, s.sample_rate as f32],
+        head: [
+            0.0,
+            size as f32,
+            s.block_len() as f32,
+            s.sample_rate as f32,
+            max_hz as f32,
+            0.0,
+        ],
     })
 }
 
@@ -115,8 +137,10 @@ pub(super) fn spectrum(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>],
     mid[0] = rms(energy[1]);
     high[0] = rms(energy[2]);
     let cols = def.cols;
+    // The last column's bin: max_hz in bins, at most Nyquist's.
+    let top = (head[4] * size as f32 / ctx.sample_rate as f32).min((size / 2) as f32);
     for (c, v) in image.iter_mut().take(cols).enumerate() {
-        *v = column(mags, c, cols);
+        *v = column(mags, c, cols, top);
     }
     let at = cols.min(image.len());
     let (first, others) = image.split_at_mut(at);
@@ -137,15 +161,16 @@ pub fn band_of(f: f32) -> usize {
     }
 }
 
-/// Column `c` of `cols`: the magnitude at bin c·(bins − 1)/(cols − 1), linearly interpolated.
+/// Column `c` of `cols`: the magnitude at bin c·top/(cols − 1), linearly interpolated.
 #[inline]
-fn column(mags: &[f32], c: usize, cols: usize) -> f32 {
+fn column(mags: &[f32], c: usize, cols: usize, top: f32) -> f32 {
     let last = mags.len() - 1;
     if cols < 2 {
         return mags[0];
     }
-    let p = c * last;
-    let (j, frac) = (p / (cols - 1), (p % (cols - 1)) as f32 / (cols - 1) as f32);
+    let b = c as f32 * top / (cols - 1) as f32;
+    let j = (b.floor().max(0.0) as usize).min(last);
+    let frac = b - j as f32;
     let (a, b) = (mags[j], mags[(j + 1).min(last)]);
     a + (b - a) * frac
 }
