@@ -54,7 +54,8 @@ fn delay() {
     let mx = f32(len - 2u);
     var pos = min(u32(max(outs[mem], 0.0)), len - 1u);
     for (var i = 0u; i < n; i++) {
-        outs[line + pos] = ins[P.in0 + i];
+        // Guarded like every stored value (the CPU's guard scrubs the line too).
+        put(line + pos, ins[P.in0 + i]);
         var t = ins[P.in1 + i];
         if non_finite(t) { t = 0.0; }
         let d = clamp(t * sr, 0.0, mx);
@@ -170,20 +171,22 @@ fn spectrum(@builtin(local_invocation_id) l: vec3<u32>) {
     let mags = ring + size;
     let half = size / 2u;
     let pos0 = u32(max(outs[mem], 0.0)) % max(size, 1u);
+    // A bad memory head (never written by the CPU side) does nothing; no early return: every
+    // invocation must reach every barrier.
+    let ok = size >= 4u;
     workgroupBarrier();
     storageBarrier();
-    if size < 4u { return; }
     var skip = 0u;
     if bl > size { skip = bl - size; }
-    for (var i = skip + t; i < bl; i += WG) {
-        outs[ring + (pos0 + i) % size] = ins[P.in0 + i];
+    for (var i = skip + t; ok && i < bl; i += WG) {
+        put(ring + (pos0 + i) % size, ins[P.in0 + i]);
     }
-    let pos = (pos0 + bl) % size;
+    let pos = (pos0 + bl) % max(size, 1u);
     workgroupBarrier();
     storageBarrier();
-    let hz = outs[mem + 3u] / f32(size);
+    let hz = outs[mem + 3u] / f32(max(size, 1u));
     var e = vec3(0.0, 0.0, 0.0);
-    for (var k = t; k <= half; k += WG) {
+    for (var k = t; ok && k <= half; k += WG) {
         var re = 0.0;
         var im = 0.0;
         for (var j = 0u; j < size; j++) {
@@ -194,14 +197,14 @@ fn spectrum(@builtin(local_invocation_id) l: vec3<u32>) {
             im -= v * sin(ang);
         }
         let p = re * re + im * im;
-        outs[mags + k] = sqrt(p) * (4.0 / f32(size));
+        put(mags + k, sqrt(p) * (4.0 / f32(size)));
         let f = f32(k) * hz;
         if f < 250.0 { e.x += p; } else if f < 2500.0 { e.y += p; } else { e.z += p; }
     }
     band_part[t] = e;
     workgroupBarrier();
     storageBarrier();
-    if t == 0u {
+    if ok && t == 0u {
         var s = vec3(0.0, 0.0, 0.0);
         for (var i = 0u; i < WG; i++) { s += band_part[i]; }
         let norm = 16.0 / 3.0 / (f32(size) * f32(size));
@@ -212,7 +215,7 @@ fn spectrum(@builtin(local_invocation_id) l: vec3<u32>) {
     }
     // The last column's bin: max_hz in bins, at most Nyquist's.
     let top = min(outs[mem + 4u] * f32(size) / outs[mem + 3u], f32(half));
-    for (var i = t; i < P.n; i += WG) {
+    for (var i = t; ok && i < P.n; i += WG) {
         let c = i % P.cols;
         var v = outs[mags];
         if P.cols >= 2u {
