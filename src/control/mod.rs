@@ -77,7 +77,7 @@ pub struct ControlOptions {
     /// Where OSC in listens (None: off).
     pub osc_in: Option<std::net::SocketAddr>,
     pub osc_out: Option<out::OutOptions>,
-    /// Listen to every MIDI input port (hot-plugged).
+    /// Listen to every MIDI input port (hot-plugged): the `midi_*` neurons and the mappings.
     pub midi: bool,
     /// MIDI controllers mapped onto weights (implies `midi`).
     pub midi_maps: Vec<learn::Mapping>,
@@ -97,7 +97,17 @@ impl Default for ControlOptions {
 /// Starts what `opts` asks for on `live`. A port that cannot be opened does not stop the
 /// instrument: it comes back as a note (and that input stays off).
 pub fn start(live: &mut crate::live::Live, opts: &ControlOptions) -> Vec<String> {
+    start_shared(live, opts).0
+}
+
+/// Like `start`; also returns the MIDI mapper (when MIDI is on) for the window's learn buttons
+/// and mappings list.
+pub fn start_shared(
+    live: &mut crate::live::Live,
+    opts: &ControlOptions,
+) -> (Vec<String>, Option<learn::SharedMapper>) {
     let mut notes = Vec::new();
+    let mut shared = None;
     if let Some(addr) = opts.osc_in {
         match osc::OscListener::bind(addr) {
             Ok(l) => {
@@ -118,17 +128,22 @@ pub fn start(live: &mut crate::live::Live, opts: &ControlOptions) -> Vec<String>
     }
     if opts.midi || !opts.midi_maps.is_empty() {
         let values = std::sync::Arc::new(midi::MidiValues::default());
-        match midi::MidiPorts::start(values.clone()) {
+        let (tx, rx) = midi::feed();
+        match midi::MidiPorts::start(values.clone(), Some(tx)) {
             Ok(p) => {
                 notes.push(format!(
                     "midi: listening to every input port ({} mappings)",
                     opts.midi_maps.len()
                 ));
-                let m = learn::MidiMapper::new(values, opts.midi_maps.clone()).with_ports(p);
+                let m = learn::MidiMapper::new(values, opts.midi_maps.clone())
+                    .with_ports(p)
+                    .with_feed(rx);
+                let m = learn::SharedMapper::new(m);
+                shared = Some(m.clone());
                 live.attach(Box::new(m));
             }
             Err(e) => notes.push(format!("{e}; MIDI is off")),
         }
     }
-    notes
+    (notes, shared)
 }

@@ -11,6 +11,7 @@ use super::meter::{TickLoad, TickMeter, TickTimer};
 use super::tap::{ActiveTap, Tap};
 use crate::audio::output::AudioFeed;
 use crate::backend::{BackendError, Frame};
+use crate::neurons::control::MidiIn;
 use crate::neurons::network::Network;
 use crate::stream::wmatrix::WMatrix;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
@@ -94,6 +95,9 @@ pub struct EngineHandle {
     pace_name: &'static str,
     /// Installs (Some) or removes (None) a recording tap before the next tick.
     tap: Sender<Option<Tap>>,
+    /// Hands the thread a MIDI event feed (see `attach_midi`).
+    midi: Sender<Receiver<MidiIn>>,
+    midi_attached: AtomicBool,
     stop: Arc<AtomicBool>,
     join: Option<JoinHandle<Joined>>,
 }
@@ -110,6 +114,15 @@ impl EngineHandle {
     /// Installs a recording tap before the next tick (replacing any), or removes it (None).
     pub fn set_tap(&self, tap: Option<Tap>) {
         let _ = self.tap.send(tap);
+    }
+
+    /// Has the engine thread take MIDI events from `feed` at the start of every tick (each
+    /// stamped with the tick that takes it). Once per engine: later calls do nothing, so a
+    /// control source may call it on every poll (a restarted engine is a new handle).
+    pub fn attach_midi(&self, feed: &Receiver<MidiIn>) {
+        if !self.midi_attached.swap(true, Ordering::Relaxed) {
+            let _ = self.midi.send(feed.clone());
+        }
     }
 
     /// The newest snapshot, if one has been published.
@@ -175,6 +188,7 @@ pub fn spawn_tapped(
 ) -> EngineHandle {
     let (edit_tx, edit_rx) = unbounded::<(u64, Edit)>();
     let (tap_tx, tap_rx) = unbounded::<Option<Tap>>();
+    let (midi_tx, midi_rx) = unbounded::<Receiver<MidiIn>>();
     if tap.is_some() {
         let _ = tap_tx.send(tap);
     }
@@ -197,6 +211,7 @@ pub fn spawn_tapped(
             let ctx = Loop {
                 edit_rx,
                 tap_rx,
+                midi_rx,
                 report_tx,
                 audio_tx,
                 latest: latest2,
@@ -239,6 +254,8 @@ pub fn spawn_tapped(
         dropped_trace,
         pace_name,
         tap: tap_tx,
+        midi: midi_tx,
+        midi_attached: AtomicBool::new(false),
         stop,
         join: Some(join),
     }
@@ -247,6 +264,7 @@ pub fn spawn_tapped(
 struct Loop {
     edit_rx: Receiver<(u64, Edit)>,
     tap_rx: Receiver<Option<Tap>>,
+    midi_rx: Receiver<Receiver<MidiIn>>,
     report_tx: Sender<Report>,
     audio_tx: Sender<(Vec<f32>, Vec<f32>)>,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
@@ -274,6 +292,7 @@ impl Loop {
         let (mut last_cb, mut last_cb_at, mut stalled) = (0u64, Instant::now(), false);
         let mut tap: Option<ActiveTap> = None;
         let mut meter = TickMeter::default();
+        let mut midi_feeds: Vec<Receiver<MidiIn>> = Vec::new();
         while !self.stop.load(Ordering::Relaxed) {
             if let Pace::Audio(feed) = pace {
                 if feed.abandoned() {
@@ -302,6 +321,12 @@ impl Loop {
             }
             for t in self.tap_rx.try_iter() {
                 tap = t.and_then(|t| ActiveTap::start(t, machine));
+            }
+            midi_feeds.extend(self.midi_rx.try_iter());
+            for feed in &midi_feeds {
+                for ev in feed.try_iter() {
+                    machine.midi_in(ev);
+                }
             }
             let tick = machine.tick_count();
             for (id, edit) in self.edit_rx.try_iter() {

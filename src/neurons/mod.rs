@@ -2,6 +2,7 @@
 //! ports with kinds (a `NeuronDef`).
 
 pub mod bridges;
+pub mod control;
 pub mod dmm;
 pub mod elementwise;
 pub mod fastmath;
@@ -72,6 +73,8 @@ pub struct Params {
     pub temperature: f32,
     /// Grey pixels of a `picture`, rows×cols, row-major.
     pub picture: Option<Arc<Vec<f32>>>,
+    /// Channel, controller and bend range of a `midi_*` neuron.
+    pub midi: Option<control::MidiParams>,
 }
 
 /// A neuron instance with every port's kind resolved.
@@ -360,6 +363,7 @@ fn resolve_with(
         }
         params.temperature = t as f32;
     }
+    params.midi = control::params(info.name, spec)?;
     if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");

@@ -124,13 +124,14 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
             .map(crate::live::record::RecordOptions::new),
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
-    let control_notes = crate::control::start(&mut live, &opts.control);
+    let (control_notes, midi) = crate::control::start_shared(&mut live, &opts.control);
     // A recovery file left by a crash is offered (or restored with --restore); autosaving
     // starts once that is settled, so the offer is not overwritten.
     let recovered = read_recovery(&opts.patch);
     let none_found = matches!(recovered, Ok(None));
     live.set_autosave(none_found);
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
+    session.set_midi(midi);
     match recovered {
         Ok(Some(r)) => {
             session.offer_recovery(r);

@@ -37,6 +37,10 @@ pub struct Editor {
     pub problem: Option<String>,
     /// Morph time for hot reloads, overriding the file's `morph_time` (None: the file's).
     pub reload_morph: Option<f64>,
+    /// The MIDI mapper as it is now (the session fills it in each frame).
+    pub learn: super::learn::LearnView,
+    /// What the performer asked of the mappings this frame (the session takes them).
+    pub map_actions: Vec<super::learn::MapAction>,
 }
 
 impl Default for Editor {
@@ -53,6 +57,8 @@ impl Default for Editor {
             new_settings: String::new(),
             problem: None,
             reload_morph: None,
+            learn: Default::default(),
+            map_actions: Vec::new(),
         }
     }
 }
@@ -104,6 +110,9 @@ pub fn panel(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
             egui::CollapsingHeader::new("Connection")
                 .default_open(true)
                 .show(ui, |ui| edits.extend(connection_editor(ui, st, ed)));
+            egui::CollapsingHeader::new("MIDI mappings")
+                .default_open(false)
+                .show(ui, |ui| super::learn::mappings_list(ui, ed));
             egui::CollapsingHeader::new("W")
                 .default_open(true)
                 .show(ui, |ui| heat_map(ui, st, ed));
@@ -198,6 +207,7 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
             .clamping(egui::SliderClamping::Never)
             .text("weight"),
     );
+    super::learn::learn_button(ui, ed);
     if slider.changed() {
         ed.weight_text = fmt_weight(ed.weight);
         if let (Some(t), Some(s), Some(c)) = (&ed.target, &ed.source, current)
