@@ -128,6 +128,7 @@ fn control_options(a: &PlayArgs) -> Result<ControlOptions> {
         osc_out,
         midi: a.midi,
         midi_maps,
+        osc_maps: Vec::new(),
     })
 }
 

@@ -914,3 +914,137 @@ x.in <- 0.5 k
         assert!(h.state().ed.map_actions.is_empty());
     }
 }
+
+/// Mappings saved in the patch file: `map` lines in the text form, the `"mappings"` array in
+/// JSON; both convert into each other without loss, and bad entries name their line or index.
+mod saved {
+    use dmm_synth::control::ControlOptions;
+    use dmm_synth::control::learn::Curve;
+    use dmm_synth::neurons::AssetDirs;
+    use dmm_synth::patch::Patch;
+    use dmm_synth::patch::mapping::{Control, MapSpec};
+    use dmm_synth::patch::text::print_text;
+
+    const TEXT: &str = "settings tick_rate=100 sample_rate=1600 image=8x8
+
+k   : one
+map : one          # a neuron may still be called map
+x   : identity
+ph  : phasor
+
+x.in    <- 0.5 k + 0.25 map
+ph.freq <- 220 k
+
+map cc 1:74 ph.freq <- k.out 110..880 exp smooth=0.05   # cutoff knob
+map osc /1/fader1 x.in <- k.out -1..1
+map cc 0:7 x.in <- map.out 0..2
+";
+
+    fn parse(text: &str, file: &str) -> Result<Patch, String> {
+        Patch::parse(text, file, &AssetDirs::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn mappings_survive_text_json_text() {
+        let p = parse(TEXT, "m.dmm").unwrap();
+        assert_eq!(p.mappings.len(), 3);
+        let m = &p.mappings[0];
+        assert_eq!(
+            m.control,
+            Control::Cc {
+                channel: 1,
+                controller: 74
+            }
+        );
+        assert_eq!(
+            (m.target.to_string(), m.source.to_string()),
+            ("ph.freq".into(), "k.out".into())
+        );
+        assert_eq!(
+            (m.min, m.max, m.exp, m.smoothing),
+            (110.0, 880.0, true, 0.05)
+        );
+        assert_eq!(p.mappings[1].control, Control::Osc("/1/fader1".into()));
+        assert_eq!((p.mappings[1].min, p.mappings[1].exp), (-1.0, false));
+        let pr = |s: &str| dmm_synth::engine::PortRef::parse(s).unwrap();
+        assert_eq!(p.weights.get(&pr("x.in"), &pr("map.out")), 0.25);
+
+        let json = p.to_json_string();
+        assert!(json.contains("\"mappings\""), "{json}");
+        let from_json = parse(&json, "m.json").unwrap();
+        assert_eq!(from_json.mappings, p.mappings, "text -> JSON -> patch");
+        let text = print_text(&from_json);
+        assert!(
+            text.contains("map cc 1:74 ph.freq <- k.out 110.0..880.0 exp smooth=0.05"),
+            "{text}"
+        );
+        let again = parse(&text, "again.dmm").unwrap();
+        assert_eq!(again.mappings, p.mappings, "JSON -> text -> patch");
+        assert_eq!(print_text(&again), text, "text -> text is a fixed point");
+        for m in &p.mappings {
+            assert_eq!(&MapSpec::parse(&m.to_string()).unwrap(), m, "{m}");
+        }
+    }
+
+    #[test]
+    fn bad_mapping_entries_name_the_line_or_the_index() {
+        let base =
+            "settings tick_rate=100 sample_rate=1600\nk : one\nx : identity\no : one audio\n";
+        for (line, want) in [
+            ("map cc 17:1 x.in <- k.out 0..1", "channel"),
+            ("map cc 1:200 x.in <- k.out 0..1", "controller"),
+            ("map cc 1:1 nope.in <- k.out 0..1", "nope"),
+            ("map cc 1:1 x.in <- o.out 0..1", "audio"),
+            ("map cc 1:1 x.in <- k.out 0..nan", "MAX"),
+            ("map cc 1:1 x.in <- k.out -1..1 exp", "exponential"),
+            ("map cc 1:1 x.in <- k.out 0..1 smooth=100", "smooth"),
+            ("map cc 1:1 x.in k.out 0..1", "<-"),
+            ("map osc /dmm/w x.in <- k.out 0..1", "/dmm/"),
+            ("map knob 1 x.in <- k.out 0..1", "cc"),
+        ] {
+            let e = parse(&format!("{base}{line}\n"), "bad.dmm")
+                .err()
+                .unwrap_or_else(|| panic!("{line} was accepted"));
+            assert!(e.starts_with("bad.dmm: 5:"), "{line}: {e}");
+            assert!(e.contains(want), "{line}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        let json = |maps: &str| {
+            format!(
+                r#"{{"settings": {{"tick_rate": 100, "sample_rate": 1600}},
+                "neurons": {{"k": {{"type": "one"}}, "x": {{"type": "identity"}}}},
+                "weights": {{}}, "mappings": {maps}}}"#
+            )
+        };
+        for (maps, want) in [
+            (
+                r#"["cc 1:1 x.in <- k.out 0..1", "cc 1:1 x.in <- k.out 0..nan"]"#,
+                "mappings[1]",
+            ),
+            (r#"[3]"#, "mappings[0]"),
+            (r#""cc 1:1 x.in <- k.out 0..1""#, "mappings"),
+            (r#"["cc 1:1 k.out <- x.out 0..1"]"#, "mappings[0]"),
+        ] {
+            let e = parse(&json(maps), "bad.json")
+                .err()
+                .unwrap_or_else(|| panic!("{maps} was accepted"));
+            assert!(e.contains(want), "{maps}: {e}");
+        }
+        assert!(parse(&json(r#"["cc 1:1 x.in <- k.out 0..1"]"#), "ok.json").is_ok());
+    }
+
+    #[test]
+    fn a_patch_s_mappings_become_the_instrument_s() {
+        let p = parse(TEXT, "m.dmm").unwrap();
+        let mut opts = ControlOptions::default();
+        opts.add_patch_mappings(&p.mappings);
+        assert_eq!(opts.midi_maps.len(), 2);
+        let m = &opts.midi_maps[0];
+        assert_eq!((m.cc.channel, m.cc.controller), (1, 74));
+        assert_eq!(m.range.curve, Curve::Exp);
+        assert_eq!(m.range.value(1.0), 880.0);
+        assert_eq!(opts.osc_maps.len(), 1);
+        assert_eq!(opts.osc_maps[0].0, "/1/fader1");
+        assert_eq!(opts.osc_maps[0].1.value(0.5), 0.0);
+    }
+}

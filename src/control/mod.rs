@@ -81,6 +81,53 @@ pub struct ControlOptions {
     pub midi: bool,
     /// MIDI controllers mapped onto weights (implies `midi`).
     pub midi_maps: Vec<learn::Mapping>,
+    /// OSC addresses mapped onto weights (from the patch file's `map osc` lines).
+    pub osc_maps: Vec<(String, learn::Range)>,
+}
+
+impl ControlOptions {
+    /// Adds the patch file's mappings: `map cc` lines to the MIDI mappings (which turns MIDI
+    /// on), `map osc` lines to the OSC ones. A mapping for a weight already mapped on the
+    /// command line is left to the command line.
+    pub fn add_patch_mappings(&mut self, specs: &[crate::patch::mapping::MapSpec]) {
+        use crate::patch::mapping::Control;
+        for m in specs {
+            let curve = if m.exp {
+                learn::Curve::Exp
+            } else {
+                learn::Curve::Linear
+            };
+            // The patch checked the numbers with the same rules; a refusal here cannot happen,
+            // and would only leave this mapping out.
+            let Ok(range) = learn::Range::new(
+                m.target.clone(),
+                m.source.clone(),
+                (m.min, m.max),
+                curve,
+                m.smoothing,
+            ) else {
+                continue;
+            };
+            let taken = self
+                .midi_maps
+                .iter()
+                .any(|x| x.range.target == range.target && x.range.source == range.source);
+            match &m.control {
+                Control::Cc {
+                    channel,
+                    controller,
+                } if !taken => self.midi_maps.push(learn::Mapping {
+                    cc: learn::Cc {
+                        channel: *channel,
+                        controller: *controller,
+                    },
+                    range,
+                }),
+                Control::Osc(addr) => self.osc_maps.push((addr.clone(), range)),
+                Control::Cc { .. } => {}
+            }
+        }
+    }
 }
 
 impl Default for ControlOptions {
@@ -90,6 +137,7 @@ impl Default for ControlOptions {
             osc_out: None,
             midi: false,
             midi_maps: Vec::new(),
+            osc_maps: Vec::new(),
         }
     }
 }
@@ -112,7 +160,11 @@ pub fn start_shared(
         match osc::OscListener::bind(addr) {
             Ok(l) => {
                 notes.push(format!("osc: listening on udp {}", l.local_addr()));
-                live.attach(Box::new(pump::OscControl::new(l)));
+                let mut c = pump::OscControl::new(l);
+                for (addr, range) in &opts.osc_maps {
+                    c.map(addr, range.clone());
+                }
+                live.attach(Box::new(c));
             }
             Err(e) => notes.push(format!("{e}; OSC in is off")),
         }

@@ -124,7 +124,12 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
             .map(crate::live::record::RecordOptions::new),
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
-    let (control_notes, midi) = crate::control::start_shared(&mut live, &opts.control);
+    // The patch file's `map` lines join the command line's mappings.
+    let mut control = opts.control.clone();
+    if let Ok(p) = crate::patch::Patch::load(&opts.patch) {
+        control.add_patch_mappings(&p.mappings);
+    }
+    let (control_notes, midi) = crate::control::start_shared(&mut live, &control);
     // A recovery file left by a crash is offered (or restored with --restore); autosaving
     // starts once that is settled, so the offer is not overwritten.
     let recovered = read_recovery(&opts.patch);
