@@ -898,6 +898,54 @@ x.in <- 0.5 k
         );
     }
 
+    /// A right click on a W-map cell selects that weight and arms learn for it.
+    #[test]
+    fn right_click_on_a_w_map_cell_learns_that_weight() {
+        use dmm_synth::ui::panel::{HEAT_MAP_LABEL, heat_cell_center, heat_map};
+        let mut s = state(true);
+        s.ed = Editor::default();
+        s.ed.learn.available = true;
+        let st = s.st.clone();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(600.0, 500.0))
+            .build_ui_state(|ui, s: &mut S| heat_map(ui, &s.st, &mut s.ed), s);
+        h.run();
+        let rect = h.get_by_label(HEAT_MAP_LABEL).rect();
+        let row = st.inputs.iter().position(|q| q.port == pr("x.in")).unwrap();
+        let col = st
+            .outputs
+            .iter()
+            .position(|q| q.port == pr("k.out"))
+            .unwrap();
+        let at = heat_cell_center(rect, &st, row, col);
+        h.hover_at(at);
+        h.run();
+        for pressed in [true, false] {
+            h.event(egui::Event::PointerButton {
+                pos: at,
+                button: egui::PointerButton::Secondary,
+                pressed,
+                modifiers: egui::Modifiers::NONE,
+            });
+        }
+        h.run();
+        let ed = &h.state().ed;
+        assert_eq!(
+            (ed.target.clone(), ed.source.clone()),
+            (Some(pr("x.in")), Some(pr("k.out")))
+        );
+        match ed.map_actions.as_slice() {
+            [MapAction::Learn(r)] => {
+                assert_eq!(
+                    (r.target.clone(), r.source.clone()),
+                    (pr("x.in"), pr("k.out"))
+                );
+                assert_eq!((r.min, r.max), (0.0, 0.5));
+            }
+            other => panic!("expected one learn request, got {other:?}"),
+        }
+    }
+
     #[test]
     fn without_midi_the_learn_button_is_off() {
         let mut h = Harness::builder()

@@ -103,10 +103,22 @@ pub fn learn_button(ui: &mut Ui, ed: &mut Editor) {
     if !r.clicked() {
         return;
     }
-    let Some((t, s)) = chosen else { return };
     if armed_here {
         ed.map_actions.push(MapAction::CancelLearn);
         ed.learn.armed = None;
+        return;
+    }
+    arm(ed);
+}
+
+/// Arms learning for the weight the editor has selected (the learn button, a right click on a
+/// W-map cell). Nothing happens without MIDI or without a type-correct weight.
+pub fn arm(ed: &mut Editor) {
+    let (Some(t), Some(s)) = (ed.target.clone(), ed.source.clone()) else {
+        return;
+    };
+    if !ed.learn.available {
+        ed.problem = Some("MIDI learn needs MIDI on (start with --midi)".into());
         return;
     }
     match default_range(&t, &s, ed.weight) {

@@ -303,7 +303,8 @@ pub fn heat_cell_center(rect: Rect, st: &PanelState, row: usize, col: usize) -> 
 }
 
 /// W as a live heat map: rows = input ports, columns = output ports. Hover shows both port names
-/// and the value; a click selects that weight in the connection editor.
+/// and the value; a click selects that weight in the connection editor, a right click selects
+/// it and arms MIDI learn for it.
 pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
     let (rows, cols) = (st.inputs.len(), st.outputs.len());
     if rows == 0 || cols == 0 {
@@ -385,6 +386,13 @@ pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
                 && let Some((r, c)) = resp.interact_pointer_pos().and_then(cell_at)
             {
                 ed.select(st, &st.inputs[r].port, &st.outputs[c].port);
+            }
+            // A right click selects the cell and learns it: the next control that moves drives it.
+            if resp.secondary_clicked()
+                && let Some((r, c)) = resp.interact_pointer_pos().and_then(cell_at)
+            {
+                ed.select(st, &st.inputs[r].port, &st.outputs[c].port);
+                super::learn::arm(ed);
             }
             if let Some((r, c)) = resp.hover_pos().and_then(cell_at) {
                 let (t, s) = (&st.inputs[r], &st.outputs[c]);
