@@ -1094,5 +1094,16 @@ map cc 0:7 x.in <- map.out 0..2
         assert_eq!(opts.osc_maps.len(), 1);
         assert_eq!(opts.osc_maps[0].0, "/1/fader1");
         assert_eq!(opts.osc_maps[0].1.value(0.5), 0.0);
+        assert!(
+            !opts.midi,
+            "mappings alone add MIDI maps; start turns MIDI on for them"
+        );
+        // A patch with a midi_* neuron turns MIDI on.
+        let mut opts = ControlOptions::default();
+        opts.add_patch(&parse(&format!("{TEXT}n : midi_note\n"), "n.dmm").unwrap());
+        assert!(opts.midi);
+        let mut opts = ControlOptions::default();
+        opts.add_patch(&parse("settings tick_rate=100\nk : one\n", "k.dmm").unwrap());
+        assert!(!opts.midi && opts.midi_maps.is_empty());
     }
 }

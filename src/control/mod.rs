@@ -86,6 +86,15 @@ pub struct ControlOptions {
 }
 
 impl ControlOptions {
+    /// What the patch file asks of outside control: its `map` lines (`add_patch_mappings`),
+    /// and MIDI on when it has a `midi_*` neuron (which reads nothing without it).
+    pub fn add_patch(&mut self, p: &crate::patch::Patch) {
+        self.add_patch_mappings(&p.mappings);
+        if p.neurons.iter().any(|(_, s)| s.ty.starts_with("midi_")) {
+            self.midi = true;
+        }
+    }
+
     /// Adds the patch file's mappings: `map cc` lines to the MIDI mappings (which turns MIDI
     /// on), `map osc` lines to the OSC ones. A mapping for a weight already mapped on the
     /// command line is left to the command line.

@@ -124,10 +124,11 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
             .map(crate::live::record::RecordOptions::new),
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
-    // The patch file's `map` lines join the command line's mappings.
+    // The patch file's `map` lines join the command line's mappings; its midi_* neurons turn
+    // MIDI on.
     let mut control = opts.control.clone();
     if let Ok(p) = crate::patch::Patch::load(&opts.patch) {
-        control.add_patch_mappings(&p.mappings);
+        control.add_patch(&p);
     }
     let (control_notes, midi) = crate::control::start_shared(&mut live, &control);
     // A recovery file left by a crash is offered (or restored with --restore); autosaving
