@@ -846,10 +846,17 @@ x.in <- 0.5 k
         assert_eq!(mapper.step(0.01), (vec![], None), "nothing moved yet");
         midi.feed(0, &[0xB2, 20, 64]);
         let (edits, line) = mapper.step(0.01);
-        assert!(
-            line.is_some_and(|l| l.contains("channel 3 CC 20")),
-            "learned"
-        );
+        let line = line.expect("a log line");
+        assert!(line.contains("channel 3 CC 20"), "{line}");
+        // The log says how to keep it: a `map` line the patch file reads back.
+        let map_line = line
+            .split("to keep it in the patch: ")
+            .nth(1)
+            .expect("map line");
+        let text = format!("{PATCH}{map_line}\n");
+        let p = Patch::parse(&text, "kept.dmm", &AssetDirs::default()).unwrap();
+        assert_eq!(p.mappings.len(), 1, "{map_line}");
+        assert_eq!((p.mappings[0].min, p.mappings[0].max), (0.0, 0.5));
         let maps = mapper.mappings();
         assert_eq!(maps.len(), 1);
         assert_eq!((maps[0].cc.channel, maps[0].cc.controller), (3, 20));

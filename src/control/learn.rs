@@ -109,6 +109,25 @@ pub struct Mapping {
     pub range: Range,
 }
 
+impl Mapping {
+    /// The patch file's line for this mapping (`patch::mapping`).
+    pub fn map_line(&self) -> String {
+        let spec = crate::patch::mapping::MapSpec {
+            control: crate::patch::mapping::Control::Cc {
+                channel: self.cc.channel,
+                controller: self.cc.controller,
+            },
+            target: self.range.target.clone(),
+            source: self.range.source.clone(),
+            min: self.range.min,
+            max: self.range.max,
+            exp: self.range.curve == Curve::Exp,
+            smoothing: self.range.smoothing,
+        };
+        format!("map {spec}")
+    }
+}
+
 /// Parses `CH:CC=target.port<-source.port:MIN..MAX[:exp|:lin][:SECONDS]`.
 pub fn parse_mapping(spec: &str) -> Result<Mapping, ControlError> {
     let bad = |why: &str| {
@@ -291,11 +310,18 @@ impl MidiMapper {
             channel: (i / 128) as u8 + 1,
             controller: (i % 128) as u8,
         };
+        let map = Mapping { cc, range };
         let line = format!(
-            "learned: channel {} CC {} -> {} <- {} ({}..{})",
-            cc.channel, cc.controller, range.target, range.source, range.min, range.max
+            "learned: channel {} CC {} -> {} <- {} ({}..{}); to keep it in the patch: {}",
+            cc.channel,
+            cc.controller,
+            map.range.target,
+            map.range.source,
+            map.range.min,
+            map.range.max,
+            map.map_line()
         );
-        self.add(Mapping { cc, range });
+        self.add(map);
         // It moved already: it drives the weight from now on.
         if let Some(l) = self.maps.last_mut() {
             l.moved = true;
