@@ -227,6 +227,22 @@ const CHECKS: &[(&str, Check)] = &[
         let want = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
         c.out(&[want], 1e-6);
     }),
+    // Host-fed: no MIDI reaches this machine, so each shows its value before any event
+    // (tests/control_midi.rs drives them with raw bytes).
+    ("midi_cc", |c| c.out(&[0.0], 0.0)),
+    ("midi_note", |c| {
+        let got: Vec<f64> = c.outs.iter().map(|o| o[0]).collect();
+        assert_eq!(got, [0.0, 0.0, 0.0], "{}: no note yet", c.def.name);
+    }),
+    ("midi_clock", |c| {
+        let got: Vec<f64> = c.outs.iter().map(|o| o[0]).collect();
+        assert_eq!(
+            got,
+            [120.0, 0.0, 0.0],
+            "{}: 120 BPM until measured",
+            c.def.name
+        );
+    }),
     ("audio_out", |c| {
         let rb = c.read_back;
         let as64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();

@@ -12,16 +12,20 @@ use dmm_synth::backend::cpu::CpuBackend;
 use dmm_synth::backend::gpu::GpuBackend;
 use dmm_synth::engine::Machine;
 use dmm_synth::engine::edits::{Edit, EditOutcome};
+use dmm_synth::neurons::control::MidiState;
 use dmm_synth::neurons::{NeuronDef, NeuronSpec, UpCtx, init_outputs, resolve};
 use dmm_synth::patch::Patch;
 use dmm_synth::stream::{Settings, WMatrix};
 use std::f64::consts::{PI, TAU};
 
+/// No MIDI: the audio units read none.
+static NO_MIDI: std::sync::LazyLock<MidiState> = std::sync::LazyLock::new(MidiState::default);
+
 /// One neuron run by its CPU kernel on inputs the test makes.
 struct Unit {
     def: NeuronDef,
     outs: Vec<Vec<f32>>,
-    ctx: UpCtx,
+    ctx: UpCtx<'static>,
     block: usize,
 }
 
@@ -41,6 +45,7 @@ fn unit(spec: NeuronSpec, tick_rate: f64, sample_rate: u32) -> Unit {
             seed: 0,
             tick_rate,
             sample_rate: sample_rate as f64,
+            midi: &NO_MIDI,
         },
         block,
     }

@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod bridges;
+pub mod control;
 pub mod dmm;
 pub mod elementwise;
 pub mod fastmath;
@@ -79,6 +80,8 @@ pub struct Params {
     pub consts: [f32; 16],
     /// Private memory the backends keep after the outputs (`Gpu::memory`; length 0: none).
     pub memory: table::Memory,
+    /// Channel, controller and bend range of a `midi_*` neuron.
+    pub midi: Option<control::MidiParams>,
 }
 
 /// A neuron instance with every port's kind resolved.
@@ -368,6 +371,7 @@ fn resolve_with(
         params.temperature = t as f32;
     }
     params.consts = warp::consts(info, spec, rows, cols)?;
+    params.midi = control::params(info.name, spec)?;
     if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");

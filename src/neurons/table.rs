@@ -2,8 +2,8 @@
 //! type: its ports and kinds, settings, a one-line doc, its CPU reference kernel and how the GPU
 //! runs it (WGSL entry point, dispatch grid, per-tick parameters, the tolerance against the CPU).
 //! The rows live in one file per family, next to their CPU kernels (`dmm.rs`, `elementwise.rs`,
-//! `images.rs`, `warp.rs`, `bridges.rs`, `audio.rs`, `outputs.rs`); `TYPES` joins them at compile
-//! time.
+//! `images.rs`, `warp.rs`, `bridges.rs`, `audio.rs`, `control.rs`, `outputs.rs`); `TYPES` joins
+//! them at compile time.
 //!
 //! Adding a neuron type = one row and its CPU kernel in a family file, one WGSL entry point in
 //! `shaders/`, one check in `tests/kernels.rs`. The GPU backend builds its pipelines from the
@@ -25,7 +25,7 @@
 //! },
 //! ```
 
-use super::{NeuronDef, audio, bridges, dmm, elementwise, images, outputs, warp};
+use super::{NeuronDef, audio, bridges, control, dmm, elementwise, images, outputs, warp};
 use crate::stream::kind::Settings;
 
 /// How a port's kind is resolved for one neuron instance.
@@ -85,12 +85,14 @@ impl std::fmt::Debug for Op {
 
 /// Everything a CPU kernel may look at besides the neuron's inputs and outputs.
 #[derive(Clone, Copy, Debug)]
-pub struct UpCtx {
+pub struct UpCtx<'a> {
     pub tick: u64,
     /// The global seed (`--seed`), mixed into every `noise` neuron.
     pub seed: u64,
     pub tick_rate: f64,
     pub sample_rate: f64,
+    /// What MIDI has set up to this tick (the `midi_*` neurons read it).
+    pub midi: &'a control::MidiState,
 }
 
 /// A CPU reference kernel: one neuron's up stroke. `outs` holds the previous outputs on entry (the
@@ -176,6 +178,9 @@ pub enum PerTick {
     NoiseKey,
     /// `f0` = the tick count, `f1` = seconds (computed on the CPU: both backends agree exactly).
     TickTime,
+    /// Host-fed scalars (`midi_*`): the row's CPU kernel runs on the host and its (up to three)
+    /// outputs go in `f0`, `f1` and the bits of `key`.
+    Host,
 }
 
 /// How far the GPU may be from the CPU reference: |gpu − cpu| ≤ relative · max(1, |cpu|), on the
@@ -361,6 +366,7 @@ const FAMILIES: &[&[TypeInfo]] = &[
     warp::TYPES,
     bridges::TYPES,
     audio::TYPES,
+    control::TYPES,
     outputs::TYPES,
 ];
 

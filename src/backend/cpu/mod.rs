@@ -230,6 +230,7 @@ impl CpuBackend {
             seed: ctx.seed,
             tick_rate: net.settings.tick_rate,
             sample_rate: net.settings.sample_rate as f64,
+            midi: ctx.midi,
         };
         nonfinite.clear();
         nonfinite.resize(net.neurons.len(), 0);
