@@ -288,8 +288,8 @@ fn output_window_is_a_borderless_top_level_window_with_only_the_picture() {
         "--capture-output",
         s(&out_png),
     ]);
-    let main_id = window_id(&app.wait_for("main window open"));
-    let out_line = app.wait_for("output window open");
+    let main_id = window_id(&app.wait_for("main window open: "));
+    let out_line = app.wait_for("output window open: ");
     let out_id = window_id(&out_line);
     assert!(out_line.contains("borderless"), "{out_line}");
     app.wait_for("captured output window tick");
@@ -403,8 +403,8 @@ fn ctrl_shift_o_opens_the_output_window() {
         s(&out_png),
         "--exit-after-capture",
     ]);
-    app.wait_for("main window open");
-    let line = app.wait_for("output window open");
+    app.wait_for("main window open: ");
+    let line = app.wait_for("output window open: ");
     window_id(&line);
     app.wait_for("captured output window tick");
     assert!(app.wait_exit().success(), "{}", app.seen.join("\n"));
@@ -413,4 +413,64 @@ fn ctrl_shift_o_opens_the_output_window() {
     let d = out.max_diff(&main);
     assert!(d <= 2, "output window differs from the main window by {d}");
     assert!(out.mean(580, 60, 630, 340) > 100.0, "the ramp is there");
+}
+
+/// `--output-monitor N` puts the output window over monitor N (fullscreen; moved and sized by
+/// the app itself, so it holds with no window manager too); a monitor that does not exist is
+/// named in the log and the window opens as a window.
+#[test]
+fn output_monitor_covers_that_monitor_and_a_missing_one_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let patch = write_ramp(dir.path());
+    let launch = |monitor: &str, name: &str| {
+        let (main_png, out_png) = (
+            dir.path().join(format!("{name}.main.png")),
+            dir.path().join(format!("{name}.out.png")),
+        );
+        let mut app = App::start(&[
+            s(&patch),
+            "--no-audio",
+            "--no-watch",
+            "--no-osc",
+            "--size",
+            "640x400",
+            "--output-window",
+            "--output-monitor",
+            monitor,
+            "--capture-tick",
+            "60",
+            "--capture-out",
+            s(&main_png),
+            "--capture-output",
+            s(&out_png),
+            "--exit-after-capture",
+        ]);
+        let line = app.wait_for("output window open: ");
+        app.wait_for("captured output window tick");
+        assert!(app.wait_exit().success(), "{}", app.seen.join("\n"));
+        (line, app.seen.join("\n"), Shot::load(&out_png))
+    };
+
+    let (line, _, out) = launch("0", "first");
+    // "... fullscreen on monitor 0 (screen 1280x800 at (0, 0))": the capture has its size.
+    let size = line
+        .split("fullscreen on monitor 0 (")
+        .nth(1)
+        .and_then(|r| r.split(' ').find(|w| w.contains('x')))
+        .unwrap_or_else(|| panic!("no monitor size in {line:?}"));
+    let (w, h) = size.split_once('x').expect("WxH");
+    let (w, h): (usize, usize) = (w.parse().expect("width"), h.parse().expect("height"));
+    assert_eq!((out.w, out.h), (w, h), "the output window covers monitor 0");
+    assert!(
+        out.mean(out.w - 40, out.h / 2 - 10, out.w - 10, out.h / 2 + 10) > 150.0,
+        "the ramp's bright end reaches the monitor's right edge"
+    );
+
+    let (line, log, out) = launch("9", "missing");
+    assert!(
+        log.contains("output monitor 9 does not exist (monitors: 0: "),
+        "the missing monitor is named:\n{log}"
+    );
+    assert!(line.contains("640x400"), "{line}");
+    assert_eq!((out.w, out.h), (640, 400), "a plain window instead");
 }

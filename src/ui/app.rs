@@ -237,7 +237,7 @@ impl App {
         // An output capture waits for the output window to have settled too.
         let output_ready = match (&self.output_opts.capture, &self.output) {
             (None, _) => true,
-            (Some(_), Some(o)) => o.frames() > SETTLE_FRAMES,
+            (Some(_), Some(o)) => o.settled(SETTLE_FRAMES),
             (Some(_), None) => false,
         };
         let capture_now = match (&self.capture, snap_tick) {
