@@ -474,3 +474,38 @@ fn output_monitor_covers_that_monitor_and_a_missing_one_is_named() {
     assert!(line.contains("640x400"), "{line}");
     assert_eq!((out.w, out.h), (640, 400), "a plain window instead");
 }
+
+/// Ctrl+Shift+. (panic for both) blacks the output window too, not only the main window.
+#[test]
+fn the_panic_blacks_the_output_window_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let patch = write_ramp(dir.path());
+    let typed = dir.path().join("keys.jsonl");
+    std::fs::write(&typed, "{\"tick\": 20, \"key\": \"ctrl+shift+period\"}\n").expect("write");
+    let (main_png, out_png) = (dir.path().join("main.png"), dir.path().join("out.png"));
+    let mut app = App::start(&[
+        s(&patch),
+        "--no-audio",
+        "--no-watch",
+        "--no-osc",
+        "--size",
+        "640x400",
+        "--hide-panel",
+        "--output-window",
+        "--type",
+        s(&typed),
+        "--capture-tick",
+        "60",
+        "--capture-out",
+        s(&main_png),
+        "--capture-output",
+        s(&out_png),
+        "--exit-after-capture",
+    ]);
+    app.wait_for("captured output window tick");
+    assert!(app.wait_exit().success(), "{}", app.seen.join("\n"));
+    let (main, out) = (Shot::load(&main_png), Shot::load(&out_png));
+    assert!(main.mean(0, 0, 640, 400) < 1.0, "the main window is black");
+    let brightest = out.rgb.iter().flatten().copied().max().unwrap_or(0);
+    assert_eq!(brightest, 0, "the output window is black");
+}
