@@ -10,6 +10,7 @@ pub mod network;
 pub mod outputs;
 mod picture;
 pub mod table;
+pub mod warp;
 
 pub use dmm::init_outputs;
 pub use network::{EDITS, Network, SELF, WeightError};
@@ -72,6 +73,9 @@ pub struct Params {
     pub temperature: f32,
     /// Grey pixels of a `picture`, rows×cols, row-major.
     pub picture: Option<Arc<Vec<f32>>>,
+    /// Settings resolved into numbers both backends read (the GPU gets them in `P.c`): see
+    /// `warp::consts`; zero for types that have none.
+    pub consts: [f32; 16],
 }
 
 /// A neuron instance with every port's kind resolved.
@@ -360,6 +364,7 @@ fn resolve_with(
         }
         params.temperature = t as f32;
     }
+    params.consts = warp::consts(info, spec, rows, cols)?;
     if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod output;
 pub mod panel;
 pub mod perform;
+pub mod scope;
 pub mod session;
 pub mod state;
 
