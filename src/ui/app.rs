@@ -346,6 +346,7 @@ impl App {
         let (close, line) = o.event(event);
         if let Some(s) = self.session.as_mut() {
             if let Some(line) = line {
+                println!("{line}");
                 s.notice(line);
             }
             if close {
