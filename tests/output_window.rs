@@ -2,9 +2,11 @@
 //! top-level window, borderless, that the X server itself reports (looked up with x11rb by the
 //! ids the app prints); its capture, taken in the same frame as the main window's, holds only the
 //! picture: it equals, pixel for pixel, the main window's own capture with the panel hidden,
-//! while the main window keeps its panel. Closing the output window does not quit; Ctrl+Shift+O
-//! opens it. With no X server in the environment the tests start one with xvfb-run (`-ac`, so
-//! this process can connect too); they never pass without having looked.
+//! while the main window keeps its panel. F11 sent to it (focus and key events through the X
+//! server) makes it cover the screen and puts it back. Closing the output window does not quit;
+//! Ctrl+Shift+O opens it; the panic blacks it. With no X server in the environment the tests
+//! start one with xvfb-run (`-ac`, so this process can connect too); they never pass without
+//! having looked.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState, Window,
+    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, InputFocus, KEY_PRESS_EVENT,
+    KEY_RELEASE_EVENT, KeyButMask, KeyPressEvent, MapState, Window,
 };
 use x11rb::rust_connection::RustConnection;
 
@@ -191,6 +194,59 @@ fn close_window(conn: &RustConnection, w: Window) {
     conn.flush().expect("flush");
 }
 
+/// (x, y, width, height) of a window.
+fn geometry(conn: &RustConnection, w: Window) -> (i16, i16, u16, u16) {
+    let g = conn
+        .get_geometry(w)
+        .expect("geometry")
+        .reply()
+        .expect("geometry reply");
+    (g.x, g.y, g.width, g.height)
+}
+
+/// Gives `w` the keyboard focus and sends it an F11 press and release, as the X server would.
+fn press_f11(conn: &RustConnection, root: Window, w: Window) {
+    const XK_F11: u32 = 0xffc8;
+    let setup = conn.setup();
+    let (min, max) = (setup.min_keycode, setup.max_keycode);
+    let map = conn
+        .get_keyboard_mapping(min, max - min + 1)
+        .expect("keyboard mapping")
+        .reply()
+        .expect("keyboard mapping reply");
+    let per = map.keysyms_per_keycode.max(1) as usize;
+    let index = map
+        .keysyms
+        .iter()
+        .position(|k| *k == XK_F11)
+        .expect("F11 in the keyboard map");
+    let keycode = min + (index / per) as u8;
+    conn.set_input_focus(InputFocus::PARENT, w, x11rb::CURRENT_TIME)
+        .expect("set_input_focus");
+    for (ty, mask) in [
+        (KEY_PRESS_EVENT, EventMask::KEY_PRESS),
+        (KEY_RELEASE_EVENT, EventMask::KEY_RELEASE),
+    ] {
+        let ev = KeyPressEvent {
+            response_type: ty,
+            detail: keycode,
+            sequence: 0,
+            time: x11rb::CURRENT_TIME,
+            root,
+            event: w,
+            child: x11rb::NONE,
+            root_x: 1,
+            root_y: 1,
+            event_x: 1,
+            event_y: 1,
+            state: KeyButMask::default(),
+            same_screen: true,
+        };
+        conn.send_event(true, w, mask, ev).expect("send_event");
+    }
+    conn.flush().expect("flush");
+}
+
 struct Shot {
     w: usize,
     h: usize,
@@ -288,8 +344,8 @@ fn output_window_is_a_borderless_top_level_window_with_only_the_picture() {
         "--capture-output",
         s(&out_png),
     ]);
-    let main_id = window_id(&app.wait_for("main window open"));
-    let out_line = app.wait_for("output window open");
+    let main_id = window_id(&app.wait_for("main window open: "));
+    let out_line = app.wait_for("output window open: ");
     let out_id = window_id(&out_line);
     assert!(out_line.contains("borderless"), "{out_line}");
     app.wait_for("captured output window tick");
@@ -330,12 +386,21 @@ fn output_window_is_a_borderless_top_level_window_with_only_the_picture() {
         "the main window keeps its decorations"
     );
     assert_eq!(utf8_name(&conn, out_id), "dmm-synth output");
-    let g = conn
-        .get_geometry(out_id)
-        .expect("geometry")
-        .reply()
-        .expect("geometry reply");
-    assert_eq!((g.width, g.height), (640, 400), "output window size");
+    let (.., w, h) = geometry(&conn, out_id);
+    assert_eq!((w, h), (640, 400), "output window size");
+
+    // F11 in the output window: fullscreen over the screen's monitor, and back.
+    let (sw, sh) = (
+        conn.setup().roots[screen].width_in_pixels,
+        conn.setup().roots[screen].height_in_pixels,
+    );
+    press_f11(&conn, root, out_id);
+    app.wait_for("output window: fullscreen on");
+    assert_eq!(geometry(&conn, out_id), (0, 0, sw, sh), "fullscreen");
+    press_f11(&conn, root, out_id);
+    app.wait_for("output window: fullscreen off");
+    let (.., w, h) = geometry(&conn, out_id);
+    assert_eq!((w, h), (640, 400), "back to its size");
 
     // Closing the output window does not quit: the app says so, its main window is still
     // there, and it goes on to handle the main window's close (which quits, cleanly).
@@ -403,8 +468,8 @@ fn ctrl_shift_o_opens_the_output_window() {
         s(&out_png),
         "--exit-after-capture",
     ]);
-    app.wait_for("main window open");
-    let line = app.wait_for("output window open");
+    app.wait_for("main window open: ");
+    let line = app.wait_for("output window open: ");
     window_id(&line);
     app.wait_for("captured output window tick");
     assert!(app.wait_exit().success(), "{}", app.seen.join("\n"));
@@ -413,4 +478,99 @@ fn ctrl_shift_o_opens_the_output_window() {
     let d = out.max_diff(&main);
     assert!(d <= 2, "output window differs from the main window by {d}");
     assert!(out.mean(580, 60, 630, 340) > 100.0, "the ramp is there");
+}
+
+/// `--output-monitor N` puts the output window over monitor N (fullscreen; moved and sized by
+/// the app itself, so it holds with no window manager too); a monitor that does not exist is
+/// named in the log and the window opens as a window.
+#[test]
+fn output_monitor_covers_that_monitor_and_a_missing_one_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let patch = write_ramp(dir.path());
+    let launch = |monitor: &str, name: &str| {
+        let (main_png, out_png) = (
+            dir.path().join(format!("{name}.main.png")),
+            dir.path().join(format!("{name}.out.png")),
+        );
+        let mut app = App::start(&[
+            s(&patch),
+            "--no-audio",
+            "--no-watch",
+            "--no-osc",
+            "--size",
+            "640x400",
+            "--output-window",
+            "--output-monitor",
+            monitor,
+            "--capture-tick",
+            "60",
+            "--capture-out",
+            s(&main_png),
+            "--capture-output",
+            s(&out_png),
+            "--exit-after-capture",
+        ]);
+        let line = app.wait_for("output window open: ");
+        app.wait_for("captured output window tick");
+        assert!(app.wait_exit().success(), "{}", app.seen.join("\n"));
+        (line, app.seen.join("\n"), Shot::load(&out_png))
+    };
+
+    let (line, _, out) = launch("0", "first");
+    // "... fullscreen on monitor 0 (screen 1280x800 at (0, 0))": the capture has its size.
+    let size = line
+        .split("fullscreen on monitor 0 (")
+        .nth(1)
+        .and_then(|r| r.split(' ').find(|w| w.contains('x')))
+        .unwrap_or_else(|| panic!("no monitor size in {line:?}"));
+    let (w, h) = size.split_once('x').expect("WxH");
+    let (w, h): (usize, usize) = (w.parse().expect("width"), h.parse().expect("height"));
+    assert_eq!((out.w, out.h), (w, h), "the output window covers monitor 0");
+    assert!(
+        out.mean(out.w - 40, out.h / 2 - 10, out.w - 10, out.h / 2 + 10) > 150.0,
+        "the ramp's bright end reaches the monitor's right edge"
+    );
+
+    let (line, log, out) = launch("9", "missing");
+    assert!(
+        log.contains("output monitor 9 does not exist (monitors: 0: "),
+        "the missing monitor is named:\n{log}"
+    );
+    assert!(line.contains("640x400"), "{line}");
+    assert_eq!((out.w, out.h), (640, 400), "a plain window instead");
+}
+
+/// Ctrl+Shift+. (panic for both) blacks the output window too, not only the main window.
+#[test]
+fn the_panic_blacks_the_output_window_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let patch = write_ramp(dir.path());
+    let typed = dir.path().join("keys.jsonl");
+    std::fs::write(&typed, "{\"tick\": 20, \"key\": \"ctrl+shift+period\"}\n").expect("write");
+    let (main_png, out_png) = (dir.path().join("main.png"), dir.path().join("out.png"));
+    let mut app = App::start(&[
+        s(&patch),
+        "--no-audio",
+        "--no-watch",
+        "--no-osc",
+        "--size",
+        "640x400",
+        "--hide-panel",
+        "--output-window",
+        "--type",
+        s(&typed),
+        "--capture-tick",
+        "60",
+        "--capture-out",
+        s(&main_png),
+        "--capture-output",
+        s(&out_png),
+        "--exit-after-capture",
+    ]);
+    app.wait_for("captured output window tick");
+    assert!(app.wait_exit().success(), "{}", app.seen.join("\n"));
+    let (main, out) = (Shot::load(&main_png), Shot::load(&out_png));
+    assert!(main.mean(0, 0, 640, 400) < 1.0, "the main window is black");
+    let brightest = out.rgb.iter().flatten().copied().max().unwrap_or(0);
+    assert_eq!(brightest, 0, "the output window is black");
 }

@@ -4,7 +4,7 @@
 
 use super::UiError;
 use super::editor::script::TimedInput;
-use super::gfx::Gfx;
+use super::gfx::{Captured, Gfx};
 use super::output::{OutputOptions, OutputWindow, window_system_id};
 use super::session::Session;
 use crate::backend::Backend;
@@ -244,7 +244,7 @@ impl App {
         // An output capture waits for the output window to have settled too.
         let output_ready = match (&self.output_opts.capture, &self.output) {
             (None, _) => true,
-            (Some(_), Some(o)) => o.frames() > SETTLE_FRAMES,
+            (Some(_), Some(o)) => o.settled(SETTLE_FRAMES),
             (Some(_), None) => false,
         };
         let capture_now = match (&self.capture, snap_tick) {
@@ -285,35 +285,40 @@ impl App {
             session.output_window = false;
             self.output = None;
         }
-        let shots = [
-            ("", painted, self.capture.as_ref().map(|c| c.out.clone())),
-            (
-                "output window ",
-                out_painted,
-                self.output_opts.capture.clone(),
-            ),
-        ];
-        for (what, shot, out) in shots {
-            match (shot, out, snap_tick) {
-                (Err(e), _, _) if what.is_empty() => return self.fail(el, e),
-                (Ok(Some(shot)), Some(out), Some(t)) => {
-                    self.captured = true;
-                    if let Err(e) = shot.save_png(&out) {
-                        return self.fail(el, e);
-                    }
-                    println!(
-                        "captured {what}tick {t} ({}x{}) to {}",
-                        shot.width,
-                        shot.height,
-                        out.display()
-                    );
-                }
-                _ => {}
-            }
+        if let Err(e) = self.save_shots(painted, out_painted, snap_tick) {
+            return self.fail(el, e);
         }
         if self.captured && capture_now && self.capture.as_ref().is_some_and(|c| c.exit) {
             el.exit();
         }
+    }
+
+    /// Writes what the two windows captured this frame (`--capture-out`, `--capture-output`).
+    /// A failed paint of the main window is an error; the output window's was handled.
+    fn save_shots(
+        &mut self,
+        main: Result<Option<Captured>, UiError>,
+        output: Result<Option<Captured>, UiError>,
+        tick: Option<u64>,
+    ) -> Result<(), UiError> {
+        let output = output.unwrap_or(None);
+        let shots = [
+            ("", main?, self.capture.as_ref().map(|c| c.out.clone())),
+            ("output window ", output, self.output_opts.capture.clone()),
+        ];
+        for (what, shot, out) in shots {
+            if let (Some(shot), Some(out), Some(t)) = (shot, out, tick) {
+                self.captured = true;
+                shot.save_png(&out)?;
+                println!(
+                    "captured {what}tick {t} ({}x{}) to {}",
+                    shot.width,
+                    shot.height,
+                    out.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Opens or closes the output window as the session wants (Ctrl+Shift+O, `--output-window`).
@@ -348,6 +353,7 @@ impl App {
         let (close, line) = o.event(event);
         if let Some(s) = self.session.as_mut() {
             if let Some(line) = line {
+                println!("{line}");
                 s.notice(line);
             }
             if close {

@@ -163,6 +163,11 @@ impl Gfx {
         })
     }
 
+    /// The size the surface is configured for, physical pixels.
+    pub fn size(&self) -> (u32, u32) {
+        (self.config.width, self.config.height)
+    }
+
     pub fn max_texture_side(&self) -> usize {
         self.device.limits().max_texture_dimension_2d as usize
     }

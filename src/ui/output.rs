@@ -10,9 +10,11 @@ use super::session::{frame_image, pictures_ui};
 use crate::engine::thread::Snapshot;
 use std::path::PathBuf;
 use std::sync::Arc;
+use winit::dpi::{PhysicalPosition, PhysicalSize};
 use winit::event::{ElementState, WindowEvent};
 use winit::event_loop::ActiveEventLoop;
 use winit::keyboard::{Key, NamedKey};
+use winit::monitor::MonitorHandle;
 use winit::window::{Fullscreen, Window, WindowId};
 
 /// The output window's part of the command line.
@@ -81,7 +83,18 @@ pub struct OutputWindow {
     pictures: Vec<(String, egui::TextureHandle)>,
     last_tick: Option<u64>,
     fullscreen: bool,
+    /// Where the window was before fullscreen, to go back there.
+    windowed: Option<(PhysicalPosition<i32>, PhysicalSize<u32>)>,
     frames: u64,
+}
+
+/// Covers monitor `m` with `w`. Besides the fullscreen request a window manager honours, the
+/// window is moved and sized to the monitor itself: a projector machine often runs no window
+/// manager (an X session with only this program), and there the request alone changes nothing.
+fn cover(w: &Window, m: &MonitorHandle) {
+    w.set_outer_position(m.position());
+    let _ = w.request_inner_size(m.size());
+    w.set_fullscreen(Some(Fullscreen::Borderless(Some(m.clone()))));
 }
 
 impl OutputWindow {
@@ -104,10 +117,7 @@ impl OutputWindow {
         if let Some(wanted) = monitor {
             match pick_monitor(wanted, &names) {
                 Ok(i) => {
-                    let m = monitors[i].clone();
-                    attrs = attrs
-                        .with_position(m.position())
-                        .with_fullscreen(Some(Fullscreen::Borderless(Some(m))));
+                    attrs = attrs.with_position(monitors[i].position());
                     on = Some(i);
                 }
                 Err(line) => notes.push(line),
@@ -117,6 +127,14 @@ impl OutputWindow {
             .create_window(attrs)
             .map(Arc::new)
             .map_err(|e| UiError::Window(format!("opening the output window: {e}")))?;
+        let windowed = on.map(|i| {
+            let (p, s) = (
+                window.outer_position().unwrap_or_default(),
+                window.inner_size(),
+            );
+            cover(&window, &monitors[i]);
+            (p, s)
+        });
         let gfx = main.sibling(window.clone())?;
         let ctx = egui::Context::default();
         let egui = egui_winit::State::new(
@@ -151,6 +169,7 @@ impl OutputWindow {
                 pictures: Vec::new(),
                 last_tick: None,
                 fullscreen: on.is_some(),
+                windowed,
                 frames: 0,
             },
             notes,
@@ -161,9 +180,11 @@ impl OutputWindow {
         self.gfx.window.id()
     }
 
-    /// Frames painted so far.
-    pub fn frames(&self) -> u64 {
-        self.frames
+    /// Whether it has painted `frames` frames at the size the window now has (a capture waits
+    /// for that: a move to a monitor resizes it).
+    pub fn settled(&self, frames: u64) -> bool {
+        let s = self.gfx.window.inner_size();
+        self.frames > frames && self.gfx.size() == (s.width.max(1), s.height.max(1))
     }
 
     /// Handles one of its window events. Returns true when it asks to be closed; a line for the
@@ -193,15 +214,23 @@ impl OutputWindow {
         let w = &self.gfx.window;
         if !self.fullscreen {
             w.set_fullscreen(None);
+            if let Some((p, s)) = self.windowed.take() {
+                w.set_outer_position(p);
+                let _ = w.request_inner_size(s);
+            }
             return "output window: fullscreen off".into();
         }
-        let m = w.current_monitor();
-        let line = match &m {
-            Some(m) => format!("output window: fullscreen on {}", describe_monitor(m)),
-            None => "output window: fullscreen (the window system names no monitor)".into(),
-        };
-        w.set_fullscreen(Some(Fullscreen::Borderless(m)));
-        line
+        self.windowed = Some((w.outer_position().unwrap_or_default(), w.inner_size()));
+        match w.current_monitor() {
+            Some(m) => {
+                cover(w, &m);
+                format!("output window: fullscreen on {}", describe_monitor(&m))
+            }
+            None => {
+                w.set_fullscreen(Some(Fullscreen::Borderless(None)));
+                "output window: fullscreen (the window system names no monitor)".into()
+            }
+        }
     }
 
     /// Paints the pictures of `snap` (black when `black`: the panic, or nothing to show) and,
