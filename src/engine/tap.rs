@@ -163,8 +163,11 @@ pub(super) struct ActiveScope {
     tap: ScopeTap,
     /// The catalogue the port was resolved in, and what it resolved to (None: no such audio
     /// port there; nothing is pushed until a catalogue has it).
-    resolved: Option<(Arc<Network>, Option<(usize, usize)>)>,
+    resolved: Option<(Arc<Network>, Option<PortIndex>)>,
 }
+
+/// A port by index: (neuron, port).
+type PortIndex = (usize, usize);
 
 impl ActiveScope {
     pub(super) fn new(tap: ScopeTap) -> ActiveScope {
@@ -203,7 +206,7 @@ impl ActiveScope {
 }
 
 /// The indices of an audio port of `net`, if it has one by that name.
-fn resolve(net: &Network, port: &PortRef, output: bool) -> Option<(usize, usize)> {
+fn resolve(net: &Network, port: &PortRef, output: bool) -> Option<PortIndex> {
     let found = if output {
         net.output_port(port)
     } else {
