@@ -164,6 +164,8 @@ pub(super) struct ActiveScope {
     /// The catalogue the port was resolved in, and what it resolved to (None: no such audio
     /// port there; nothing is pushed until a catalogue has it).
     resolved: Option<(Arc<Network>, Option<PortIndex>)>,
+    /// The port's block, read back into the same allocation every tick.
+    buf: Vec<f32>,
 }
 
 /// A port by index: (neuron, port).
@@ -174,6 +176,7 @@ impl ActiveScope {
         ActiveScope {
             tap,
             resolved: None,
+            buf: Vec::new(),
         }
     }
 
@@ -197,8 +200,9 @@ impl ActiveScope {
                 let Some((_, Some((n, p)))) = self.resolved else {
                     return;
                 };
-                if let Some(v) = machine.read_at(n, p, *output) {
-                    push_block(&mut self.tap.tx, v.len(), v.iter().copied());
+                if machine.read_into(n, p, *output, &mut self.buf) {
+                    let block = &self.buf;
+                    push_block(&mut self.tap.tx, block.len(), block.iter().copied());
                 }
             }
         }
