@@ -39,18 +39,18 @@ pub fn scope_ui(
     let osc = Rect::from_min_max(area.min, pos2(area.right(), split));
     let controls = Rect::from_min_max(pos2(area.left(), split), pos2(area.right(), split + bar));
     let spec = Rect::from_min_max(pos2(area.left(), split + bar), area.max);
-    oscilloscope(ui, osc, view, source, samples, sample_rate);
+    let sr = if sample_rate.is_finite() && sample_rate > 0.0 {
+        sample_rate
+    } else {
+        48_000.0
+    };
+    oscilloscope(ui, osc, view, source, samples, sr);
     let mut row = ui.new_child(
         egui::UiBuilder::new()
             .max_rect(controls.shrink2(vec2(6.0, 2.0)))
             .layout(egui::Layout::left_to_right(egui::Align::Center)),
     );
     let action = header(&mut row, view, source, closable);
-    let sr = if sample_rate.is_finite() && sample_rate > 0.0 {
-        sample_rate
-    } else {
-        48_000.0
-    };
     let (mags, bin_hz) = view.spectrum(samples, sr);
     spectrum(ui, spec, source, mags, bin_hz, sr / 2.0);
     action
