@@ -166,3 +166,12 @@ fn reading_a_port_for_the_scope_does_not_allocate() {
     assert_eq!(buf.len(), m.network().block_len());
     assert!(buf.iter().any(|&x| x != 0.0), "the carrier is not silent");
 }
+
+/// The audio staples and bridges (svf, delay, adsr, spectrum with its FFT, scan) in the two
+/// patches that show them.
+#[test]
+fn audio_staples_and_bridges_do_not_allocate() {
+    for name in ["spectrum_picture.dmm", "scan_sound.dmm"] {
+        assert_eq!(steady_state_allocations(&common::patch(name)), 0, "{name}");
+    }
+}

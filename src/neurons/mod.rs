@@ -1,6 +1,7 @@
 //! The neuron catalogue: the type table and the resolution of one neuron's settings into concrete
 //! ports with kinds (a `NeuronDef`).
 
+pub mod audio;
 pub mod bridges;
 pub mod dmm;
 pub mod elementwise;
@@ -10,8 +11,9 @@ pub mod network;
 pub mod outputs;
 mod picture;
 pub mod table;
+pub mod warp;
 
-pub use dmm::init_outputs;
+pub use dmm::{init_outputs, state_lens};
 pub use network::{EDITS, Network, SELF, WeightError};
 pub use picture::{MAX_PICTURE_DECODE_BYTES, MAX_PICTURE_SIDE, load_picture};
 pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, UpCtx, type_info, type_names};
@@ -72,6 +74,11 @@ pub struct Params {
     pub temperature: f32,
     /// Grey pixels of a `picture`, rows×cols, row-major.
     pub picture: Option<Arc<Vec<f32>>>,
+    /// Settings resolved into numbers both backends read (the GPU gets them in `P.c`): see
+    /// `warp::consts`; zero for types that have none.
+    pub consts: [f32; 16],
+    /// Private memory the backends keep after the outputs (`Gpu::memory`; length 0: none).
+    pub memory: table::Memory,
 }
 
 /// A neuron instance with every port's kind resolved.
@@ -360,6 +367,7 @@ fn resolve_with(
         }
         params.temperature = t as f32;
     }
+    params.consts = warp::consts(info, spec, rows, cols)?;
     if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");
@@ -375,7 +383,7 @@ fn resolve_with(
             params.picture = Some(Arc::new(pixels));
         }
     }
-    Ok(NeuronDef {
+    let mut def = NeuronDef {
         name: name.to_string(),
         info,
         kind,
@@ -385,5 +393,12 @@ fn resolve_with(
         outputs: info.outputs.iter().map(port).collect(),
         params,
         spec: spec.clone(),
-    })
+    };
+    if let Some(memory) = info.gpu.memory {
+        def.params.memory = memory(&def, settings).map_err(|(field, msg)| SpecError {
+            field: field.to_string(),
+            msg,
+        })?;
+    }
+    Ok(def)
 }

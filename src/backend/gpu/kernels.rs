@@ -29,6 +29,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../shaders/matmul.wgsl"),
     ),
     (
+        "shaders/warp.wgsl",
+        include_str!("../../../shaders/warp.wgsl"),
+    ),
+    (
         "shaders/softmax.wgsl",
         include_str!("../../../shaders/softmax.wgsl"),
     ),
@@ -41,6 +45,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../shaders/transpose.wgsl"),
     ),
     ("shaders/io.wgsl", include_str!("../../../shaders/io.wgsl")),
+    (
+        "shaders/audio.wgsl",
+        include_str!("../../../shaders/audio.wgsl"),
+    ),
 ];
 
 /// The entry points the backend runs for itself, not for a neuron type: the down stroke and the
@@ -272,7 +280,7 @@ impl Kernels {
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: true,
-                        min_binding_size: wgpu::BufferSize::new(64),
+                        min_binding_size: wgpu::BufferSize::new(super::plan::PARAMS_BYTES),
                     },
                     count: None,
                 },

@@ -5,6 +5,7 @@
 
 mod code;
 mod preview;
+pub(crate) use preview::pictures_ui;
 mod recover;
 
 use super::editor::CodeEditor;
@@ -73,6 +74,10 @@ pub struct Session {
     frame_gap_max: f64,
     /// Ctrl+Shift+.: sound muted and picture black until pressed again.
     pub blackout: bool,
+    /// Whether the output window should be open (Ctrl+Shift+O; the shell opens and closes it).
+    pub output_window: bool,
+    /// The code buffer as last handed to the autosave (recover.rs).
+    recovery_code: Option<String>,
     /// The oscilloscope and spectrum (`audio_out` without a picture, or a clicked port).
     pub scope: ScopePane,
 }
@@ -116,6 +121,8 @@ impl Session {
             last_frame_at: None,
             frame_gap_max: 0.0,
             blackout: false,
+            output_window: false,
+            recovery_code: None,
             scope: ScopePane::default(),
         }
     }
@@ -244,6 +251,7 @@ impl Session {
             }
         }
         self.send_code(requests);
+        self.code_to_recovery();
         if self.ed.reload_morph != self.live.morph_override()
             && let Err(e) = self.live.set_morph(self.ed.reload_morph)
         {
@@ -377,6 +385,7 @@ impl Session {
     pub fn act(&mut self, a: Action) {
         match a {
             Action::ToggleFullscreen => self.fullscreen = !self.fullscreen,
+            Action::ToggleOutput => self.output_window = !self.output_window,
             Action::TogglePanel => self.show_panel = !self.show_panel,
             Action::ToggleMute => {
                 let stats = self.live.audio().stats();
@@ -574,6 +583,6 @@ fn waiting_ui(ui: &mut egui::Ui, path: &std::path::Path, errors: &[String]) {
 }
 
 /// A display frame as an egui image.
-fn frame_image(f: &Frame) -> egui::ColorImage {
+pub(crate) fn frame_image(f: &Frame) -> egui::ColorImage {
     egui::ColorImage::from_rgba_unmultiplied([f.cols, f.rows], &f.rgba)
 }

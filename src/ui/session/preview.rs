@@ -68,7 +68,7 @@ impl Session {
 }
 
 /// Every display neuron's picture, scaled to fit its share of the area, aspect kept, centred.
-fn pictures_ui(ui: &mut egui::Ui, pictures: &[(String, egui::TextureHandle)]) {
+pub(crate) fn pictures_ui(ui: &mut egui::Ui, pictures: &[(String, egui::TextureHandle)]) {
     let area = ui.max_rect();
     if pictures.is_empty() {
         ui.centered_and_justified(|ui| {
