@@ -142,6 +142,31 @@ fn ticks_after_an_edit_settle_to_no_allocation() {
     );
 }
 
+#[test]
+fn reading_a_port_for_the_scope_does_not_allocate() {
+    // The scope's feed reads one audio port back every tick into a buffer it keeps.
+    use dmm_synth::engine::PortRef;
+    let mut m = common::machine(&common::patch("fm.json"));
+    let (n, p, _) = m
+        .network()
+        .output_port(&PortRef::new("car", "out"))
+        .expect("car.out");
+    let mut buf = Vec::new();
+    for _ in 0..20 {
+        m.tick(false).expect("tick");
+        assert!(m.read_into(n, p, true, &mut buf));
+    }
+    let count = allocations(|| {
+        for _ in 0..1000 {
+            m.tick(false).expect("tick");
+            assert!(m.read_into(n, p, true, &mut buf));
+        }
+    });
+    assert_eq!(count, 0);
+    assert_eq!(buf.len(), m.network().block_len());
+    assert!(buf.iter().any(|&x| x != 0.0), "the carrier is not silent");
+}
+
 /// The audio staples and bridges (svf, delay, adsr, spectrum with its FFT, scan) in the two
 /// patches that show them.
 #[test]

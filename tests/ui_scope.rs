@@ -271,3 +271,31 @@ fn with_a_picture_a_clicked_port_scope_shows_over_it_and_closes() {
     h.run();
     assert!(h.query_by_label_contains(OSCILLOSCOPE_LABEL).is_none());
 }
+
+#[test]
+fn the_scope_follows_the_engine_across_a_restart() {
+    use dmm_synth::ui::scope::ScopePane;
+    let patch = common::patch_str(&two_sines(false));
+    let mut pane = ScopePane::default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let fill = |pane: &mut ScopePane, engine: &dmm_synth::engine::thread::EngineHandle| loop {
+        pane.sync(engine, Some(&ScopeSource::AudioOut));
+        if pane.samples().len() >= 1024 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no samples");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let first = spawn(common::machine(&patch), Pace::WallClock, 0);
+    fill(&mut pane, &first);
+    drop(first.stop());
+    // A restart is a new engine thread: the old ring lost its producer, so the pane asks the
+    // new engine for a fresh feed (which starts empty) instead of showing the old samples.
+    let second = spawn(common::machine(&patch), Pace::WallClock, 0);
+    pane.sync(&second, Some(&ScopeSource::AudioOut));
+    assert!(pane.samples().len() < 1024, "still the old feed");
+    fill(&mut pane, &second);
+    pane.sync(&second, None);
+    assert!(pane.source().is_none() && pane.samples().is_empty());
+    drop(second.stop());
+}

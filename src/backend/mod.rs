@@ -158,4 +158,18 @@ pub trait Backend: Send {
         port: usize,
         output: bool,
     ) -> Result<Vec<f32>, BackendError>;
+
+    /// Like `read_port`, into `out` (replacing its contents, reusing its allocation): the
+    /// scope reads one port every tick this way. The CPU backend copies without allocating.
+    fn read_port_into(
+        &mut self,
+        net: &Network,
+        neuron: usize,
+        port: usize,
+        output: bool,
+        out: &mut Vec<f32>,
+    ) -> Result<(), BackendError> {
+        *out = self.read_port(net, neuron, port, output)?;
+        Ok(())
+    }
 }

@@ -245,10 +245,19 @@ impl Machine {
         self.backend.read_port(&self.net, n, pi, output).ok()
     }
 
-    /// Reads one dense port by index (`output = false`: an input after the down stroke); the
-    /// scope's feed, which resolves the port once per catalogue.
-    pub fn read_at(&mut self, neuron: usize, port: usize, output: bool) -> Option<Vec<f32>> {
-        self.backend.read_port(&self.net, neuron, port, output).ok()
+    /// Reads one dense port by index (`output = false`: an input after the down stroke) into
+    /// `out`, reusing its allocation; false if the backend could not. The scope's feed, which
+    /// resolves the port once per catalogue.
+    pub fn read_into(
+        &mut self,
+        neuron: usize,
+        port: usize,
+        output: bool,
+        out: &mut Vec<f32>,
+    ) -> bool {
+        self.backend
+            .read_port_into(&self.net, neuron, port, output, out)
+            .is_ok()
     }
 
     /// The matrix output of an engine-side neuron.

@@ -163,14 +163,20 @@ pub(super) struct ActiveScope {
     tap: ScopeTap,
     /// The catalogue the port was resolved in, and what it resolved to (None: no such audio
     /// port there; nothing is pushed until a catalogue has it).
-    resolved: Option<(Arc<Network>, Option<(usize, usize)>)>,
+    resolved: Option<(Arc<Network>, Option<PortIndex>)>,
+    /// The port's block, read back into the same allocation every tick.
+    buf: Vec<f32>,
 }
+
+/// A port by index: (neuron, port).
+type PortIndex = (usize, usize);
 
 impl ActiveScope {
     pub(super) fn new(tap: ScopeTap) -> ActiveScope {
         ActiveScope {
             tap,
             resolved: None,
+            buf: Vec::new(),
         }
     }
 
@@ -194,8 +200,9 @@ impl ActiveScope {
                 let Some((_, Some((n, p)))) = self.resolved else {
                     return;
                 };
-                if let Some(v) = machine.read_at(n, p, *output) {
-                    push_block(&mut self.tap.tx, v.len(), v.iter().copied());
+                if machine.read_into(n, p, *output, &mut self.buf) {
+                    let block = &self.buf;
+                    push_block(&mut self.tap.tx, block.len(), block.iter().copied());
                 }
             }
         }
@@ -203,7 +210,7 @@ impl ActiveScope {
 }
 
 /// The indices of an audio port of `net`, if it has one by that name.
-fn resolve(net: &Network, port: &PortRef, output: bool) -> Option<(usize, usize)> {
+fn resolve(net: &Network, port: &PortRef, output: bool) -> Option<PortIndex> {
     let found = if output {
         net.output_port(port)
     } else {

@@ -189,6 +189,22 @@ impl Backend for CpuBackend {
             .cloned()
             .unwrap_or_default())
     }
+
+    fn read_port_into(
+        &mut self,
+        _net: &Network,
+        neuron: usize,
+        port: usize,
+        output: bool,
+        out: &mut Vec<f32>,
+    ) -> Result<(), BackendError> {
+        let store = if output { &self.outs } else { &self.ins };
+        out.clear();
+        if let Some(v) = store.get(neuron).and_then(|n| n.get(port)) {
+            out.extend_from_slice(v);
+        }
+        Ok(())
+    }
 }
 
 impl CpuBackend {

@@ -32,17 +32,25 @@ pub fn scope_ui(
     sample_rate: f32,
     closable: bool,
 ) -> Option<ScopeAction> {
-    let action = header(ui, view, source, closable);
+    // The controls sit between the two traces: the code pane's bar covers the top of the area.
     let area = ui.available_rect_before_wrap();
-    let split = area.top() + area.height() * 0.55;
-    let osc = Rect::from_min_max(area.min, pos2(area.right(), split - 4.0));
-    let spec = Rect::from_min_max(pos2(area.left(), split + 4.0), area.max);
-    oscilloscope(ui, osc, view, source, samples, sample_rate);
+    let bar = 26.0;
+    let split = area.top() + (area.height() - bar) * 0.55;
+    let osc = Rect::from_min_max(area.min, pos2(area.right(), split));
+    let controls = Rect::from_min_max(pos2(area.left(), split), pos2(area.right(), split + bar));
+    let spec = Rect::from_min_max(pos2(area.left(), split + bar), area.max);
     let sr = if sample_rate.is_finite() && sample_rate > 0.0 {
         sample_rate
     } else {
         48_000.0
     };
+    oscilloscope(ui, osc, view, source, samples, sr);
+    let mut row = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(controls.shrink2(vec2(6.0, 2.0)))
+            .layout(egui::Layout::left_to_right(egui::Align::Center)),
+    );
+    let action = header(&mut row, view, source, closable);
     let (mags, bin_hz) = view.spectrum(samples, sr);
     spectrum(ui, spec, source, mags, bin_hz, sr / 2.0);
     action
@@ -56,7 +64,7 @@ fn header(
     closable: bool,
 ) -> Option<ScopeAction> {
     let mut action = None;
-    ui.horizontal(|ui| {
+    ui.scope(|ui| {
         ui.label(
             egui::RichText::new(format!("scope: {source}"))
                 .strong()
@@ -144,24 +152,44 @@ fn oscilloscope(
         Gain::Fixed(_) => 1.0,
     };
     let cols = (rect.width().max(2.0)) as usize;
-    let env = envelope(samples, shown_from, width as f32, cols);
     let y = |v: f32| (mid - v * scale * half).clamp(rect.top(), rect.bottom());
-    let mut points: Vec<Pos2> = Vec::with_capacity(cols * 2);
-    for (c, (lo, hi)) in env.iter().enumerate() {
-        let x = rect.left() + c as f32 + 0.5;
-        // Alternating ends fill the range a column covers; a slow signal is a plain line.
-        if c % 2 == 0 {
-            points.extend([pos2(x, y(*lo)), pos2(x, y(*hi))]);
-        } else {
-            points.extend([pos2(x, y(*hi)), pos2(x, y(*lo))]);
-        }
-    }
-    p.add(Shape::line(points, Stroke::new(1.5, TRACE)));
+    p.add(Shape::line(
+        trace(samples, shown_from, width as f32, cols, rect.left(), y),
+        Stroke::new(1.5, TRACE),
+    ));
     let ms = width as f32 / sample_rate * 1000.0;
-    let corner = rect.left_top() + vec2(6.0, 4.0);
+    // Bottom left: the code pane's bar covers the top of the area.
+    let corner = rect.left_bottom() + vec2(6.0, -4.0);
     let trig = if start.is_some() { "trig ↑0" } else { "free" };
     let info = format!("{ms:.1} ms  ±{:.3} full scale  {trig}", 1.0 / scale);
-    p.text(corner, Align2::LEFT_TOP, info, font, TEXT);
+    p.text(corner, Align2::LEFT_BOTTOM, info, font, TEXT);
+}
+
+/// The trace's points, one or two per pixel column from `left`: where a column covers a few
+/// samples at most, the signal itself; where it covers more, its range (both ends, alternating,
+/// so the line fills what a fast signal sweeps instead of aliasing).
+fn trace(
+    samples: &[f32],
+    from: f32,
+    width: f32,
+    cols: usize,
+    left: f32,
+    y: impl Fn(f32) -> f32,
+) -> Vec<Pos2> {
+    let env = envelope(samples, from, width, cols);
+    let dense = width / cols.max(1) as f32 > 2.0;
+    let mut points = Vec::with_capacity(cols * 2);
+    for (c, (lo, hi)) in env.into_iter().enumerate() {
+        let x = left + c as f32 + 0.5;
+        if !dense {
+            points.push(pos2(x, y(0.5 * (lo + hi))));
+        } else if c % 2 == 0 {
+            points.extend([pos2(x, y(lo)), pos2(x, y(hi))]);
+        } else {
+            points.extend([pos2(x, y(hi)), pos2(x, y(lo))]);
+        }
+    }
+    points
 }
 
 fn spectrum(ui: &mut Ui, rect: Rect, source: &ScopeSource, mags: &[f32], bin_hz: f32, nyq: f32) {
@@ -180,14 +208,17 @@ fn spectrum(ui: &mut Ui, rect: Rect, source: &ScopeSource, mags: &[f32], bin_hz:
     for db in (DB_BOTTOM as i32..=DB_TOP as i32).step_by(20) {
         let yy = y(db as f32);
         p.line_segment([pos2(plot.left(), yy), pos2(plot.right(), yy)], (1.0, GRID));
-        let at = pos2(plot.left() - 4.0, yy);
-        p.text(
-            at,
-            Align2::RIGHT_CENTER,
-            format!("{db}"),
-            font.clone(),
-            TEXT,
-        );
+        // The bottom line goes unlabelled (the code pane's status sits there).
+        if db as f32 > DB_BOTTOM {
+            let at = pos2(plot.left() - 4.0, yy);
+            p.text(
+                at,
+                Align2::RIGHT_CENTER,
+                format!("{db}"),
+                font.clone(),
+                TEXT,
+            );
+        }
     }
     for f in FREQ_LABELS.into_iter().filter(|&f| f >= lo && f <= hi) {
         let x = plot.left() + freq_x(f, lo, hi) * plot.width();
@@ -197,8 +228,21 @@ fn spectrum(ui: &mut Ui, rect: Rect, source: &ScopeSource, mags: &[f32], bin_hz:
         } else {
             format!("{f}")
         };
-        let at = pos2(x, plot.bottom() + 2.0);
-        p.text(at, Align2::CENTER_TOP, text, font.clone(), TEXT);
+        // Labels at the ends stay inside the plot.
+        let align = if x < plot.left() + 12.0 {
+            Align2::LEFT_TOP
+        } else if x > plot.right() - 12.0 {
+            Align2::RIGHT_TOP
+        } else {
+            Align2::CENTER_TOP
+        };
+        p.text(
+            pos2(x, plot.bottom() + 2.0),
+            align,
+            text,
+            font.clone(),
+            TEXT,
+        );
     }
     let cols = plot.width().max(2.0) as usize;
     let line: Vec<Pos2> = spectrum_columns(mags, bin_hz, lo, hi, cols)
@@ -212,5 +256,7 @@ fn spectrum(ui: &mut Ui, rect: Rect, source: &ScopeSource, mags: &[f32], bin_hz:
         None => "silent".into(),
     };
     let corner = pos2(plot.right() - 6.0, plot.top() + 2.0);
-    p.text(corner, Align2::RIGHT_TOP, info, font, TEXT);
+    p.text(corner, Align2::RIGHT_TOP, info, font.clone(), TEXT);
+    let axis = pos2(plot.left() + 4.0, plot.top() + 2.0);
+    p.text(axis, Align2::LEFT_TOP, "dB", font, TEXT);
 }

@@ -9,7 +9,8 @@ use crate::stream::spectrum::to_db;
 /// the previous crossing, so noise around zero does not retrigger. None when there is no such
 /// crossing (the scope then free-runs on the newest samples).
 pub fn trigger(samples: &[f32], width: usize, h: f32) -> Option<f32> {
-    let last = samples.len().checked_sub(width)?;
+    // At least one sample after the crossing, whatever `width` says.
+    let last = samples.len().checked_sub(width.max(1))?;
     let mut armed = false;
     let mut found = None;
     for i in 1..=last {
@@ -87,6 +88,9 @@ pub fn freq_x(f: f32, lo: f32, hi: f32) -> f32 {
 /// each column shows the loudest bin in its frequency range, or (where bins are wider than
 /// columns, at low frequencies) the magnitude interpolated at its centre.
 pub fn spectrum_columns(mags: &[f32], bin_hz: f32, lo: f32, hi: f32, cols: usize) -> Vec<f32> {
+    if mags.is_empty() {
+        return vec![to_db(0.0); cols];
+    }
     let ratio = hi / lo;
     let f_at = |x: f32| lo * ratio.powf(x);
     (0..cols)
@@ -180,6 +184,11 @@ mod tests {
             .collect();
         assert_eq!(trigger(&s, 10, 0.01), None);
         assert!(trigger(&s, 10, 0.0).is_some());
+        // Degenerate sizes do not panic.
+        assert!(trigger(&[-1.0, 1.0], 0, 0.0).is_some());
+        assert_eq!(trigger(&[], 0, 0.0), None);
+        assert_eq!(spectrum_columns(&[], 10.0, 20.0, 200.0, 3).len(), 3);
+        assert!(envelope(&[], 0.0, 10.0, 4).iter().all(|&e| e == (0.0, 0.0)));
     }
 
     #[test]
