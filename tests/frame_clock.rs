@@ -294,4 +294,14 @@ fn the_text_form_carries_frame_rates() {
     assert!(printed.contains("frame_rate=15"), "{printed}");
     let again = Patch::parse(&printed, "t.dmm", &assets()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again.settings, p.settings);
+    // A neuron whose kind is inferred (image, from its sources) may carry its own frame rate.
+    let text = "settings tick_rate=300 sample_rate=48000 image=4x3
+                ones : one image
+                c : accum frame_rate=30
+                c.delta <- ones
+";
+    let p = Patch::parse(text, "t.dmm", &assets()).unwrap_or_else(|e| panic!("{e}"));
+    let c = p.network.find("c").expect("c").1;
+    assert_eq!(c.params.frame_rate, Some(30.0));
+    assert_eq!(dmm_synth::neurons::clock::neuron_period(c, &p.settings), 10);
 }
