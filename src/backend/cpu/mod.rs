@@ -29,6 +29,8 @@ pub struct CpuBackend {
     parallel: bool,
     /// The layout size from which `parallel` is set (`PAR_WORK` unless chosen).
     par_work: usize,
+    /// Display frames handed out on earlier ticks, their buffers kept for the next capture.
+    spare_frames: Vec<Frame>,
 }
 
 impl Default for CpuBackend {
@@ -60,6 +62,7 @@ impl CpuBackend {
             plan_version: None,
             parallel: false,
             par_work: min_elements,
+            spare_frames: Vec::new(),
         }
     }
 }
@@ -314,20 +317,25 @@ impl CpuBackend {
                 }
             }
         }
-        out.frames.clear();
+        // Frames of earlier ticks go back to the spares: a capture reuses their pixel buffers.
+        self.spare_frames.append(&mut out.frames);
         if ctx.capture {
             for &n in &net.displays {
-                out.frames.extend(self.frame(net, n));
+                let spare = self.spare_frames.pop();
+                out.frames.extend(self.frame(net, n, spare));
             }
         }
     }
 
-    fn frame(&self, net: &Network, n: usize) -> Option<Frame> {
+    /// Display `n`'s frame, written into `reuse`'s buffer when there is one.
+    fn frame(&self, net: &Network, n: usize, reuse: Option<Frame>) -> Option<Frame> {
         let def = &net.neurons[n];
         let [g, r, gr, b] = &self.ins[n][..] else {
             return None;
         };
-        let mut rgba = Vec::with_capacity(def.rows * def.cols * 4);
+        let mut rgba = reuse.map(|f| f.rgba).unwrap_or_default();
+        rgba.clear();
+        rgba.reserve(def.rows * def.cols * 4);
         for (((&g, &r), &gr), &b) in g.iter().zip(r).zip(gr).zip(b) {
             rgba.extend_from_slice(&[to_u8(g + r), to_u8(g + gr), to_u8(g + b), 255]);
         }
