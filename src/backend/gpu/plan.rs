@@ -29,7 +29,12 @@ pub struct Params {
     pub tick_hi: u32,
     pub f0: f32,
     pub f1: f32,
+    /// The neuron's settings as numbers (`Params::consts` of src/neurons/mod.rs).
+    pub c: [f32; 16],
 }
+
+/// Bytes of one `Params` (the uniform binding's size).
+pub const PARAMS_BYTES: u64 = std::mem::size_of::<Params>() as u64;
 
 #[derive(Clone, Debug)]
 pub struct Dispatch {
@@ -117,6 +122,7 @@ fn base_params(layout: &Layout, net: &Network, n: usize) -> Params {
         neuron: n as u32,
         f0: 1.0 / def.params.temperature,
         f1: dt as f32,
+        c: def.params.consts,
         ..Default::default()
     }
 }
