@@ -3,7 +3,8 @@
 //! each backend and in numpy (benches/poster_numpy.py, same run); the real-time factor of fm.json
 //! and the per-tick time of sine.json on each backend; ns per oscillator per sample of 10, 100 and
 //! 1000 sine oscillators against fundsp (benches/engine/oscillators.rs); ticks/s and CPU share of
-//! default.json and poster.json with the CPU backend's strokes threaded or not. Run with
+//! default.json and poster.json with the CPU backend's strokes threaded or not, and with the
+//! pictures on every tick against the frame clock. Run with
 //! `cargo bench --bench engine` (`-- osc` for one section).
 
 use dmm_synth::backend::Backend;
@@ -25,15 +26,73 @@ fn root() -> PathBuf {
 }
 
 fn load(name: &str, size: Option<usize>) -> (Patch, AssetDirs) {
+    load_with(name, |json| {
+        if let Some(n) = size {
+            json["settings"]["image_size"] = serde_json::json!([n, n]);
+        }
+    })
+}
+
+/// A shipped patch with its JSON changed by `f` first.
+fn load_with(name: &str, f: impl FnOnce(&mut serde_json::Value)) -> (Patch, AssetDirs) {
     let path = root().join("patches").join(name);
     let assets = AssetDirs::for_patch(&path);
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("patch")).expect("json");
-    if let Some(n) = size {
-        json["settings"]["image_size"] = serde_json::json!([n, n]);
-    }
+    f(&mut json);
     let p = Patch::parse(&json.to_string(), name, &assets).expect("valid patch");
     (p, assets)
+}
+
+/// The frame clock: each patch as shipped (pictures every round(tick_rate / frame_rate)-th tick)
+/// against the same patch with `frame_rate` = `tick_rate` (pictures every tick, as before the
+/// frame clock), on the CPU backend; the share is of one core at the patch's tick rate.
+fn frame_section(min: Duration) {
+    println!();
+    println!(
+        "frame clock, cpu backend                 ticks/s   cpu ms/tick   share of a core at tick_rate"
+    );
+    for (name, size) in [
+        ("default.json", None),
+        ("poster.json", None),
+        ("poster.json", Some(512)),
+    ] {
+        let label = match size {
+            Some(n) => format!("{name} {n}²"),
+            None => name.to_string(),
+        };
+        let (after, a) = load(name, size);
+        let (before, _) = load_with(name, |j| {
+            if let Some(n) = size {
+                j["settings"]["image_size"] = serde_json::json!([n, n]);
+            }
+            j["settings"]["frame_rate"] = j["settings"]["tick_rate"].clone();
+        });
+        let rate = after.settings.tick_rate;
+        let mut shares = Vec::new();
+        for (how, p) in [("every tick", &before), ("frame clock", &after)] {
+            let (tps, cpu) = cpu_share(p, &a, PAR_WORK, min);
+            let share = cpu.map(|c| c * rate * 100.0);
+            shares.push((tps, share));
+            let what = format!("{label} {how} (1 in {})", p.settings.frame_period());
+            println!(
+                "{what:<40}{tps:>8.1} {:>13} {:>12}",
+                cpu.map(|c| format!("{:.3}", c * 1e3)).unwrap_or("—".into()),
+                share.map(|s| format!("{s:.1}%")).unwrap_or("—".into())
+            );
+        }
+        let (b, f) = (shares[0], shares[1]);
+        println!(
+            "{:<40}{:>8} {:>13} {:>12}",
+            format!("{label} frame clock / every tick"),
+            format!("{:.2}×", f.0 / b.0),
+            "",
+            match (b.1, f.1) {
+                (Some(x), Some(y)) if y > 0.0 => format!("{:.2}× less", x / y),
+                _ => "—".into(),
+            }
+        );
+    }
 }
 
 /// Runs ticks for at least `min` wall time (after a warm-up); returns ticks per second.
@@ -204,7 +263,7 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 
 fn main() {
     // `cargo bench --bench engine -- WORD` runs only the sections whose name contains WORD
-    // (matmul, poster, share, osc, small).
+    // (matmul, poster, share, frames, osc, small).
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -314,6 +373,9 @@ fn main() {
     }
     if want("share") {
         share_section(Duration::from_secs(2));
+    }
+    if want("frames") {
+        frame_section(Duration::from_secs(2));
     }
     if want("osc") {
         oscillators::section();

@@ -297,7 +297,9 @@ fn every_type_matches_its_naive_formula() {
         image: [5, 7],
         extra: vec![[3, 4]],
     };
-    let json = every_type_patch(&shape, &assets());
+    let mut json = every_type_patch(&shape, &assets());
+    // Every kernel on every tick (the frame clock has its own tests: tests/frame_clock.rs).
+    json["settings"]["frame_rate"] = serde_json::json!(shape.tick_rate);
     let p = patch_str(&json.to_string());
     let mut m = machine(&p);
     for _ in 0..3 {

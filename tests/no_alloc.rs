@@ -6,6 +6,8 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 struct Counting;
 
@@ -14,7 +16,20 @@ thread_local! {
     static COUNT: Cell<u64> = const { Cell::new(0) };
 }
 
+/// Counting on every thread of the process (the engine thread is not ours to flag), for
+/// `the_engine_thread_loop_does_not_allocate`; the tests of this file run one at a time (SERIAL).
+static EVERY_THREAD: AtomicBool = AtomicBool::new(false);
+static EVERY_COUNT: AtomicU64 = AtomicU64::new(0);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn note() {
+    if EVERY_THREAD.load(Ordering::Relaxed) {
+        EVERY_COUNT.fetch_add(1, Ordering::Relaxed);
+    }
     // `try_with`: the allocator also runs while thread-locals are torn down.
     let on = COUNTING.try_with(Cell::get).unwrap_or(false);
     if on {
@@ -92,6 +107,7 @@ pub fn oscillators(n: usize) -> String {
 
 #[test]
 fn counter_sees_allocations() {
+    let _one_at_a_time = serial();
     // The counter is live: a test that cannot fail proves nothing.
     let n = allocations(|| drop(std::hint::black_box(vec![1u8; 64])));
     assert_eq!(n, 1);
@@ -99,22 +115,26 @@ fn counter_sees_allocations() {
 
 #[test]
 fn fm_ticks_do_not_allocate() {
+    let _one_at_a_time = serial();
     assert_eq!(steady_state_allocations(&common::patch("fm.json")), 0);
 }
 
 #[test]
 fn default_ticks_do_not_allocate() {
+    let _one_at_a_time = serial();
     assert_eq!(steady_state_allocations(&common::patch("default.json")), 0);
 }
 
 #[test]
 fn hundred_oscillators_do_not_allocate() {
+    let _one_at_a_time = serial();
     let p = common::patch_str(&oscillators(100));
     assert_eq!(steady_state_allocations(&p), 0);
 }
 
 #[test]
 fn ticks_after_an_edit_settle_to_no_allocation() {
+    let _one_at_a_time = serial();
     use dmm_synth::engine::{Edit, PortRef};
     let mut m = common::machine(&common::patch("fm.json"));
     for _ in 0..20 {
@@ -173,5 +193,39 @@ fn reading_a_port_for_the_scope_does_not_allocate() {
 fn audio_staples_and_bridges_do_not_allocate() {
     for name in ["spectrum_picture.dmm", "scan_sound.dmm"] {
         assert_eq!(steady_state_allocations(&common::patch(name)), 0, "{name}");
+    }
+}
+
+/// The engine thread's whole loop (tick, audio hand-off, snapshot publication with display
+/// frames every 6th tick), not only `Machine::tick`: no allocation in steady state. Progress is
+/// read from the dropped-audio counter (nobody reads the audio channel here, so each tick past
+/// the first 64 counts one), which the engine updates without allocating.
+#[test]
+fn the_engine_thread_loop_does_not_allocate() {
+    use dmm_synth::engine::thread::{Pace, spawn};
+    let _one_at_a_time = serial();
+    for name in ["default.json", "fm.json"] {
+        let h = spawn(common::machine(&common::patch(name)), Pace::Free, 6);
+        let ticks = || h.dropped_audio.load(Ordering::Relaxed);
+        let wait_for = |n: u64| {
+            while ticks() < n {
+                assert!(!h.finished(), "{name}: the engine thread stopped");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        };
+        wait_for(200);
+        let from = ticks();
+        EVERY_COUNT.store(0, Ordering::Relaxed);
+        EVERY_THREAD.store(true, Ordering::Relaxed);
+        wait_for(from + 1000);
+        EVERY_THREAD.store(false, Ordering::Relaxed);
+        let n = EVERY_COUNT.load(Ordering::Relaxed);
+        let published = h.latest().map(|s| s.tick).unwrap_or(0);
+        h.stop().expect("engine stops cleanly");
+        assert!(
+            published > from,
+            "{name}: snapshots kept coming ({published})"
+        );
+        assert_eq!(n, 0, "{name}: allocations in 1000 ticks of the engine loop");
     }
 }

@@ -49,7 +49,14 @@ fn matmul(a: &M, b: &M) -> M {
 fn poster_matches_the_formula() {
     let p = patch("poster.json");
     let mut m = machine(&p);
-    for _ in 0..5 {
+    // Four frames through softmax, normalize, matmul and normalize (the pictures run on frame
+    // ticks: every `period`-th tick, tick 0 included); np holds the product after tick 3·period.
+    let period = p.settings.frame_period();
+    assert!(
+        period > 1,
+        "the poster runs its pictures on the frame clock"
+    );
+    for _ in 0..=3 * period {
         m.tick(false).unwrap();
     }
     let (rows, cols) = (256, 256);
@@ -74,8 +81,18 @@ fn poster_matches_the_formula() {
         }
     }
     assert!(worst <= 1e-4, "max |engine - formula| = {worst}");
-    // And the display shows it from the next tick on.
+    // And the display shows it from the next frame tick (4·period) on, and holds it.
+    for _ in 0..period - 1 {
+        m.tick(false).unwrap();
+    }
     m.tick(true).unwrap();
+    let held = m.outputs().frames[0].clone();
+    m.tick(true).unwrap();
+    assert_eq!(
+        m.outputs().frames[0],
+        held,
+        "the display holds between frames"
+    );
     let f = &m.outputs().frames[0];
     let px = |i: usize, j: usize| f.rgba[(i * cols + j) * 4];
     let expect = |i: usize, j: usize| (want[i][j] * 255.0).round() as i32;

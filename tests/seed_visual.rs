@@ -155,8 +155,10 @@ fn continuous_ca_picture_steps_are_the_mean_of_sin_pi_v() {
 fn poster_symmetric_frame_is_symmetric() {
     let dir = tempfile::tempdir().unwrap();
     let p = patch("poster_symmetric.dmm");
-    render_to(&p, dir.path(), 6, 6, Vec::new(), 0);
-    let img = image::open(dir.path().join("show_000005.png"))
+    // Six frames deep on the frame clock: the display shows S from frame tick 5·period on.
+    let ticks = 5 * p.settings.frame_period() + 1;
+    render_to(&p, dir.path(), ticks, ticks, Vec::new(), 0);
+    let img = image::open(dir.path().join(format!("show_{:06}.png", ticks - 1)))
         .unwrap()
         .to_luma8();
     let (w, h) = img.dimensions();

@@ -360,13 +360,18 @@ impl Loop {
             if let Pace::Audio(feed) = pace {
                 feed.push_block(&out.left, &out.right);
             }
-            match self
-                .audio_tx
-                .try_send((out.left.clone(), out.right.clone()))
-            {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                Err(TrySendError::Full(_)) => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
+            // A full channel (nobody reading) drops the block without copying it first.
+            if self.audio_tx.is_full() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                match self
+                    .audio_tx
+                    .try_send((out.left.clone(), out.right.clone()))
+                {
+                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                    Err(TrySendError::Full(_)) => {
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             if let Some(s) = &mut scope {
@@ -428,30 +433,84 @@ impl Loop {
         load: TickLoad,
     ) {
         // Never wait for a reader: skip this publication if the lock is busy.
-        if let Ok(mut slot) = self.latest.try_lock() {
-            let out = machine.outputs();
-            let frames = if capture {
-                out.frames.clone()
-            } else {
-                slot.as_ref()
-                    .map(|s: &Arc<Snapshot>| s.frames.clone())
-                    .unwrap_or_default()
-            };
-            *slot = Some(Arc::new(Snapshot {
-                tick: machine.tick_count(),
-                w: machine.w().clone(),
-                net: machine.network().clone(),
-                backend: backend.to_string(),
-                scalars: machine
-                    .scalar_names()
-                    .into_iter()
-                    .zip(out.scalars.iter().copied())
-                    .collect(),
-                frames,
-                nonfinite: machine.nonfinite_counts().clone(),
-                tick_seconds,
-                load,
-            }));
+        let Ok(mut slot) = self.latest.try_lock() else {
+            return;
+        };
+        // No reader holds the last snapshot: update it in place (no allocation in steady state).
+        if let Some(snap) = slot.as_mut().and_then(Arc::get_mut)
+            && snap.update(machine, capture, backend, tick_seconds, load)
+        {
+            return;
         }
+        let out = machine.outputs();
+        let frames = if capture {
+            out.frames.clone()
+        } else {
+            slot.as_ref()
+                .map(|s: &Arc<Snapshot>| s.frames.clone())
+                .unwrap_or_default()
+        };
+        *slot = Some(Arc::new(Snapshot {
+            tick: machine.tick_count(),
+            w: machine.w().clone(),
+            net: machine.network().clone(),
+            backend: backend.to_string(),
+            scalars: machine
+                .scalar_names()
+                .into_iter()
+                .zip(out.scalars.iter().copied())
+                .collect(),
+            frames,
+            nonfinite: machine.nonfinite_counts().clone(),
+            tick_seconds,
+            load,
+        }));
+    }
+}
+
+impl Snapshot {
+    /// Brings the snapshot up to date in place when only values changed (same catalogue, same
+    /// frame shapes); copies W and the NaN/Inf counts only when they differ. Returns false
+    /// (leaving it to be replaced) otherwise.
+    fn update(
+        &mut self,
+        machine: &Machine,
+        capture: bool,
+        backend: &str,
+        tick_seconds: f64,
+        load: TickLoad,
+    ) -> bool {
+        let out = machine.outputs();
+        let same_frames = !capture
+            || (self.frames.len() == out.frames.len()
+                && self.frames.iter().zip(&out.frames).all(|(a, b)| {
+                    (a.neuron, a.rows, a.cols, a.rgba.len())
+                        == (b.neuron, b.rows, b.cols, b.rgba.len())
+                }));
+        if !Arc::ptr_eq(&self.net, machine.network())
+            || self.backend != backend
+            || self.scalars.len() != out.scalars.len()
+            || !same_frames
+        {
+            return false;
+        }
+        if capture {
+            for (a, b) in self.frames.iter_mut().zip(&out.frames) {
+                a.rgba.copy_from_slice(&b.rgba);
+            }
+        }
+        for ((_, v), &x) in self.scalars.iter_mut().zip(&out.scalars) {
+            *v = x;
+        }
+        if self.w != *machine.w() {
+            self.w.clone_from(machine.w());
+        }
+        if self.nonfinite != *machine.nonfinite_counts() {
+            self.nonfinite.clone_from(machine.nonfinite_counts());
+        }
+        self.tick = machine.tick_count();
+        self.tick_seconds = tick_seconds;
+        self.load = load;
+        true
     }
 }

@@ -220,9 +220,13 @@ pub(super) fn patch_with(
     Ok(out)
 }
 
-/// Whether two engine settings can run one network (the morph time does not matter).
+/// Whether two engine settings can run one network (the morph time does not matter; the frame
+/// rate sets the clocks of the running network, so a change restarts it).
 pub(super) fn compatible(a: &Settings, b: &Settings) -> bool {
-    a.tick_rate == b.tick_rate && a.sample_rate == b.sample_rate && a.image_size == b.image_size
+    a.tick_rate == b.tick_rate
+        && a.sample_rate == b.sample_rate
+        && a.image_size == b.image_size
+        && a.frame_rate == b.frame_rate
 }
 
 /// Reads and checks a patch file.

@@ -163,11 +163,12 @@ impl Live {
                 tick: 0,
                 level: Level::Notice,
                 text: format!(
-                    "{}: settings changed (tick_rate {}, sample_rate {}, image_size {:?}): restarted the engine; every neuron starts from its init",
+                    "{}: settings changed (tick_rate {}, sample_rate {}, image_size {:?}, frame_rate {}): restarted the engine; every neuron starts from its init",
                     file_name(&self.file.path),
                     wanted.settings.tick_rate,
                     wanted.settings.sample_rate,
-                    wanted.settings.image_size
+                    wanted.settings.image_size,
+                    wanted.settings.frame_rate
                 ),
             }));
         }

@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod bridges;
 pub mod control;
+pub mod clock;
 pub mod dmm;
 pub mod elementwise;
 pub mod fastmath;
@@ -75,6 +76,8 @@ pub struct Params {
     pub temperature: f32,
     /// Grey pixels of a `picture`, rows×cols, row-major.
     pub picture: Option<Arc<Vec<f32>>>,
+    /// The neuron's own `frame_rate` (image-clocked neurons; see `clock`).
+    pub frame_rate: Option<f64>,
     /// Settings resolved into numbers both backends read (the GPU gets them in `P.c`): see
     /// `warp::consts`; zero for types that have none.
     pub consts: [f32; 16],
@@ -261,7 +264,7 @@ fn resolve_with(
     for key in spec.settings.keys() {
         let known = key == "comment"
             || (info.kinds != Kinds::None && key == "kind")
-            || (shape && (key == "rows" || key == "cols"))
+            || (shape && (key == "rows" || key == "cols" || key == "frame_rate"))
             || info.settings.contains(&key.as_str());
         if !known {
             let mut allowed: Vec<&str> = vec!["comment"];
@@ -269,7 +272,7 @@ fn resolve_with(
                 allowed.push("kind");
             }
             if shape {
-                allowed.extend(["rows", "cols"]);
+                allowed.extend(["rows", "cols", "frame_rate"]);
             }
             allowed.extend(info.settings);
             return err(
@@ -387,6 +390,7 @@ fn resolve_with(
             params.picture = Some(Arc::new(pixels));
         }
     }
+    params.frame_rate = get_f64(spec, "frame_rate")?;
     let mut def = NeuronDef {
         name: name.to_string(),
         info,
@@ -404,5 +408,26 @@ fn resolve_with(
             msg,
         })?;
     }
+    check_own_frame_rate(&def)?;
     Ok(def)
+}
+
+/// A neuron's own `frame_rate` is a positive rate, on a neuron that runs on frame ticks.
+fn check_own_frame_rate(def: &NeuronDef) -> Result<(), SpecError> {
+    let Some(f) = def.params.frame_rate else {
+        return Ok(());
+    };
+    if let Err(m) = crate::stream::kind::check_frame_rate(f) {
+        return err("frame_rate", m);
+    }
+    if !clock::image_clocked(def) {
+        return err(
+            "frame_rate",
+            format!(
+                "only image-clocked neurons (an image port and no audio output) run at a frame rate; this {} of kind {} runs every tick",
+                def.info.name, def.kind
+            ),
+        );
+    }
+    Ok(())
 }

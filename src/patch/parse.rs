@@ -237,7 +237,17 @@ fn read_settings(o: &[(String, Raw)], v: &Raw, e: &mut Errs) -> Option<Settings>
             }
         },
         Err(err) => {
-            e.at("settings", json_message(&err));
+            // serde names the type it expected, not the field: find the field by reading each
+            // alone, so that the error says where (`settings.frame_rate`).
+            let bad = o.iter().find(|(k, val)| {
+                let mut one = serde_json::Map::new();
+                one.insert(k.clone(), val.to_json());
+                serde_json::from_value::<Settings>(serde_json::Value::Object(one)).is_err()
+            });
+            match bad {
+                Some((k, _)) => e.at(key_path("settings", k), json_message(&err)),
+                None => e.at("settings", json_message(&err)),
+            }
             None
         }
     }

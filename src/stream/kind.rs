@@ -57,6 +57,10 @@ pub struct Settings {
     /// Default image shape `[rows, cols]` for image-kind neurons that do not give their own.
     #[serde(default = "default_image_size")]
     pub image_size: [usize; 2],
+    /// Pictures per second: image-clocked neurons run on every `frame_period()`-th tick only
+    /// (DESIGN §1, "two clocks") and hold their outputs in between.
+    #[serde(default = "default_frame_rate")]
+    pub frame_rate: f64,
     /// Seconds over which a hot-reloaded weight change is spread (0 = instant).
     #[serde(default)]
     pub morph_time: f64,
@@ -68,6 +72,9 @@ pub struct Settings {
 
 fn default_tick_rate() -> f64 {
     375.0
+}
+fn default_frame_rate() -> f64 {
+    60.0
 }
 fn default_sample_rate() -> u32 {
     48_000
@@ -82,6 +89,7 @@ impl Default for Settings {
             tick_rate: default_tick_rate(),
             sample_rate: default_sample_rate(),
             image_size: default_image_size(),
+            frame_rate: default_frame_rate(),
             morph_time: 0.0,
             memory_budget_mb: None,
         }
@@ -97,6 +105,11 @@ impl Settings {
     /// Samples per tick. Call `check` first; this rounds.
     pub fn block_len(&self) -> usize {
         (self.sample_rate as f64 / self.tick_rate).round() as usize
+    }
+
+    /// Ticks from one frame tick to the next: `round(tick_rate / frame_rate)`, at least 1.
+    pub fn frame_period(&self) -> u64 {
+        frame_period(self.tick_rate, self.frame_rate)
     }
 
     /// Checks the settings and says what is wrong, naming the field.
@@ -134,6 +147,9 @@ impl Settings {
                 format!("expected [rows, cols] each in 1..={MAX_IMAGE_SIDE}, found [{r}, {c}]"),
             );
         }
+        if let Err(msg) = check_frame_rate(self.frame_rate) {
+            return bad("frame_rate", msg);
+        }
         if !(self.morph_time.is_finite() && self.morph_time >= 0.0) {
             return bad(
                 "morph_time",
@@ -147,5 +163,29 @@ impl Settings {
             );
         }
         Ok(())
+    }
+}
+
+/// Ticks from one frame tick to the next at `frame_rate` pictures a second: tick t is a frame tick
+/// when t is a multiple of it (tick 0 is one). `round(tick_rate / frame_rate)`, at least 1 (a frame
+/// rate at or above the tick rate runs every tick); non-finite rates give 1.
+pub fn frame_period(tick_rate: f64, frame_rate: f64) -> u64 {
+    let r = (tick_rate / frame_rate).round();
+    if r.is_finite() && r >= 1.0 {
+        // Saturates far beyond any tick count a performance reaches.
+        r.min(u64::MAX as f64) as u64
+    } else {
+        1
+    }
+}
+
+/// A frame rate must be a positive, finite number of pictures a second.
+pub fn check_frame_rate(frame_rate: f64) -> Result<(), String> {
+    if frame_rate.is_finite() && frame_rate > 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a positive number of frames per second, found {frame_rate}"
+        ))
     }
 }

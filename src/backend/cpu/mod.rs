@@ -3,6 +3,7 @@
 //! stroke, with rayon over neurons.
 
 use super::{Backend, BackendError, Frame, TickCtx, TickOutputs};
+use crate::neurons::clock;
 use crate::neurons::network::{DownPlan, Network, Row};
 use crate::neurons::outputs::to_u8;
 use crate::neurons::{UpCtx, init_outputs, state_lens};
@@ -16,6 +17,10 @@ pub struct CpuBackend {
     outs: Vec<Vec<Vec<f32>>>,
     /// Rows of the current plan by neuron: `row_of[n][p]` indexes `plan.rows`.
     row_of: Vec<Vec<Option<usize>>>,
+    /// Ticks between up strokes, per neuron (the frame clock; 1 = every tick).
+    period: Vec<u64>,
+    /// Ticks between down strokes into each input, per neuron and port.
+    in_period: Vec<Vec<u64>>,
     plan_version: Option<u64>,
     /// Whether the strokes run over neurons on rayon's threads: only when the layout holds
     /// enough elements (`PAR_WORK`) for the hand-off to pay. Small (audio) networks run on the
@@ -24,6 +29,8 @@ pub struct CpuBackend {
     parallel: bool,
     /// The layout size from which `parallel` is set (`PAR_WORK` unless chosen).
     par_work: usize,
+    /// Display frames handed out on earlier ticks, their buffers kept for the next capture.
+    spare_frames: Vec<Frame>,
 }
 
 impl Default for CpuBackend {
@@ -50,9 +57,12 @@ impl CpuBackend {
             ins: Vec::new(),
             outs: Vec::new(),
             row_of: Vec::new(),
+            period: Vec::new(),
+            in_period: Vec::new(),
             plan_version: None,
             parallel: false,
             par_work: min_elements,
+            spare_frames: Vec::new(),
         }
     }
 }
@@ -128,19 +138,30 @@ impl Backend for CpuBackend {
                 outs.push(Vec::new());
                 continue;
             }
-            ins.push(
-                def.inputs
+            let old = carry.get(i).copied().flatten();
+            // Inputs carry too: between frame ticks an image input holds its value (a display
+            // shows it, an audio neuron reads it) across a catalogue change.
+            let kept_ins = old
+                .and_then(|j| self.ins.get_mut(j))
+                .map(std::mem::take)
+                .filter(|v| {
+                    v.len() == def.inputs.len()
+                        && v.iter()
+                            .zip(&def.inputs)
+                            .all(|(x, p)| x.len() == p.kind.len(bl))
+                });
+            ins.push(match kept_ins {
+                Some(v) => v,
+                None => def
+                    .inputs
                     .iter()
                     .map(|p| zeros(p.kind.len(bl), &def.name))
                     .collect::<Result<_, _>>()?,
-            );
+            });
             // Outputs and private memory carry over when their sizes still fit the definition.
             let lens = state_lens(def, bl);
             let fits = |o: &Vec<Vec<f32>>| o.iter().map(Vec::len).eq(lens.iter().copied());
-            let kept = carry
-                .get(i)
-                .copied()
-                .flatten()
+            let kept = old
                 .and_then(|j| self.outs.get_mut(j))
                 .filter(|o| fits(o))
                 .map(std::mem::take);
@@ -156,6 +177,20 @@ impl Backend for CpuBackend {
         }
         let work: usize = ins.iter().chain(&outs).flatten().map(Vec::len).sum();
         self.parallel = work >= self.par_work;
+        self.period = net
+            .neurons
+            .iter()
+            .map(|d| clock::neuron_period(d, &net.settings))
+            .collect();
+        self.in_period = net
+            .neurons
+            .iter()
+            .map(|d| {
+                (0..d.inputs.len())
+                    .map(|p| clock::input_period(d, p, &net.settings))
+                    .collect()
+            })
+            .collect();
         self.ins = ins;
         self.outs = outs;
         self.plan_version = None;
@@ -169,7 +204,7 @@ impl Backend for CpuBackend {
         ctx: &TickCtx,
         out: &mut TickOutputs,
     ) -> Result<(), BackendError> {
-        self.down(net, plan);
+        self.down(net, plan, ctx.tick);
         self.up(net, ctx, &mut out.nonfinite);
         self.read_back(net, ctx, out);
         Ok(())
@@ -208,8 +243,9 @@ impl Backend for CpuBackend {
 }
 
 impl CpuBackend {
-    /// Down stroke: every input from the previous tick's outputs.
-    fn down(&mut self, net: &Network, plan: &DownPlan) {
+    /// Down stroke: every input due this tick from the previous tick's outputs; the inputs of
+    /// the frame clock hold their values between frame ticks.
+    fn down(&mut self, net: &Network, plan: &DownPlan, tick: u64) {
         if self.plan_version != Some(plan.version) {
             self.row_of = net
                 .neurons
@@ -223,8 +259,12 @@ impl CpuBackend {
         }
         let outs = &self.outs;
         let row_of = &self.row_of;
+        let in_period = &self.in_period;
         let one = |(n, ins): (usize, &mut Vec<Vec<f32>>)| {
             for (p, dst) in ins.iter_mut().enumerate() {
+                if !clock::due(in_period[n][p], tick) {
+                    continue;
+                }
                 match row_of[n][p] {
                     Some(r) => lincomb(dst, &plan.rows[r], outs),
                     None => dst.fill(0.0),
@@ -251,9 +291,11 @@ impl CpuBackend {
         nonfinite.clear();
         nonfinite.resize(net.neurons.len(), 0);
         let ins = &self.ins;
+        let period = &self.period;
         let one = |(n, (outs, bad)): (usize, (&mut Vec<Vec<f32>>, &mut u32))| {
             let def = &net.neurons[n];
-            if def.engine_side() {
+            // Between its frame ticks an image-clocked neuron holds its outputs.
+            if def.engine_side() || !clock::due(period[n], ctx.tick) {
                 return;
             }
             let Some(kernel) = def.info.cpu else { return };
@@ -297,20 +339,25 @@ impl CpuBackend {
                 }
             }
         }
-        out.frames.clear();
+        // Frames of earlier ticks go back to the spares: a capture reuses their pixel buffers.
+        self.spare_frames.append(&mut out.frames);
         if ctx.capture {
             for &n in &net.displays {
-                out.frames.extend(self.frame(net, n));
+                let spare = self.spare_frames.pop();
+                out.frames.extend(self.frame(net, n, spare));
             }
         }
     }
 
-    fn frame(&self, net: &Network, n: usize) -> Option<Frame> {
+    /// Display `n`'s frame, written into `reuse`'s buffer when there is one.
+    fn frame(&self, net: &Network, n: usize, reuse: Option<Frame>) -> Option<Frame> {
         let def = &net.neurons[n];
         let [g, r, gr, b] = &self.ins[n][..] else {
             return None;
         };
-        let mut rgba = Vec::with_capacity(def.rows * def.cols * 4);
+        let mut rgba = reuse.map(|f| f.rgba).unwrap_or_default();
+        rgba.clear();
+        rgba.reserve(def.rows * def.cols * 4);
         for (((&g, &r), &gr), &b) in g.iter().zip(r).zip(gr).zip(b) {
             rgba.extend_from_slice(&[to_u8(g + r), to_u8(g + gr), to_u8(g + b), 255]);
         }

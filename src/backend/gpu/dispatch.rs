@@ -84,8 +84,11 @@ impl GpuBackend {
         } else {
             0
         };
+        // The frame clock: dispatches of neurons (and inputs) not due this tick are left out,
+        // and their buffers hold. `tail` and `frames` read the held values every tick.
         let all: Vec<&Dispatch> = (self.plan.down.iter())
             .chain(&self.up)
+            .filter(|d| d.due(ctx.tick))
             .chain(&self.plan.tail)
             .chain(&self.plan.frames[..frames])
             .collect();
@@ -96,7 +99,6 @@ impl GpuBackend {
             return Err(self.fail("no bind group".into()));
         };
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        enc.clear_buffer(&b.ins, 0, None);
         enc.clear_buffer(&b.bad, 0, None);
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {

@@ -163,3 +163,39 @@ pub fn carry_outputs(
     ctx.queue.submit([enc.finish()]);
     outs
 }
+
+/// Makes the `ins` buffer of a new layout: neuron `i` copies old neuron `carry[i]`'s inputs, so
+/// that inputs of the frame clock hold their values across a catalogue change between frame
+/// ticks (as on the CPU); other inputs start at zero (wgpu zeroes a new buffer).
+pub fn carry_inputs(
+    ctx: &GpuContext,
+    new: &Layout,
+    old: &Layout,
+    old_ins: &wgpu::Buffer,
+    carry: &[Option<usize>],
+) -> wgpu::Buffer {
+    let d = &ctx.device;
+    let ins = buffer(d, "ins", new.in_total * 4, STORAGE);
+    let mut enc = d.create_command_encoder(&Default::default());
+    for (i, lens) in new.in_len.iter().enumerate() {
+        let Some(j) = carry.get(i).copied().flatten() else {
+            continue;
+        };
+        if old.in_len.get(j) != Some(lens) {
+            continue;
+        }
+        for (p, &len) in lens.iter().enumerate() {
+            if len > 0 {
+                enc.copy_buffer_to_buffer(
+                    old_ins,
+                    old.in_off[j][p] as u64 * 4,
+                    &ins,
+                    new.in_off[i][p] as u64 * 4,
+                    len as u64 * 4,
+                );
+            }
+        }
+    }
+    ctx.queue.submit([enc.finish()]);
+    ins
+}

@@ -179,8 +179,9 @@ impl Backend for GpuBackend {
             &self.bufs.outs,
             carry,
         );
+        let ins = layout::carry_inputs(&self.ctx, &layout, &self.layout, &self.bufs.ins, carry);
         let d = &self.ctx.device;
-        self.bufs.ins = buffer(d, "ins", layout.in_total * 4, STORAGE);
+        self.bufs.ins = ins;
         self.bufs.outs = outs;
         self.bufs.bad = buffer(d, "bad", net.neurons.len() as u64 * 4, STORAGE);
         let mut up = Vec::new();

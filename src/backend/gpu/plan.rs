@@ -4,7 +4,8 @@
 //! one `frame` per display).
 
 use super::layout::Layout;
-use crate::neurons::network::{DownPlan, Network};
+use crate::neurons::clock;
+use crate::neurons::network::{DownPlan, Network, Term};
 use crate::neurons::table::{Grid, Kernel, PARTIAL_ENTRY, PerTick, Variant};
 use crate::stream::kind::Kind;
 
@@ -44,6 +45,8 @@ pub struct Dispatch {
     /// The neuron's name and `seed` setting (for the noise key), or what the dispatch is for.
     pub name: String,
     pub own_seed: u64,
+    /// Runs on the ticks that are multiples of this (the frame clock; 1 = every tick).
+    pub period: u64,
 }
 
 impl Dispatch {
@@ -55,7 +58,13 @@ impl Dispatch {
             per_tick: PerTick::None,
             name: name.to_string(),
             own_seed: 0,
+            period: 1,
         }
+    }
+
+    /// Whether the dispatch runs at `tick`.
+    pub fn due(&self, tick: u64) -> bool {
+        clock::due(self.period, tick)
     }
 }
 
@@ -139,6 +148,7 @@ pub fn up_dispatches(
         },
     };
     let mut p = base_params(layout, net, n);
+    let period = clock::neuron_period(def, &net.settings);
     let dispatch = |entry, params, groups, per_tick| Dispatch {
         entry,
         params,
@@ -146,6 +156,7 @@ pub fn up_dispatches(
         per_tick,
         name: def.name.clone(),
         own_seed: def.params.seed,
+        period,
     };
     if let Some(mode) = gpu.reduce {
         let n_in = layout.in_len[n].first().copied().unwrap_or(1);
@@ -187,12 +198,25 @@ pub struct Plan {
     pub version: Option<u64>,
 }
 
+/// One input port the down stroke writes: a plan row, or a zero row for an input without
+/// weights (the `ins` buffer is not cleared: inputs of the frame clock hold between frame ticks).
+struct Dst<'a> {
+    neuron: usize,
+    port: usize,
+    ramp: bool,
+    terms: &'a [Term],
+}
+
+/// The dispatches of one clock and kind: `(period, kind order)` and its rows.
+type Group<'a> = ((u64, u8), Vec<Dst<'a>>);
+
 impl Plan {
     pub fn new(layout: &Layout, net: &Network, plan: &DownPlan) -> Plan {
         let mut p = Plan::default();
-        let by_kind = p.push_rows(layout, plan);
+        let groups = down_groups(layout, net, plan);
+        p.push_rows(layout, &groups);
         let gather_at = p.push_gather(layout, net);
-        p.down = lincomb_dispatches(layout, plan, &by_kind);
+        p.down = lincomb_dispatches(layout, &groups);
         if p.gather_len > 0 {
             let params = Params {
                 k: gather_at,
@@ -208,33 +232,19 @@ impl Plan {
         p
     }
 
-    /// Plan rows grouped by kind (scalar, audio, image), then their terms; returns the row
-    /// indices of each kind, in upload order.
-    fn push_rows(&mut self, layout: &Layout, plan: &DownPlan) -> Vec<Vec<usize>> {
-        let mut by_kind: Vec<Vec<usize>> = vec![Vec::new(); 3];
-        for (r, row) in plan.rows.iter().enumerate() {
-            let k = match row.kind {
-                Kind::Scalar => 0,
-                Kind::Audio => 1,
-                _ => 2,
-            };
-            by_kind[k].push(r);
-        }
-        by_kind.retain(|v| !v.is_empty());
-        let order: Vec<usize> = by_kind.iter().flatten().copied().collect();
-        let n_rows = order.len();
+    /// The rows of every group, in order, then their terms.
+    fn push_rows(&mut self, layout: &Layout, groups: &[Group]) {
+        let n_rows: usize = groups.iter().map(|(_, g)| g.len()).sum();
         let words = &mut self.words;
         words.resize(4 * n_rows, 0);
         let mut terms: Vec<u32> = Vec::new();
         let mut term_count = 0u32;
-        for (slot, &r) in order.iter().enumerate() {
-            let row = &plan.rows[r];
-            let ramp = (row.kind == Kind::Audio) as u32;
+        for (slot, row) in groups.iter().flat_map(|(_, g)| g).enumerate() {
             words[4 * slot] = layout.in_off[row.neuron][row.port];
             words[4 * slot + 1] = layout.in_len[row.neuron][row.port];
             words[4 * slot + 2] = term_count;
-            words[4 * slot + 3] = row.terms.len() as u32 | (ramp << 31);
-            for t in &row.terms {
+            words[4 * slot + 3] = row.terms.len() as u32 | ((row.ramp as u32) << 31);
+            for t in row.terms {
                 let src = layout.out_off[t.neuron][t.port];
                 terms.extend_from_slice(&[src, t.w0.to_bits(), t.w1.to_bits()]);
                 term_count += 1;
@@ -249,7 +259,6 @@ impl Plan {
             words[4 * slot + 2] += first_term;
         }
         words.extend_from_slice(&terms);
-        by_kind
     }
 
     /// The gather list: every scalar output, then each audio_out's left and right inputs (bit 31
@@ -303,14 +312,64 @@ pub fn lincomb_groups(max_len: u32, rows: u32) -> (u32, u32, u32) {
 /// Workgroups per dimension every adapter allows.
 pub const MAX_GROUPS: u32 = 65535;
 
-/// One `lincomb` dispatch per kind: x over the longest row of that kind, y over its rows.
-fn lincomb_dispatches(layout: &Layout, plan: &DownPlan, by_kind: &[Vec<usize>]) -> Vec<Dispatch> {
+/// Every dense input of the backend's neurons, grouped by clock and kind (scalar, audio,
+/// image): the plan's rows, then a zero row for each input without one.
+fn down_groups<'a>(layout: &Layout, net: &Network, plan: &'a DownPlan) -> Vec<Group<'a>> {
+    let mut groups: std::collections::BTreeMap<(u64, u8), Vec<Dst<'a>>> = Default::default();
+    let mut planned = vec![Vec::new(); net.neurons.len()];
+    for (n, ports) in planned.iter_mut().enumerate() {
+        *ports = vec![false; layout.in_off.get(n).map_or(0, Vec::len)];
+    }
+    let key = |n: usize, p: usize, kind: Kind| {
+        let order = match kind {
+            Kind::Scalar => 0,
+            Kind::Audio => 1,
+            _ => 2,
+        };
+        (
+            clock::input_period(&net.neurons[n], p, &net.settings),
+            order,
+        )
+    };
+    for row in &plan.rows {
+        if let Some(x) = planned
+            .get_mut(row.neuron)
+            .and_then(|v| v.get_mut(row.port))
+        {
+            *x = true;
+        }
+        groups
+            .entry(key(row.neuron, row.port, row.kind))
+            .or_default()
+            .push(Dst {
+                neuron: row.neuron,
+                port: row.port,
+                ramp: row.kind == Kind::Audio,
+                terms: &row.terms,
+            });
+    }
+    for (n, ports) in planned.iter().enumerate() {
+        for (p, _) in ports.iter().enumerate().filter(|(_, done)| !**done) {
+            let kind = net.neurons[n].inputs[p].kind;
+            groups.entry(key(n, p, kind)).or_default().push(Dst {
+                neuron: n,
+                port: p,
+                ramp: false,
+                terms: &[],
+            });
+        }
+    }
+    groups.into_iter().collect()
+}
+
+/// One `lincomb` dispatch per group: x over its longest row, y over its rows.
+fn lincomb_dispatches(layout: &Layout, groups: &[Group]) -> Vec<Dispatch> {
     let mut first = 0u32;
     let mut out = Vec::new();
-    for rows in by_kind {
+    for ((period, _), rows) in groups {
         let max_len = rows
             .iter()
-            .map(|&r| layout.in_len[plan.rows[r].neuron][plan.rows[r].port])
+            .map(|r| layout.in_len[r.neuron][r.port])
             .max()
             .unwrap_or(1);
         let nr = rows.len() as u32;
@@ -320,7 +379,9 @@ fn lincomb_dispatches(layout: &Layout, plan: &DownPlan, by_kind: &[Vec<usize>]) 
             ..Default::default()
         };
         let g = lincomb_groups(max_len, nr);
-        out.push(Dispatch::backend("lincomb", params, g, "down stroke"));
+        let mut d = Dispatch::backend("lincomb", params, g, "down stroke");
+        d.period = *period;
+        out.push(d);
         first += nr;
     }
     out

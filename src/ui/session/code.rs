@@ -80,7 +80,16 @@ impl Session {
     /// Whether every scripted input has been typed and what it sent can show in a snapshot of
     /// `tick` (a capture waits for this: a slow frame must not catch the text half-handled).
     pub fn typing_settled(&self, tick: u64) -> bool {
-        self.typed.is_empty() && self.typed_at.is_none_or(|t| tick >= t + TYPED_SETTLE_TICKS)
+        // Pictures show an edit at the next frame tick after it lands (the frame clock).
+        let frame = self
+            .latest
+            .as_ref()
+            .map_or(1, |s| s.net.settings.frame_period());
+        self.typed.is_empty()
+            && self.code_waiting.is_empty()
+            && self
+                .typed_at
+                .is_none_or(|t| tick >= t + TYPED_SETTLE_TICKS + frame)
     }
 
     /// The code pane over the left part of the picture area.
@@ -119,6 +128,9 @@ impl Session {
                         }
                     };
                     self.code_ids.push_back(id);
+                    if !self.typed.is_empty() || self.typed_at.is_some() {
+                        self.code_waiting.push(id);
+                    }
                     if self.code_ids.len() > CODE_IDS {
                         self.code_ids.pop_front();
                     }

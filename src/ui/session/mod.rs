@@ -49,8 +49,11 @@ pub struct Session {
     pub code: CodeEditor,
     code_ids: VecDeque<u64>,
     typed: VecDeque<TimedInput>,
-    /// Snapshot tick when scripted input was last typed.
+    /// Snapshot tick when scripted input was last typed, or the engine tick that took its last
+    /// edit if later.
     typed_at: Option<u64>,
+    /// Code-pane edits sent whose outcome has not come back (a capture waits for them).
+    code_waiting: Vec<u64>,
     /// One texture per display neuron, by name.
     pictures: Vec<(String, egui::TextureHandle)>,
     last_tick: Option<u64>,
@@ -112,6 +115,7 @@ impl Session {
             code_ids: VecDeque::new(),
             typed: VecDeque::new(),
             typed_at: None,
+            code_waiting: Vec::new(),
             pictures: Vec::new(),
             last_tick: None,
             latest: None,
@@ -314,6 +318,12 @@ impl Session {
                     .st
                     .push_log(m.level, format!("tick {}: {}", m.tick, m.text)),
                 LiveEvent::Outcome { id, outcome } => {
+                    if let Some(k) = self.code_waiting.iter().position(|&w| w == id) {
+                        self.code_waiting.swap_remove(k);
+                        if let EditOutcome::Applied { tick } = &outcome {
+                            self.typed_at = Some(self.typed_at.map_or(*tick, |t| t.max(*tick)));
+                        }
+                    }
                     if let EditOutcome::Rejected { tick, .. } = &outcome {
                         if self.code_ids.contains(&id) {
                             self.code.rejected(&[outcome.reasons()]);
