@@ -6,6 +6,8 @@ pub mod dmm;
 pub mod elementwise;
 pub mod fastmath;
 pub mod images;
+pub mod jrandom;
+pub mod matrices;
 pub mod network;
 pub mod outputs;
 mod picture;
@@ -72,6 +74,10 @@ pub struct Params {
     pub temperature: f32,
     /// Grey pixels of a `picture`, rows×cols, row-major.
     pub picture: Option<Arc<Vec<f32>>>,
+    /// Per-type variant bits the kernels get (`matrices`: how two inputs combine, squeeze).
+    pub mode: u32,
+    /// The block of W an `image_w` drives.
+    pub binding: Option<Arc<matrices::Binding>>,
 }
 
 /// A neuron instance with every port's kind resolved.
@@ -375,6 +381,13 @@ fn resolve_with(
             params.picture = Some(Arc::new(pixels));
         }
     }
+    let len = match kind {
+        _ if info.kinds == Kinds::None => rows * cols,
+        k => k.len(settings.block_len()),
+    };
+    let (mode, binding) = matrices::resolve(info, spec, rows, cols, len)?;
+    params.mode = mode;
+    params.binding = binding.map(Arc::new);
     Ok(NeuronDef {
         name: name.to_string(),
         info,
