@@ -253,6 +253,13 @@ const CHECKS: &[(&str, Check)] = &[
             assert_eq!(px, want, "{} pixel {i}", c.def.name);
         }
     }),
+    ("constant", |c| {
+        // The example: every 3rd value of Processing's random(2)-1 after randomSeed(7), from 2.
+        let all = dmm_synth::neurons::jrandom::sketch_values(7, 3 * c.outs[0].len());
+        let want: Vec<f64> = all.iter().skip(2).step_by(3).map(|&v| v as f64).collect();
+        c.out(&want, 0.0);
+        assert_eq!(c.outs[0], c.prev[0], "{} is constant", c.def.name);
+    }),
     ("max", |c| c.map(0.0, |x| x[0].max(x[1]))),
     ("squeeze", |c| {
         let of = c.def.spec.settings.get("of").and_then(|v| v.as_str());

@@ -21,10 +21,19 @@ pub const OF_MAX: u32 = 2;
 pub const SQUEEZE: u32 = 4;
 pub const ACCUMULATOR: u32 = 8;
 
-/// Settings that give a matrix type its starting values.
-const START: [&str; 4] = ["random_seed", "random_every", "random_at", "cells"];
-
 pub static TYPES: &[TypeInfo] = &[
+    TypeInfo {
+        name: "constant",
+        inputs: &[],
+        outputs: &[("out", Any)],
+        kinds: Kinds::Dense,
+        settings: &["random_seed", "random_every", "random_at", "cells", "init"],
+        doc: "A constant: `init` everywhere, or Processing's random(2)-1 after randomSeed(`random_seed`) (every `random_every`-th draw from `random_at`); then the listed image `cells` (\"r,c=v; ...\").",
+        example: r#"{"random_seed": 7, "random_every": 3, "random_at": 2}"#,
+        cpu: None,
+        start: Some(matrix_start),
+        gpu: Gpu::NONE,
+    },
     TypeInfo {
         name: "max",
         inputs: &[("a", Any), ("b", Any)],
@@ -401,20 +410,25 @@ fn binding(spec: &NeuronSpec, rows: usize, cols: usize) -> Result<Binding, SpecE
 
 /// Checks this family's settings for one neuron and returns its `mode` bits and, for `image_w`,
 /// its binding. Other types get `(0, None)`.
+/// `image` is the neuron's rows×cols when its outputs are images; `len` its output length.
 pub fn resolve(
     info: &TypeInfo,
     spec: &NeuronSpec,
-    rows: usize,
-    cols: usize,
+    image: Option<(usize, usize)>,
     len: usize,
 ) -> Result<(u32, Option<Binding>), SpecError> {
     if !TYPES.iter().any(|t| t.name == info.name) {
         return Ok((0, None));
     }
-    if info.settings.iter().any(|s| START.contains(s)) {
-        java_params(spec, len)?;
-        cells(spec, rows, cols)?;
-    }
+    java_params(spec, len)?;
+    let (rows, cols) = match image {
+        Some(shape) => shape,
+        None if spec.settings.contains_key("cells") => {
+            return spec_err("cells", "cells are for image-kind neurons (write kind image)");
+        }
+        None => (0, 0),
+    };
+    cells(spec, rows, cols)?;
     match info.name {
         "squeeze" => {
             let of = match str_setting(spec, "of")? {

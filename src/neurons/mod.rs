@@ -381,11 +381,12 @@ fn resolve_with(
             params.picture = Some(Arc::new(pixels));
         }
     }
-    let len = match kind {
-        _ if info.kinds == Kinds::None => rows * cols,
-        k => k.len(settings.block_len()),
+    let (image, len) = match kind {
+        _ if info.kinds == Kinds::None => (Some((rows, cols)), rows * cols),
+        Kind::Image { rows, cols } => (Some((rows, cols)), rows * cols),
+        k => (None, k.len(settings.block_len())),
     };
-    let (mode, binding) = matrices::resolve(info, spec, rows, cols, len)?;
+    let (mode, binding) = matrices::resolve(info, spec, image, len)?;
     params.mode = mode;
     params.binding = binding.map(Arc::new);
     Ok(NeuronDef {

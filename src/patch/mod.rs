@@ -15,6 +15,7 @@ pub mod infer;
 mod parse;
 mod raw;
 mod save;
+pub mod sketches;
 pub mod text;
 pub mod watch;
 
