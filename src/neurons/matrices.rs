@@ -424,7 +424,10 @@ pub fn resolve(
     let (rows, cols) = match image {
         Some(shape) => shape,
         None if spec.settings.contains_key("cells") => {
-            return spec_err("cells", "cells are for image-kind neurons (write kind image)");
+            return spec_err(
+                "cells",
+                "cells are for image-kind neurons (write kind image)",
+            );
         }
         None => (0, 0),
     };

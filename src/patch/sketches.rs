@@ -130,7 +130,9 @@ fn lightweight_waves() -> Sketch {
 
 fn sleep_wake() -> Sketch {
     use Out::*;
-    let outs = vec![SelfW, Const, Plus, Const, Mul, Const, Mul, Const, Max, Const, Max];
+    let outs = vec![
+        SelfW, Const, Plus, Const, Mul, Const, Mul, Const, Max, Const, Max,
+    ];
     // The sketch's init loop draws, per cell, for outputs in this order.
     let order = [0usize, 1, 2, 3, 4, 8, 5, 6, 9, 10, 7];
     let starts = (0..11)
@@ -138,7 +140,11 @@ fn sleep_wake() -> Sketch {
             seed: 746484,
             every: 11,
             at: order.iter().position(|&o| o == k).unwrap_or(0),
-            cells: if k == 0 { "0,0=1".into() } else { String::new() },
+            cells: if k == 0 {
+                "0,0=1".into()
+            } else {
+                String::new()
+            },
         })
         .collect();
     Sketch {
@@ -168,7 +174,11 @@ fn conway() -> Sketch {
             seed: 300032,
             every: 23,
             at: k,
-            cells: if k == 0 { "0,0=1".into() } else { String::new() },
+            cells: if k == 0 {
+                "0,0=1".into()
+            } else {
+                String::new()
+            },
         })
         .collect();
     Sketch {
@@ -316,7 +326,9 @@ impl Sketch {
             for k in 0..count {
                 let q = format!("q{prefix}{k:02}");
                 let cells: Vec<String> = (0..self.n_out)
-                    .flat_map(|j| (0..s).map(move |d| format!("{j},{}=1", (k * stride + j) * s + d)))
+                    .flat_map(|j| {
+                        (0..s).map(move |d| format!("{j},{}=1", (k * stride + j) * s + d))
+                    })
                     .collect();
                 decl.push((
                     q.clone(),
@@ -381,7 +393,11 @@ impl Sketch {
         if self.afterlife {
             for i in 0..self.n_in {
                 decl.push((in_name(i), "squeeze image".into()));
+                // The leak: X_i starts from squeeze(X_i) of the last frame, wherever it lands.
                 rows.push(format!("{n}.a <- {n}", n = in_name(i)));
+                if let Some(port) = self.consumer(i) {
+                    rows.push(format!("{port} <- {}", in_name(i)));
+                }
             }
         }
         self.display(&mut decl, &mut rows);
