@@ -11,6 +11,12 @@ struct Params {
     tick_lo: u32, tick_hi: u32,
     f0: f32, f1: f32,                         // 1/temperature; time step (1/sample_rate on audio,
                                               // else 1/tick_rate); `time` gets tick and seconds
+    c: array<vec4<f32>, 4>,                   // the neuron's settings as numbers (Params::consts)
+}
+
+// Constant k (0..16) of the neuron's settings.
+fn konst(k: u32) -> f32 {
+    return P.c[k / 4u][k % 4u];
 }
 
 // Input ports after the down stroke, all neurons, packed.

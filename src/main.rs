@@ -17,7 +17,7 @@ use dmm_synth::live::record::RecordOptions;
 use dmm_synth::patch::{Patch, budget, one_line};
 use dmm_synth::render::{RenderOptions, render};
 use dmm_synth::ui::editor::script::parse_script;
-use dmm_synth::ui::{CaptureRequest, WindowOptions, run_window};
+use dmm_synth::ui::{CaptureRequest, OutputOptions, WindowOptions, run_window};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -106,6 +106,16 @@ struct PlayArgs {
     /// Restore the program a crash left in NAME.recover.json without asking.
     #[arg(long)]
     restore: bool,
+    /// Open the output window (only the picture, borderless, for a projector; Ctrl+Shift+O
+    /// toggles it, F11 there makes it fullscreen).
+    #[arg(long)]
+    output_window: bool,
+    /// Open the output window fullscreen on this monitor (0 is the first; the log lists them).
+    #[arg(long, value_name = "N", requires = "output_window")]
+    output_monitor: Option<usize>,
+    /// Also write the output window's picture to this PNG, in the same frame as --capture-out.
+    #[arg(long, value_name = "PATH", requires = "capture_tick")]
+    capture_output: Option<PathBuf>,
 }
 
 /// The OSC settings from the flags.
@@ -193,6 +203,11 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         control,
         record: a.record,
         restore: a.restore,
+        output: OutputOptions {
+            open: a.output_window,
+            monitor: a.output_monitor,
+            capture: a.capture_output,
+        },
     };
     let (backend, note) = backend::create(a.backend)?;
     if let Some(note) = note {

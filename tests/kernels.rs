@@ -253,6 +253,19 @@ const CHECKS: &[(&str, Check)] = &[
             assert_eq!(px, want, "{} pixel {i}", c.def.name);
         }
     }),
+    ("roll", |c| {
+        // Every element is the rolled input's, or 0 where the `keep` mask dropped it.
+        let want = roll_naive(c.def, &c.ins);
+        let kept = c.outs[0].iter().zip(&want).filter(|(o, w)| o == w).count();
+        for (i, (&o, &w)) in c.outs[0].iter().zip(&want).enumerate() {
+            assert!(o == w || o == 0.0, "{}[{i}]: {o} vs {w} (or 0)", c.def.name);
+        }
+        assert!(kept * 2 > want.len(), "{}: most elements kept", c.def.name);
+    }),
+    ("warp", |c| {
+        let scalars: Vec<f64> = c.ins[1..].iter().map(|v| v[0]).collect();
+        c.out(&warp_naive(c.def, &c.ins[0], &scalars), 1e-3);
+    }),
     ("constant", |c| {
         // The example: every 3rd value of Processing's random(2)-1 after randomSeed(7), from 2.
         let all = dmm_synth::neurons::jrandom::sketch_values(7, 3 * c.outs[0].len());
@@ -509,4 +522,344 @@ fn softmax_exp_matches_std_exp() {
     assert_eq!(exp_neg(0.0), 1.0);
     assert_eq!(exp_neg(-100.0), 0.0);
     assert_eq!(exp_neg(f32::NEG_INFINITY), 0.0);
+}
+
+/// `roll` without the mask: out[r][c] = x[r − dy][c − dx] on the torus, dx/dy = the integer
+/// setting + the integer part of the input.
+fn roll_naive(def: &NeuronDef, ins: &[Vec<f64>]) -> Vec<f64> {
+    let (rows, cols) = (def.rows as i64, def.cols as i64);
+    let set = |k: &str| {
+        def.spec
+            .settings
+            .get(k)
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0)
+    };
+    let dx = set("dx") + ins[1][0].trunc() as i64;
+    let dy = set("dy") + ins[2][0].trunc() as i64;
+    (0..rows * cols)
+        .map(|i| {
+            let (r, c) = (i / cols, i % cols);
+            ins[0][((r - dy).rem_euclid(rows) * cols + (c - dx).rem_euclid(cols)) as usize]
+        })
+        .collect()
+}
+
+/// Bilinear sample at column `x`, row `y`, wrapped or clamped, in f64.
+fn bilinear(img: &[f64], rows: usize, cols: usize, x: f64, y: f64, wrap: bool) -> f64 {
+    let idx = |i: f64, n: usize| -> usize {
+        if wrap {
+            i.rem_euclid(n as f64) as usize
+        } else {
+            i.clamp(0.0, n as f64 - 1.0) as usize
+        }
+    };
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let px = |r: f64, c: f64| img[idx(r, rows) * cols + idx(c, cols)];
+    px(y0, x0) * (1.0 - fx) * (1.0 - fy)
+        + px(y0, x0 + 1.0) * fx * (1.0 - fy)
+        + px(y0 + 1.0, x0) * (1.0 - fx) * fy
+        + px(y0 + 1.0, x0 + 1.0) * fx * fy
+}
+
+/// `warp` from its definition: the parameters are setting + input (clamped), the centre and the
+/// shift in fractions of the size; wave: radial resampling by 0.25·sin(dcoef·d + phase) + 0.75;
+/// affine: the inverse of zoom, then turn by angle, about the centre, then move.
+fn warp_naive(def: &NeuronDef, x: &[f64], scalars: &[f64]) -> Vec<f64> {
+    let (rows, cols) = (def.rows, def.cols);
+    let s = &def.spec.settings;
+    let num = |k: &str, d: f64| s.get(k).and_then(|v| v.as_f64()).unwrap_or(d);
+    let text = |k: &str, d: &str| s.get(k).and_then(|v| v.as_str()).unwrap_or(d).to_string();
+    let names = ["cx", "cy", "phase", "dcoef", "zoom", "angle", "tx", "ty"];
+    let defaults = [0.5, 0.5, 0.0, 0.5, 1.0, 0.0, 0.0, 0.0];
+    let ranges = [16.0, 16.0, 1e4, 1e3, 1e3, 1e4, 16.0, 16.0];
+    let p: Vec<f64> = (0..8)
+        .map(|j| {
+            let v = num(names[j], defaults[j]) + scalars[j];
+            let lo = if names[j] == "zoom" { 1e-3 } else { -ranges[j] };
+            v.clamp(lo, ranges[j])
+        })
+        .collect();
+    let (w, h) = (cols as f64, rows as f64);
+    let (cx, cy) = (p[0] * (w - 1.0), p[1] * (h - 1.0));
+    let wrap = text("edge", "wrap") == "wrap";
+    let affine = text("mode", "wave") == "affine";
+    (0..rows * cols)
+        .map(|i| {
+            let (dx, dy) = ((i % cols) as f64 - cx, (i / cols) as f64 - cy);
+            let (sx, sy) = if affine {
+                let (qx, qy) = ((dx - p[6] * w) / p[4], (dy - p[7] * h) / p[4]);
+                let (cs, sn) = (p[5].cos(), p[5].sin());
+                (cx + cs * qx + sn * qy, cy - sn * qx + cs * qy)
+            } else {
+                let m = 0.25 * (p[3] * (dx * dx + dy * dy).sqrt() + p[2]).sin() + 0.75;
+                (cx + dx * m, cy + dy * m)
+            };
+            bilinear(x, rows, cols, sx, sy, wrap)
+        })
+        .collect()
+}
+
+/// The `keep` mask of a roll is the 2015 randomized identity: element i survives tick t exactly
+/// when the neuron's noise (global seed, `seed` setting, name) at (t, i) is below 2·keep − 1; about
+/// keep of them survive, and another seed drops others.
+#[test]
+fn roll_keep_is_a_seeded_randomized_identity() {
+    use dmm_synth::neurons::elementwise::{noise_key, noise_value};
+    let make = |seed: u64| {
+        machine(&patch_str(&format!(
+            r#"{{ "settings": {{ "tick_rate": 30, "image_size": [24, 40] }},
+                 "neurons": {{ "ones": {{ "type": "one", "kind": "image" }},
+                               "r": {{ "type": "roll", "dx": 1, "keep": 0.9, "seed": {seed} }} }},
+                 "weights": {{ "r.x": {{ "ones.out": 2 }} }} }}"#
+        )))
+    };
+    let (mut a, mut b) = (make(7), make(8));
+    let mut kept = 0usize;
+    for t in 0..5u64 {
+        a.tick(false).unwrap();
+        b.tick(false).unwrap();
+        let (oa, ob) = (a.read("r.out").unwrap(), b.read("r.out").unwrap());
+        let key = noise_key(0, 7, "r");
+        for (i, &v) in oa.iter().enumerate() {
+            let survives = (noise_value(key, t, i as u32) as f64) < 2.0 * 0.9 - 1.0;
+            let want = if survives { 2.0 } else { 0.0 };
+            assert_eq!(v, want, "tick {t} element {i}");
+        }
+        kept += oa.iter().filter(|&&v| v != 0.0).count();
+        assert_ne!(oa, ob, "tick {t}: seeds 7 and 8 drop the same elements");
+    }
+    let frac = kept as f64 / (5.0 * 24.0 * 40.0);
+    assert!((0.87..0.93).contains(&frac), "kept {frac}, want about 0.9");
+}
+
+/// A patch with a noise picture through a roll driven far past its sides and a warp in every
+/// mode and edge, each scalar input fed from noise scaled to its useful range.
+fn feedback_patch(rows: usize, cols: usize) -> dmm_synth::patch::Patch {
+    use serde_json::json;
+    let mut neurons = serde_json::Map::new();
+    let mut weights = serde_json::Map::new();
+    neurons.insert(
+        "img".into(),
+        json!({ "type": "noise", "kind": "image", "seed": 1 }),
+    );
+    let inputs = [
+        ("cx", 0.4),
+        ("cy", 0.4),
+        ("phase", 3.0),
+        ("dcoef", 0.3),
+        ("zoom", 0.6),
+        ("angle", 3.0),
+        ("tx", 0.7),
+        ("ty", 0.7),
+        ("dx", 90.0),
+        ("dy", 90.0),
+    ];
+    for (j, (name, _)) in inputs.iter().enumerate() {
+        neurons.insert(
+            format!("n_{name}"),
+            json!({ "type": "noise", "seed": 10 + j }),
+        );
+    }
+    let mut add = |name: &str, spec: serde_json::Value, ports: &[&str]| {
+        neurons.insert(name.into(), spec);
+        let mut row = |port: &str, src: &str, w: f64| {
+            weights.insert(format!("{name}.{port}"), json!({ format!("{src}.out"): w }));
+        };
+        row("x", "img", 1.0);
+        for (port, scale) in inputs.iter().filter(|(p, _)| ports.contains(p)) {
+            row(port, &format!("n_{port}"), *scale);
+        }
+    };
+    add(
+        "r",
+        json!({ "type": "roll", "dx": -3, "dy": 5 }),
+        &["dx", "dy"],
+    );
+    let all = ["cx", "cy", "phase", "dcoef", "zoom", "angle", "tx", "ty"];
+    for mode in ["wave", "affine"] {
+        for edge in ["wrap", "clamp"] {
+            let spec =
+                json!({ "type": "warp", "mode": mode, "edge": edge, "dcoef": 0.7, "zoom": 1.2 });
+            add(&format!("w_{mode}_{edge}"), spec, &all);
+        }
+    }
+    let text = json!({
+        "settings": { "tick_rate": 30, "image_size": [rows, cols] },
+        "neurons": neurons,
+        "weights": weights,
+    });
+    patch_str(&text.to_string())
+}
+
+/// Roll and warp in every mode against their naive formulas, at a non-square shape, for several
+/// ticks of fresh noise inputs.
+#[test]
+fn roll_and_warp_match_their_formulas_in_every_mode() {
+    let p = feedback_patch(29, 41);
+    let mut m = machine(&p);
+    let net = m.network().clone();
+    let as64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+    for _ in 0..4 {
+        m.tick(false).unwrap();
+        for def in net
+            .neurons
+            .iter()
+            .filter(|d| d.name == "r" || d.name.starts_with("w_"))
+        {
+            let ins: Vec<Vec<f64>> = def
+                .inputs
+                .iter()
+                .map(|port| as64(m.read(&format!("{}.{}", def.name, port.name)).unwrap()))
+                .collect();
+            let out = as64(m.read(&format!("{}.out", def.name)).unwrap());
+            let want = if def.name == "r" {
+                roll_naive(def, &ins)
+            } else {
+                let scalars: Vec<f64> = ins[1..].iter().map(|v| v[0]).collect();
+                warp_naive(def, &ins[0], &scalars)
+            };
+            close(&out, &want, 1e-3, &def.name);
+        }
+    }
+}
+
+/// Bad values on the scalar inputs (1e30, ±Inf from an overflowing row, NaN from Inf − Inf)
+/// count as 0 or are clamped: the outputs stay finite, nothing panics, and a roll moves by its
+/// setting plus the clamped integer part.
+#[test]
+fn roll_and_warp_survive_non_finite_and_huge_inputs() {
+    for w in [1.0, 1e30] {
+        let text = format!(
+            r#"{{ "settings": {{ "tick_rate": 30, "image_size": [9, 13] }},
+                 "neurons": {{ "img": {{ "type": "noise", "kind": "image" }},
+                               "h": {{ "type": "identity", "init": 1e30 }},
+                               "g": {{ "type": "identity", "init": 1e30 }},
+                               "r": {{ "type": "roll", "dx": 4 }},
+                               "w": {{ "type": "warp", "mode": "affine" }},
+                               "v": {{ "type": "warp", "edge": "clamp" }} }},
+                 "weights": {{ "h.in": {{ "h.out": 1 }}, "g.in": {{ "g.out": 1 }},
+                               "r.x": {{ "img.out": 1 }}, "r.dx": {{ "h.out": {w} }},
+                               "r.dy": {{ "h.out": 1e30, "g.out": -1e30 }},
+                               "w.x": {{ "img.out": 1 }}, "w.zoom": {{ "h.out": -{w} }},
+                               "w.tx": {{ "h.out": {w} }}, "w.angle": {{ "h.out": {w} }},
+                               "w.cx": {{ "h.out": 1e30, "g.out": -1e30 }},
+                               "v.x": {{ "img.out": 1 }}, "v.cx": {{ "h.out": {w} }},
+                               "v.dcoef": {{ "h.out": {w} }},
+                               "v.phase": {{ "h.out": 1e30, "g.out": -1e30 }} }} }}"#
+        );
+        let mut m = machine(&patch_str(&text));
+        for _ in 0..3 {
+            m.tick(false).unwrap();
+        }
+        assert!(m.read("r.dy").unwrap()[0].is_nan(), "the test feeds a NaN");
+        for n in ["r", "w", "v"] {
+            let out = m.read(&format!("{n}.out")).unwrap();
+            assert!(out.iter().all(|v| v.is_finite()), "weight {w}: {n}");
+            assert!(out.iter().any(|&v| v != 0.0), "weight {w}: {n} is blank");
+        }
+        let (x, r) = (m.read("r.x").unwrap(), m.read("r.out").unwrap());
+        let dx = m.read("r.dx").unwrap()[0] as f64;
+        let shift = 4 + if dx.is_finite() {
+            dx.min(16_777_216.0) as i64
+        } else {
+            0
+        };
+        for i in 0..9 * 13i64 {
+            let (row, col) = (i / 13, i % 13);
+            let src = row * 13 + (col - shift).rem_euclid(13);
+            assert_eq!(r[i as usize], x[src as usize], "weight {w}: r[{i}]");
+        }
+    }
+}
+
+/// Bad settings are refused on load with the setting named and what was expected.
+#[test]
+fn roll_and_warp_refuse_bad_settings() {
+    let cases = [
+        (r#"{"type": "roll", "dx": 1.5}"#, "dx", "whole number"),
+        (r#"{"type": "roll", "keep": 1.5}"#, "keep", "[0, 1]"),
+        (
+            r#"{"type": "warp", "mode": "swirl"}"#,
+            "mode",
+            "\"wave\", \"affine\"",
+        ),
+        (
+            r#"{"type": "warp", "edge": 3}"#,
+            "edge",
+            "\"wrap\", \"clamp\"",
+        ),
+        (r#"{"type": "warp", "zoom": 0}"#, "zoom", "[0.001, 1000]"),
+        (r#"{"type": "warp", "cx": "middle"}"#, "cx", "finite number"),
+    ];
+    for (spec, field, expected) in cases {
+        let text = format!(r#"{{ "neurons": {{ "n": {spec} }} }}"#);
+        let err = dmm_synth::patch::Patch::parse(&text, "bad.json", &assets())
+            .err()
+            .unwrap_or_else(|| panic!("{spec} was accepted"))
+            .to_string();
+        assert!(
+            err.contains(field) && err.contains(expected),
+            "{spec}: {err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
+
+/// The GPU kernels of roll and warp against the CPU in every mode and edge, on fresh random
+/// inputs (DMM_TEST_SEED replays a run), at a non-square shape. Without an adapter this is not
+/// run, and says so; with REQUIRE_GPU=1 (CI) that is a failure.
+#[test]
+fn roll_and_warp_on_the_gpu_match_the_cpu() {
+    use dmm_synth::backend::cpu::CpuBackend;
+    use dmm_synth::backend::gpu::{GpuBackend, GpuContext, GpuOptions};
+    let gpu = GpuContext::new()
+        .and_then(|ctx| GpuBackend::with_options(ctx, GpuOptions { variant: None }));
+    let gpu = match gpu {
+        Ok(g) => g,
+        Err(e) if std::env::var("REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("REQUIRE_GPU=1 but the GPU backend cannot start: {e}")
+        }
+        Err(e) => {
+            eprintln!("NOT RUN: no GPU adapter ({e}); set REQUIRE_GPU=1 to make this a failure");
+            return;
+        }
+    };
+    let seed = std::env::var("DMM_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("DMM_TEST_SEED={seed}");
+    let p = feedback_patch(37, 53);
+    let make = |b: Box<dyn dmm_synth::backend::Backend>| {
+        Machine::new(p.network.clone(), p.initial_w(), b, assets(), seed).unwrap()
+    };
+    let (mut c, mut g) = (make(Box::new(CpuBackend::new())), make(Box::new(gpu)));
+    for tick in 0..4 {
+        c.tick(false).unwrap();
+        g.tick(false).unwrap();
+        for n in [
+            "r",
+            "w_wave_wrap",
+            "w_wave_clamp",
+            "w_affine_wrap",
+            "w_affine_clamp",
+        ] {
+            let port = format!("{n}.out");
+            let (a, b) = (c.read(&port).unwrap(), g.read(&port).unwrap());
+            let tol = if n == "r" { 0.0 } else { 1e-3 };
+            for (i, (&x, &y)) in a.iter().zip(&b).enumerate() {
+                assert!(
+                    (x - y).abs() as f64 <= tol * (x.abs() as f64).max(1.0),
+                    "tick {tick} {port}[{i}]: cpu {x} vs gpu {y} (DMM_TEST_SEED={seed})"
+                );
+            }
+        }
+    }
 }

@@ -273,3 +273,115 @@ fn the_window_offers_the_recovery_and_restore_puts_it_back() {
     // Autosave was on after the answer, and a clean stop removed the file.
     assert!(!recovery_path(&patch).exists());
 }
+
+/// The autosave carries the history with its head and the code buffer: a run with two panel
+/// edits, one undone, and a changed buffer leaves a recovery file (as a crash would); restoring
+/// it gives W at the head, the two entries with the head between them, the buffer, and redo
+/// goes on to the undone edit through Self.
+#[test]
+fn the_autosave_keeps_the_history_head_and_the_code_buffer() {
+    use dmm_synth::engine::PortRef;
+    use dmm_synth::ui::session::Session;
+    use egui::{Key, Modifiers};
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    const SMALL: &str = r#"{
+  "settings": { "tick_rate": 100, "sample_rate": 1600 },
+  "neurons": { "k": { "type": "one" }, "x": { "type": "identity" } },
+  "weights": { "x.in": { "k.out": 1 } }
+}"#;
+    let p = |s: &str| PortRef::parse(s).unwrap();
+    let weight = |s: &Session| s.latest().map(|l| l.w.get(&p("x.in"), &p("k.out")));
+    let run_until = |h: &mut Harness<'_, Session>, what: &str, done: &dyn Fn(&Session) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            h.run();
+            if done(h.state()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "gave up waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let opts = || LiveOptions {
+        audio: false,
+        watch: false,
+        capture_every: 1,
+        morph: Some(0.0),
+        trace: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let patch = dir.path().join("small.json");
+    std::fs::write(&patch, SMALL).unwrap();
+    let mut live = Live::open(&patch, Box::new(CpuBackend::new()), opts()).unwrap();
+    live.set_autosave(true);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 900.0))
+        .build_ui_state(
+            |ui, s: &mut Session| s.ui(ui),
+            Session::new(live, Vec::new(), true),
+        );
+    run_until(&mut h, "a snapshot", &|s| weight(s).is_some());
+    for w in [0.25, 0.5] {
+        {
+            let s = h.state_mut();
+            s.ed.target = Some(p("x.in"));
+            s.ed.source = Some(p("k.out"));
+            s.ed.weight = w;
+            s.ed.weight_text = w.to_string();
+        }
+        h.run();
+        h.get_by_label("Set weight").click();
+        run_until(&mut h, "the panel edit", &|s| weight(s) == Some(w));
+    }
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    run_until(&mut h, "undo", &|s| weight(s) == Some(0.25));
+    h.state_mut()
+        .code
+        .text
+        .push_str("\n// typed before the crash\n");
+    let code = h.state().code.text.clone();
+
+    // Wait for an autosave with all of that in it, and keep it as a crash would leave it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let saved = loop {
+        h.run();
+        if let Ok(Some(r)) = read_recovery(&patch)
+            && r.history.as_ref().is_some_and(|h| h.head() == 1)
+            && r.extra.get("code").and_then(|c| c["text"].as_str()) == Some(code.as_str())
+        {
+            break std::fs::read(recovery_path(&patch)).unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no autosave with the history and the code"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    h.into_state().into_live().stop();
+    std::fs::write(recovery_path(&patch), saved).unwrap();
+
+    // The next launch restores it.
+    let live = Live::open(&patch, Box::new(CpuBackend::new()), opts()).unwrap();
+    let mut s = Session::new(live, Vec::new(), true);
+    assert_ne!(s.code.text, code, "a fresh launch shows the file");
+    s.offer_recovery(read_recovery(&patch).unwrap().expect("found"));
+    s.answer_recovery(true);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 900.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+    run_until(&mut h, "the restored W", &|s| weight(s) == Some(0.25));
+    let hist = h.state().live().history();
+    let whats: Vec<&str> = hist.entries().iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(whats, ["x.in <- 0.25 k.out", "x.in <- 0.5 k.out"]);
+    assert_eq!(hist.head(), 1, "the head between the two entries");
+    assert_eq!(h.state().code.text, code, "the code buffer is back");
+    // Redo and undo go on from there, through Self.
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    run_until(&mut h, "redo after restore", &|s| weight(s) == Some(0.5));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    run_until(&mut h, "undo to the start", &|s| weight(s) == Some(1.0));
+    assert_eq!(h.state().live().history().head(), 0);
+    h.into_state().into_live().stop();
+}

@@ -113,6 +113,89 @@ fn panel_edits_undo_redo_history_clicks_and_scene_keys() {
     s.into_live().stop();
 }
 
+/// Two weights at once, so the mix is checked on a whole W and not one number.
+const XFADE_PATCH: &str = r#"{
+  "settings": { "tick_rate": 100, "sample_rate": 1600 },
+  "neurons": { "k": { "type": "one" }, "x": { "type": "identity" }, "y": { "type": "identity" } },
+  "weights": { "x.in": { "k.out": 1 }, "y.in": { "k.out": 0.5 } }
+}"#;
+
+fn weights(s: &Session) -> Option<(f64, f64)> {
+    s.latest().map(|l| {
+        (
+            l.w.get(&p("x.in"), &p("k.out")),
+            l.w.get(&p("y.in"), &p("k.out")),
+        )
+    })
+}
+
+/// Sets `target <- k.out` to `w` with the panel's *Set weight* and waits for it in W.
+fn panel_set(h: &mut Harness<'_, Session>, target: &str, w: f64) {
+    {
+        let s = h.state_mut();
+        s.ed.target = Some(p(target));
+        s.ed.source = Some(p("k.out"));
+        s.ed.weight = w;
+        s.ed.weight_text = w.to_string();
+    }
+    h.run();
+    h.get_by_label("Set weight").click();
+    run_until(h, "the panel edit", |s| {
+        s.latest()
+            .is_some_and(|l| l.w.get(&p(target), &p("k.out")) == w)
+    });
+}
+
+#[test]
+fn the_crossfader_slider_sends_the_mix_of_scenes_a_and_b() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("x.json");
+    std::fs::write(&path, XFADE_PATCH).expect("write");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 900.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), open(&path));
+    run_until(&mut h, "a snapshot", |s| {
+        s.latest().is_some_and(|l| l.tick > 2)
+    });
+    // Scene 1 (A) is the start; scene 2 (B) has both weights changed by the panel.
+    let a = (1.0, 0.5);
+    let b = (0.25, -2.0);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Num1);
+    run_until(&mut h, "scene 1 stored", |s| log_has(s, "stored scene 1"));
+    panel_set(&mut h, "x.in", b.0);
+    panel_set(&mut h, "y.in", b.1);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Num2);
+    run_until(&mut h, "scene 2 stored", |s| log_has(s, "stored scene 2"));
+    assert_eq!((h.state().perf.a, h.state().perf.b), (1, 2), "A and B");
+
+    // The slider, moved as a screen reader or a drag would, sends (1−α)·W_A + α·W_B.
+    for alpha in [0.5, 0.3, 1.0, 0.0, 0.75] {
+        h.get_by_role_and_label(egui::accesskit::Role::Slider, "alpha")
+            .set_value_accesskit(alpha);
+        let want = (
+            (1.0 - alpha) * a.0 + alpha * b.0,
+            (1.0 - alpha) * a.1 + alpha * b.1,
+        );
+        run_until(&mut h, &format!("W at alpha {alpha}"), |s| {
+            weights(s)
+                .is_some_and(|(x, y)| (x - want.0).abs() <= 1e-12 && (y - want.1).abs() <= 1e-12)
+        });
+        assert_eq!(h.state().perf.alpha, alpha, "the slider's position");
+        assert_eq!(h.state().live().crossfader().alpha, alpha);
+    }
+    // The ends are the scenes exactly.
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, "alpha")
+        .set_value_accesskit(1.0);
+    run_until(&mut h, "W_B", |s| weights(s) == Some(b));
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, "alpha")
+        .set_value_accesskit(0.0);
+    run_until(&mut h, "W_A", |s| weights(s) == Some(a));
+    // Crossfader moves are not history entries (the two panel edits are).
+    assert_eq!(h.state().live().history().entries().len(), 2);
+    let s = h.into_state();
+    s.into_live().stop();
+}
+
 #[test]
 fn the_readme_lists_every_performing_key() {
     let readme =

@@ -243,6 +243,12 @@ impl Machine {
         self.backend.read_port(&self.net, n, pi, output).ok()
     }
 
+    /// Reads one dense port by index (`output = false`: an input after the down stroke); the
+    /// scope's feed, which resolves the port once per catalogue.
+    pub fn read_at(&mut self, neuron: usize, port: usize, output: bool) -> Option<Vec<f32>> {
+        self.backend.read_port(&self.net, neuron, port, output).ok()
+    }
+
     /// The matrix output of an engine-side neuron.
     pub fn matrix_output(&self, neuron: &str) -> Option<&WMatrix> {
         self.mout.get(neuron)

@@ -6,11 +6,15 @@
 //! The engine takes the requests queued for tick `t` just before running tick `t`, and `render`
 //! submits the `--edits` lines with `tick <= t` just before running tick `t`: so a request
 //! logged here with the tick counted from the tap's start replays on the same tick.
+//!
+//! The UI's scope has its own lighter feed (`ScopeTap`): one signal's samples into a lock-free
+//! ring (rtrb) that the window drains every frame.
 
 use super::edits::Edit;
 use super::machine::Machine;
 use crate::backend::{Frame, TickOutputs};
 use crate::neurons::network::Network;
+use crate::stream::PortRef;
 use crate::stream::wmatrix::WMatrix;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
@@ -115,5 +119,108 @@ impl ActiveTap {
                 right: out.right.clone(),
             })
             .is_ok()
+    }
+}
+
+/// Which signal the UI's scope shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScopeSource {
+    /// What the speakers get: the mean of `audio_out`'s left and right.
+    AudioOut,
+    /// One audio port: an output, or an input as the last down stroke left it.
+    Port { port: PortRef, output: bool },
+}
+
+impl std::fmt::Display for ScopeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScopeSource::AudioOut => write!(f, "audio_out"),
+            ScopeSource::Port { port, output } => {
+                write!(f, "{port} ({})", if *output { "out" } else { "in" })
+            }
+        }
+    }
+}
+
+/// A scope's feed: after every tick the engine pushes the chosen signal's block into `tx`. A
+/// block that does not fit (the UI is not reading) is skipped whole, so what the ring holds is
+/// always whole blocks in order; the engine never waits.
+pub struct ScopeTap {
+    pub source: ScopeSource,
+    pub tx: rtrb::Producer<f32>,
+}
+
+impl std::fmt::Debug for ScopeTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeTap")
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// A scope feed while it runs on the engine thread.
+pub(super) struct ActiveScope {
+    tap: ScopeTap,
+    /// The catalogue the port was resolved in, and what it resolved to (None: no such audio
+    /// port there; nothing is pushed until a catalogue has it).
+    resolved: Option<(Arc<Network>, Option<(usize, usize)>)>,
+}
+
+impl ActiveScope {
+    pub(super) fn new(tap: ScopeTap) -> ActiveScope {
+        ActiveScope {
+            tap,
+            resolved: None,
+        }
+    }
+
+    /// Pushes the block the last tick made of the chosen signal.
+    pub(super) fn feed(&mut self, machine: &mut Machine) {
+        match &self.tap.source {
+            ScopeSource::AudioOut => {
+                let out = machine.outputs();
+                let mix = out.left.iter().zip(&out.right).map(|(l, r)| 0.5 * (l + r));
+                push_block(&mut self.tap.tx, out.left.len().min(out.right.len()), mix);
+            }
+            ScopeSource::Port { port, output } => {
+                let net = machine.network();
+                if !self
+                    .resolved
+                    .as_ref()
+                    .is_some_and(|(n, _)| Arc::ptr_eq(n, net))
+                {
+                    self.resolved = Some((net.clone(), resolve(net, port, *output)));
+                }
+                let Some((_, Some((n, p)))) = self.resolved else {
+                    return;
+                };
+                if let Some(v) = machine.read_at(n, p, *output) {
+                    push_block(&mut self.tap.tx, v.len(), v.iter().copied());
+                }
+            }
+        }
+    }
+}
+
+/// The indices of an audio port of `net`, if it has one by that name.
+fn resolve(net: &Network, port: &PortRef, output: bool) -> Option<(usize, usize)> {
+    let found = if output {
+        net.output_port(port)
+    } else {
+        net.input_port(port)
+    };
+    match found {
+        Ok((n, p, crate::stream::Kind::Audio)) => Some((n, p)),
+        _ => None,
+    }
+}
+
+/// Writes `len` samples into the ring if they all fit (NaN/Inf as 0), else nothing.
+fn push_block(tx: &mut rtrb::Producer<f32>, len: usize, samples: impl Iterator<Item = f32>) {
+    if len == 0 || tx.slots() < len {
+        return;
+    }
+    if let Ok(chunk) = tx.write_chunk_uninit(len) {
+        chunk.fill_from_iter(samples.map(|x| if x.is_finite() { x } else { 0.0 }));
     }
 }

@@ -8,7 +8,7 @@
 use super::edits::{Edit, EditOutcome};
 use super::machine::{EngineError, Machine, Message};
 use super::meter::{TickLoad, TickMeter, TickTimer};
-use super::tap::{ActiveTap, Tap};
+use super::tap::{ActiveScope, ActiveTap, ScopeTap, Tap};
 use crate::audio::output::AudioFeed;
 use crate::backend::{BackendError, Frame};
 use crate::neurons::network::Network;
@@ -92,8 +92,8 @@ pub struct EngineHandle {
     /// Trace rows that did not fit the trace channel (0 when the reader keeps up).
     pub dropped_trace: Arc<AtomicU64>,
     pace_name: &'static str,
-    /// Installs (Some) or removes (None) a recording tap before the next tick.
-    tap: Sender<Option<Tap>>,
+    /// Installs or removes the recording tap and the scope feed before the next tick.
+    ctl: Sender<Control>,
     stop: Arc<AtomicBool>,
     join: Option<JoinHandle<Joined>>,
 }
@@ -109,7 +109,13 @@ impl EngineHandle {
 
     /// Installs a recording tap before the next tick (replacing any), or removes it (None).
     pub fn set_tap(&self, tap: Option<Tap>) {
-        let _ = self.tap.send(tap);
+        let _ = self.ctl.send(Control::Tap(tap));
+    }
+
+    /// Feeds the UI's scope from the next tick on (replacing any feed), or stops (None). When
+    /// the thread ends, the ring's producer is dropped (`Consumer::is_abandoned`).
+    pub fn set_scope(&self, scope: Option<ScopeTap>) {
+        let _ = self.ctl.send(Control::Scope(scope));
     }
 
     /// The newest snapshot, if one has been published.
@@ -174,9 +180,9 @@ pub fn spawn_tapped(
     tap: Option<Tap>,
 ) -> EngineHandle {
     let (edit_tx, edit_rx) = unbounded::<(u64, Edit)>();
-    let (tap_tx, tap_rx) = unbounded::<Option<Tap>>();
+    let (ctl_tx, ctl_rx) = unbounded::<Control>();
     if tap.is_some() {
-        let _ = tap_tx.send(tap);
+        let _ = ctl_tx.send(Control::Tap(tap));
     }
     let (report_tx, report_rx) = unbounded();
     let (audio_tx, audio_rx) = bounded(64);
@@ -196,7 +202,7 @@ pub fn spawn_tapped(
         .spawn(move || {
             let ctx = Loop {
                 edit_rx,
-                tap_rx,
+                ctl_rx,
                 report_tx,
                 audio_tx,
                 latest: latest2,
@@ -238,15 +244,21 @@ pub fn spawn_tapped(
         dropped_audio: dropped,
         dropped_trace,
         pace_name,
-        tap: tap_tx,
+        ctl: ctl_tx,
         stop,
         join: Some(join),
     }
 }
 
+/// What the engine thread is told besides edits.
+enum Control {
+    Tap(Option<Tap>),
+    Scope(Option<ScopeTap>),
+}
+
 struct Loop {
     edit_rx: Receiver<(u64, Edit)>,
-    tap_rx: Receiver<Option<Tap>>,
+    ctl_rx: Receiver<Control>,
     report_tx: Sender<Report>,
     audio_tx: Sender<(Vec<f32>, Vec<f32>)>,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
@@ -273,6 +285,7 @@ impl Loop {
         let mut names: Option<(Arc<Network>, Arc<Vec<String>>)> = None;
         let (mut last_cb, mut last_cb_at, mut stalled) = (0u64, Instant::now(), false);
         let mut tap: Option<ActiveTap> = None;
+        let mut scope: Option<ActiveScope> = None;
         let mut meter = TickMeter::default();
         while !self.stop.load(Ordering::Relaxed) {
             if let Pace::Audio(feed) = pace {
@@ -300,8 +313,11 @@ impl Loop {
                     }
                 }
             }
-            for t in self.tap_rx.try_iter() {
-                tap = t.and_then(|t| ActiveTap::start(t, machine));
+            for c in self.ctl_rx.try_iter() {
+                match c {
+                    Control::Tap(t) => tap = t.and_then(|t| ActiveTap::start(t, machine)),
+                    Control::Scope(s) => scope = s.map(ActiveScope::new),
+                }
             }
             let tick = machine.tick_count();
             for (id, edit) in self.edit_rx.try_iter() {
@@ -327,6 +343,9 @@ impl Loop {
                 Err(TrySendError::Full(_)) => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                 }
+            }
+            if let Some(s) = &mut scope {
+                s.feed(machine);
             }
             if let Some(t) = &tap
                 && !t.outputs(tick, machine.outputs(), machine.network())

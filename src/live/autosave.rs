@@ -1,11 +1,15 @@
-//! Crash recovery: every few seconds the running program (network and W as a patch, plus what
-//! the UI adds: the code buffer, the history head) is written atomically to `NAME.recover.json`
+//! Crash recovery: every few seconds the running program (network and W as a patch), the
+//! history with its head (`history_json`) and what the UI adds (the code buffer) are written
+//! atomically to `NAME.recover.json`
 //! next to the patch. A clean exit removes it; after a crash or `kill -9` it is still there, and
 //! the next launch offers to restore it (`--restore` accepts from the command line).
 //!
 //! Restoring starts the engine on the saved program (a restart: neurons start from `init`, W
-//! and the catalogue are exactly the saved ones).
+//! and the catalogue are exactly the saved ones) and puts the history back, head included, so
+//! undo and redo go on from where the crashed run was.
 
+use super::history::History;
+use super::history_json::{history_from_json, history_json};
 use super::{Live, LiveError, compatible, patch_with, settings_for_rate};
 use crate::engine::machine::{Level, Message};
 use crate::neurons::AssetDirs;
@@ -37,7 +41,9 @@ pub struct Recovered {
     pub tick: u64,
     /// Seconds since the Unix epoch when it was saved.
     pub saved_at: u64,
-    /// What the UI attached (`set_recovery_extra`): code buffer, history head...
+    /// The history as it was, head included (absent in files from before it was saved).
+    pub history: Option<History>,
+    /// What the UI attached (`set_recovery_extra`): the code buffer...
     pub extra: Map<String, Json>,
 }
 
@@ -64,7 +70,12 @@ pub fn read_recovery(patch: &Path) -> Result<Option<Recovered>, LiveError> {
         &AssetDirs::for_patch(patch),
     )?;
     p.path = Some(patch.to_path_buf());
+    let history = match v.get("history") {
+        None => None,
+        Some(h) => Some(history_from_json(h).map_err(|why| bad(format!("history: {why}")))?),
+    };
     Ok(Some(Recovered {
+        history,
         program: p,
         tick: v.get("tick").and_then(Json::as_u64).unwrap_or(0),
         saved_at: v.get("saved_at").and_then(Json::as_u64).unwrap_or(0),
@@ -104,8 +115,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 impl Live {
-    /// Attaches `value` under `key` to the next autosaves (the code buffer's text, the history
-    /// head: whatever the UI needs to put back after a crash).
+    /// Attaches `value` under `key` to the next autosaves (the code buffer's text: whatever the
+    /// UI needs to put back after a crash).
     pub fn set_recovery_extra(&mut self, key: &str, value: Json) {
         self.autosave.extra.insert(key.to_string(), value);
     }
@@ -168,6 +179,7 @@ impl Live {
             "tick": snap.tick,
             "saved_at": saved_at,
             "program": program,
+            "history": history_json(&self.perf.history),
             "extra": Json::Object(self.autosave.extra.clone()),
         });
         let path = self.recovery_path();
@@ -204,8 +216,23 @@ impl Live {
         self.file
             .dirty
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        // The history applies to the restored program: it is the program at its head.
+        self.perf.pending.clear();
+        self.perf.xfade = Default::default();
+        let history = match &r.history {
+            Some(h) => {
+                self.perf.history = h.clone();
+                format!(
+                    "; history: {} entries, {} done",
+                    h.entries().len(),
+                    h.head()
+                )
+            }
+            None => String::new(),
+        };
         Ok(format!(
-            "restored the program saved at tick {} from {}{note}; neurons start from their init",
+            "restored the program saved at tick {} from {}{note}; neurons start from their \
+             init{history}",
             r.tick,
             self.recovery_path().display()
         ))

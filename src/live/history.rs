@@ -72,6 +72,19 @@ impl History {
         self.entries.clear();
         self.head = 0;
     }
+
+    /// A history read back from a recovery file (`history_json`): fresh uids, `head` as given
+    /// (the caller checked it is at most `entries.len()`).
+    pub(super) fn restored(mut entries: Vec<Entry>, head: usize) -> History {
+        for (i, e) in entries.iter_mut().enumerate() {
+            e.uid = i as u64 + 1;
+        }
+        History {
+            head: head.min(entries.len()),
+            next_uid: entries.len() as u64,
+            entries,
+        }
+    }
 }
 
 fn clock() -> String {

@@ -22,6 +22,7 @@ mod buffer;
 mod files;
 pub mod headless;
 pub mod history;
+mod history_json;
 pub mod program;
 pub mod record;
 mod recovery;

@@ -12,6 +12,7 @@ pub mod network;
 pub mod outputs;
 mod picture;
 pub mod table;
+pub mod warp;
 
 pub use dmm::init_outputs;
 pub use network::{EDITS, Network, SELF, WeightError};
@@ -78,6 +79,9 @@ pub struct Params {
     pub mode: u32,
     /// The block of W an `image_w` drives.
     pub binding: Option<Arc<matrices::Binding>>,
+    /// Settings resolved into numbers both backends read (the GPU gets them in `P.c`): see
+    /// `warp::consts`; zero for types that have none.
+    pub consts: [f32; 16],
 }
 
 /// A neuron instance with every port's kind resolved.
@@ -366,6 +370,7 @@ fn resolve_with(
         }
         params.temperature = t as f32;
     }
+    params.consts = warp::consts(info, spec, rows, cols)?;
     if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");

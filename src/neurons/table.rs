@@ -2,7 +2,7 @@
 //! type: its ports and kinds, settings, a one-line doc, its CPU reference kernel and how the GPU
 //! runs it (WGSL entry point, dispatch grid, per-tick parameters, the tolerance against the CPU).
 //! The rows live in one file per family, next to their CPU kernels (`dmm.rs`, `elementwise.rs`,
-//! `images.rs`, `matrices.rs`, `bridges.rs`, `outputs.rs`); `TYPES` joins them at compile time.
+//! `images.rs`, `warp.rs`, `matrices.rs`, `bridges.rs`, `outputs.rs`); `TYPES` joins them at compile time.
 //!
 //! Adding a neuron type = one row and its CPU kernel in a family file, one WGSL entry point in
 //! `shaders/`, one check in `tests/kernels.rs`. The GPU backend builds its pipelines from the
@@ -24,7 +24,7 @@
 //! },
 //! ```
 
-use super::{NeuronDef, bridges, dmm, elementwise, images, matrices, outputs};
+use super::{NeuronDef, bridges, dmm, elementwise, images, matrices, outputs, warp};
 
 /// How a port's kind is resolved for one neuron instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,6 +329,7 @@ const FAMILIES: &[&[TypeInfo]] = &[
     dmm::TYPES,
     elementwise::TYPES,
     images::TYPES,
+    warp::TYPES,
     matrices::TYPES,
     bridges::TYPES,
     outputs::TYPES,

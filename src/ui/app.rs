@@ -5,6 +5,7 @@
 use super::UiError;
 use super::editor::script::TimedInput;
 use super::gfx::Gfx;
+use super::output::{OutputOptions, OutputWindow, window_system_id};
 use super::session::Session;
 use crate::backend::Backend;
 use crate::engine::edits::TimedEdit;
@@ -54,6 +55,8 @@ pub struct WindowOptions {
     pub record: Option<PathBuf>,
     /// Restore the recovery file a crash left, without asking (`--restore`).
     pub restore: bool,
+    /// The output window for a projector (`--output-window`, `--output-monitor`).
+    pub output: OutputOptions,
 }
 
 impl Default for WindowOptions {
@@ -72,6 +75,7 @@ impl Default for WindowOptions {
             panel: true,
             record: None,
             restore: false,
+            output: OutputOptions::default(),
         }
     }
 }
@@ -131,6 +135,10 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
     let none_found = matches!(recovered, Ok(None));
     live.set_autosave(none_found);
     let mut session = Session::new(live, opts.edits.clone(), opts.panel);
+    session.output_window = opts.output.open;
+    if opts.output.capture.is_some() && !opts.output.open {
+        session.notice("the output capture waits for the output window (Ctrl+Shift+O opens it)");
+    }
     match recovered {
         Ok(Some(r)) => {
             session.offer_recovery(r);
@@ -169,6 +177,8 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         title: String::new(),
         captured: false,
         error: None,
+        output: None,
+        output_opts: opts.output.clone(),
     };
     event_loop.set_control_flow(ControlFlow::Poll);
     event_loop
@@ -201,6 +211,8 @@ struct App {
     title: String,
     captured: bool,
     error: Option<UiError>,
+    output: Option<OutputWindow>,
+    output_opts: OutputOptions,
 }
 
 impl App {
@@ -209,8 +221,10 @@ impl App {
         el.exit();
     }
 
-    /// One window frame: the session draws, the GPU paints, maybe a capture is written.
+    /// One window frame: the session draws, the GPU paints both windows, maybe captures are
+    /// written (both in the same frame, so from the same snapshot).
     fn frame(&mut self, el: &ActiveEventLoop) {
+        self.sync_output(el);
         let (Some(win), Some(session)) = (self.win.as_mut(), self.session.as_mut()) else {
             return;
         };
@@ -220,12 +234,19 @@ impl App {
         win.egui
             .handle_platform_output(&win.gfx.window, output.platform_output.clone());
         let snap_tick = session.latest().map(|s| s.tick);
+        // An output capture waits for the output window to have settled too.
+        let output_ready = match (&self.output_opts.capture, &self.output) {
+            (None, _) => true,
+            (Some(_), Some(o)) => o.frames() > SETTLE_FRAMES,
+            (Some(_), None) => false,
+        };
         let capture_now = match (&self.capture, snap_tick) {
             (Some(c), Some(t)) => {
                 !self.captured
                     && t >= c.tick
                     && session.frames() > SETTLE_FRAMES
                     && session.typing_settled(t)
+                    && output_ready
             }
             _ => false,
         };
@@ -241,30 +262,105 @@ impl App {
             win.gfx.window.set_title(&title);
             self.title = title;
         }
-        match painted {
-            Err(e) => self.fail(el, e),
-            Ok(Some(shot)) => {
-                self.captured = true;
-                if let (Some(c), Some(t)) = (self.capture.clone(), snap_tick) {
-                    match shot.save_png(&c.out) {
-                        Ok(()) => {
-                            println!(
-                                "captured tick {t} ({}x{}) to {}",
-                                shot.width,
-                                shot.height,
-                                c.out.display()
-                            );
-                            if c.exit {
-                                el.exit();
-                            }
-                        }
-                        Err(e) => self.fail(el, e),
+        let out_painted = match self.output.as_mut() {
+            Some(o) => o.frame(
+                session.latest(),
+                session.blackout,
+                capture_now && self.output_opts.capture.is_some(),
+            ),
+            None => Ok(None),
+        };
+        if let Err(e) = out_painted.as_ref() {
+            // The performance goes on in the main window.
+            session
+                .st
+                .push_log(Level::Error, format!("output window closed: {e}"));
+            session.output_window = false;
+            self.output = None;
+        }
+        let shots = [
+            ("", painted, self.capture.as_ref().map(|c| c.out.clone())),
+            (
+                "output window ",
+                out_painted,
+                self.output_opts.capture.clone(),
+            ),
+        ];
+        for (what, shot, out) in shots {
+            match (shot, out, snap_tick) {
+                (Err(e), _, _) if what.is_empty() => return self.fail(el, e),
+                (Ok(Some(shot)), Some(out), Some(t)) => {
+                    self.captured = true;
+                    if let Err(e) = shot.save_png(&out) {
+                        return self.fail(el, e);
                     }
+                    println!(
+                        "captured {what}tick {t} ({}x{}) to {}",
+                        shot.width,
+                        shot.height,
+                        out.display()
+                    );
                 }
+                _ => {}
             }
-            Ok(None) => {}
+        }
+        if self.captured && capture_now && self.capture.as_ref().is_some_and(|c| c.exit) {
+            el.exit();
         }
     }
+
+    /// Opens or closes the output window as the session wants (Ctrl+Shift+O, `--output-window`).
+    fn sync_output(&mut self, el: &ActiveEventLoop) {
+        let (Some(win), Some(session)) = (self.win.as_ref(), self.session.as_mut()) else {
+            return;
+        };
+        if session.output_window && self.output.is_none() {
+            match OutputWindow::open(el, &win.gfx, self.size, self.output_opts.monitor) {
+                Ok((o, notes)) => {
+                    for n in notes {
+                        println!("{n}");
+                        session.notice(n);
+                    }
+                    self.output = Some(o);
+                }
+                Err(e) => {
+                    session.st.push_log(Level::Error, e.to_string());
+                    session.output_window = false;
+                }
+            }
+        } else if !session.output_window && self.output.take().is_some() {
+            closed_note(session);
+        }
+    }
+
+    /// An event of the output window: F11, resize, close (which does not quit).
+    fn output_event(&mut self, event: &WindowEvent) {
+        let Some(o) = self.output.as_mut() else {
+            return;
+        };
+        let (close, line) = o.event(event);
+        if let Some(s) = self.session.as_mut() {
+            if let Some(line) = line {
+                s.notice(line);
+            }
+            if close {
+                s.output_window = false;
+            }
+        }
+        if close {
+            self.output = None;
+            if let Some(s) = self.session.as_mut() {
+                closed_note(s);
+            }
+        }
+    }
+}
+
+/// Says the output window closed (stdout too: tests and scripts watch for it).
+fn closed_note(session: &mut Session) {
+    let line = "output window closed (Ctrl+Shift+O opens it again)";
+    println!("{line}");
+    session.notice(line);
 }
 
 impl ApplicationHandler for App {
@@ -285,7 +381,10 @@ impl ApplicationHandler for App {
             Err(e) => return self.fail(el, e),
         };
         let info = &gfx.adapter;
+        let opened = format!("main window open: {}", window_system_id(&window));
+        println!("{opened}");
         if let Some(s) = self.session.as_mut() {
+            s.notice(opened);
             s.st.push_log(
                 Level::Notice,
                 format!("window drawn by {} ({:?})", info.name, info.backend),
@@ -311,13 +410,23 @@ impl ApplicationHandler for App {
         window.request_redraw();
     }
 
-    fn window_event(&mut self, el: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+    fn window_event(&mut self, el: &ActiveEventLoop, id: WindowId, event: WindowEvent) {
+        if self.output.as_ref().is_some_and(|o| o.id() == id) {
+            return self.output_event(&event);
+        }
         let Some(win) = self.win.as_mut() else {
             return;
         };
+        if win.gfx.window.id() != id {
+            // A closed output window's last events.
+            return;
+        }
         let _ = win.egui.on_window_event(&win.gfx.window, &event);
         match event {
-            WindowEvent::CloseRequested => el.exit(),
+            WindowEvent::CloseRequested => {
+                println!("main window closed: quitting");
+                el.exit()
+            }
             WindowEvent::Resized(size) => win.gfx.resize(size.width, size.height),
             WindowEvent::RedrawRequested => {
                 self.next_frame = Instant::now() + Duration::from_secs_f64(1.0 / FRAME_RATE);

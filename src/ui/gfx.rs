@@ -1,6 +1,7 @@
 //! The window's GPU side: a wgpu surface on the winit window, egui-wgpu painting into it, and
 //! frame capture. A capture paints the same egui output into an offscreen texture and copies that
-//! to the CPU (the surface's COPY_SRC usage is not available everywhere).
+//! to the CPU (the surface's COPY_SRC usage is not available everywhere). A second window (the
+//! output window) gets its own surface and egui renderer on the same device (`Gfx::sibling`).
 
 use super::UiError;
 use std::path::Path;
@@ -16,6 +17,9 @@ pub struct Gfx {
     config: wgpu::SurfaceConfiguration,
     renderer: egui_wgpu::Renderer,
     pub adapter: wgpu::AdapterInfo,
+    /// Kept for further windows on the same device.
+    instance: wgpu::Instance,
+    adapter_handle: wgpu::Adapter,
 }
 
 /// One painted frame read back from the GPU: RGBA8, row-major, no padding.
@@ -42,6 +46,48 @@ fn gpu(what: &str) -> impl FnOnce(String) -> UiError + '_ {
     move |e| UiError::Gpu(format!("{what}: {e}"))
 }
 
+/// Picks the surface's pixel format and configures it at the window's size.
+fn configure(
+    surface: &wgpu::Surface<'static>,
+    adapter: &wgpu::Adapter,
+    device: &wgpu::Device,
+    window: &Window,
+) -> Result<wgpu::SurfaceConfiguration, UiError> {
+    let caps = surface.get_capabilities(adapter);
+    // egui blends in gamma space on non-sRGB targets and converts on sRGB ones; either works,
+    // a plain 8-bit format keeps captures byte-comparable across drivers.
+    let format = caps
+        .formats
+        .iter()
+        .copied()
+        .find(|f| {
+            matches!(
+                f,
+                wgpu::TextureFormat::Rgba8Unorm | wgpu::TextureFormat::Bgra8Unorm
+            )
+        })
+        .or_else(|| caps.formats.first().copied())
+        .ok_or_else(|| UiError::Gpu("the window surface offers no pixel format".into()))?;
+    let size = window.inner_size();
+    let config = wgpu::SurfaceConfiguration {
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+        format,
+        width: size.width.max(1),
+        height: size.height.max(1),
+        present_mode: wgpu::PresentMode::AutoVsync,
+        desired_maximum_frame_latency: 2,
+        alpha_mode: caps
+            .alpha_modes
+            .first()
+            .copied()
+            .unwrap_or(wgpu::CompositeAlphaMode::Auto),
+        view_formats: vec![],
+        color_space: wgpu::SurfaceColorSpace::Auto,
+    };
+    surface.configure(device, &config);
+    Ok(config)
+}
+
 impl Gfx {
     /// Creates the surface for `window` and a device that can present to it.
     pub fn new(el: &ActiveEventLoop, window: Arc<Window>) -> Result<Gfx, UiError> {
@@ -66,40 +112,12 @@ impl Gfx {
             ..Default::default()
         }))
         .map_err(|e| gpu("opening the GPU device")(e.to_string()))?;
-        let caps = surface.get_capabilities(&adapter);
-        // egui blends in gamma space on non-sRGB targets and converts on sRGB ones; either works,
-        // a plain 8-bit format keeps captures byte-comparable across drivers.
-        let format = caps
-            .formats
-            .iter()
-            .copied()
-            .find(|f| {
-                matches!(
-                    f,
-                    wgpu::TextureFormat::Rgba8Unorm | wgpu::TextureFormat::Bgra8Unorm
-                )
-            })
-            .or_else(|| caps.formats.first().copied())
-            .ok_or_else(|| UiError::Gpu("the window surface offers no pixel format".into()))?;
-        let size = window.inner_size();
-        let config = wgpu::SurfaceConfiguration {
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-            format,
-            width: size.width.max(1),
-            height: size.height.max(1),
-            present_mode: wgpu::PresentMode::AutoVsync,
-            desired_maximum_frame_latency: 2,
-            alpha_mode: caps
-                .alpha_modes
-                .first()
-                .copied()
-                .unwrap_or(wgpu::CompositeAlphaMode::Auto),
-            view_formats: vec![],
-            color_space: wgpu::SurfaceColorSpace::Auto,
-        };
-        surface.configure(&device, &config);
-        let renderer =
-            egui_wgpu::Renderer::new(&device, format, egui_wgpu::RendererOptions::default());
+        let config = configure(&surface, &adapter, &device, &window)?;
+        let renderer = egui_wgpu::Renderer::new(
+            &device,
+            config.format,
+            egui_wgpu::RendererOptions::default(),
+        );
         Ok(Gfx {
             window,
             surface,
@@ -108,6 +126,40 @@ impl Gfx {
             config,
             renderer,
             adapter: adapter.get_info(),
+            instance,
+            adapter_handle: adapter,
+        })
+    }
+
+    /// A surface and egui renderer for another window on this device (the output window): the
+    /// same GPU draws both, nothing is opened twice.
+    pub fn sibling(&self, window: Arc<Window>) -> Result<Gfx, UiError> {
+        let surface = self
+            .instance
+            .create_surface(window.clone())
+            .map_err(|e| gpu("creating the output window's surface")(e.to_string()))?;
+        if !self.adapter_handle.is_surface_supported(&surface) {
+            return Err(UiError::Gpu(format!(
+                "{} cannot draw to the output window",
+                self.adapter.name
+            )));
+        }
+        let config = configure(&surface, &self.adapter_handle, &self.device, &window)?;
+        let renderer = egui_wgpu::Renderer::new(
+            &self.device,
+            config.format,
+            egui_wgpu::RendererOptions::default(),
+        );
+        Ok(Gfx {
+            window,
+            surface,
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+            config,
+            renderer,
+            adapter: self.adapter.clone(),
+            instance: self.instance.clone(),
+            adapter_handle: self.adapter_handle.clone(),
         })
     }
 

@@ -7,6 +7,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 pub enum Action {
     ToggleFullscreen,
     TogglePanel,
+    ToggleOutput,
     ToggleMute,
     Save,
     SaveAs,
@@ -38,6 +39,12 @@ pub const EDITOR_KEYS: &[(&str, &str)] = &[
 pub const SHORTCUTS: &[(&str, Action, &str)] = &[
     ("F11", Action::ToggleFullscreen, "fullscreen on / off"),
     ("Ctrl+Shift+H", Action::TogglePanel, "hide / show the panel"),
+    (
+        "Ctrl+Shift+O",
+        Action::ToggleOutput,
+        "open / close the output window: only the picture, borderless, for a projector \
+         (F11 there: fullscreen on its monitor; closing it does not quit)",
+    ),
     (
         "Ctrl+.",
         Action::ToggleMute,
@@ -82,6 +89,10 @@ pub fn shortcuts(ctx: &egui::Context) -> Vec<Action> {
             Action::TogglePanel,
         ),
         (KeyboardShortcut::new(cmd_shift, Key::S), Action::SaveAs),
+        (
+            KeyboardShortcut::new(cmd_shift, Key::O),
+            Action::ToggleOutput,
+        ),
         (KeyboardShortcut::new(cmd_shift, Key::R), Action::Regenerate),
         (
             KeyboardShortcut::new(cmd_shift, Key::Period),

@@ -7,12 +7,15 @@ pub mod app;
 pub mod editor;
 pub mod gfx;
 pub mod keys;
+pub mod output;
 pub mod panel;
 pub mod perform;
+pub mod scope;
 pub mod session;
 pub mod state;
 
 pub use app::{CaptureRequest, WindowOptions, run_window};
+pub use output::OutputOptions;
 pub use panel::{Editor, panel};
 pub use state::PanelState;
 

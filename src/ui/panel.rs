@@ -3,6 +3,7 @@
 //! requests the performer made. It never sends anything: the window sends them through Self, and
 //! tests check them.
 
+use super::scope::ScopeSource;
 use super::state::{PanelState, PortInfo};
 use crate::engine::Edit;
 use crate::engine::machine::Level;
@@ -37,6 +38,9 @@ pub struct Editor {
     pub problem: Option<String>,
     /// Morph time for hot reloads, overriding the file's `morph_time` (None: the file's).
     pub reload_morph: Option<f64>,
+    /// The audio port whose scope is shown (a click in the neuron list; None: `audio_out` when
+    /// there is no picture, else no scope).
+    pub scope: Option<ScopeSource>,
 }
 
 impl Default for Editor {
@@ -53,6 +57,7 @@ impl Default for Editor {
             new_settings: String::new(),
             problem: None,
             reload_morph: None,
+            scope: None,
         }
     }
 }
@@ -393,7 +398,6 @@ pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
 
 /// Every neuron with its type, ports and kinds, and live values; a remove button each.
 pub fn neuron_list(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
-    let _ = ed;
     let mut edits = Vec::new();
     for n in &st.neurons {
         let id = ui.make_persistent_id(("neuron", &n.name));
@@ -409,6 +413,11 @@ pub fn neuron_list(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
                 if let Some(tex) = st.thumbnails.get(&n.name) {
                     ui.add(egui::Image::new((*tex, vec2(24.0, 24.0))));
                 }
+                // One click to the scope of its (first) audio output; every audio port has
+                // its own toggle in the body.
+                if let Some(p) = n.outputs.iter().find(|p| p.kind == Kind::Audio) {
+                    scope_toggle(ui, ed, p, true);
+                }
                 if !n.core && ui.small_button("remove").clicked() {
                     // Its connections fade out over the editor's morph time, then it goes.
                     edits.push(Edit::RemoveNeuron {
@@ -419,7 +428,10 @@ pub fn neuron_list(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
             })
             .body(|ui| {
                 for p in &n.inputs {
-                    ui.label(format!("in  {}: {}", p.port.port, p.kind));
+                    ui.horizontal(|ui| {
+                        ui.label(format!("in  {}: {}", p.port.port, p.kind));
+                        scope_toggle(ui, ed, p, false);
+                    });
                 }
                 for p in &n.outputs {
                     ui.horizontal(|ui| {
@@ -427,6 +439,7 @@ pub fn neuron_list(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
                         if let Some(v) = st.scalars.get(&p.port.to_string()) {
                             value_meter(ui, *v);
                         }
+                        scope_toggle(ui, ed, p, true);
                     });
                 }
                 if let Some(tex) = st.thumbnails.get(&n.name) {
@@ -438,6 +451,25 @@ pub fn neuron_list(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
             });
     }
     edits
+}
+
+/// "scope" beside an audio port: shows its scope; clicked again, hides it.
+fn scope_toggle(ui: &mut Ui, ed: &mut Editor, p: &PortInfo, output: bool) {
+    if p.kind != Kind::Audio {
+        return;
+    }
+    let me = ScopeSource::Port {
+        port: p.port.clone(),
+        output,
+    };
+    let on = ed.scope.as_ref() == Some(&me);
+    if ui
+        .selectable_label(on, "scope")
+        .on_hover_text(format!("oscilloscope and spectrum of {me}"))
+        .clicked()
+    {
+        ed.scope = if on { None } else { Some(me) };
+    }
 }
 
 /// A number and a tiny bar (|v| clamped to 1, red when negative).

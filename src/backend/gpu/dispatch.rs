@@ -49,7 +49,7 @@ impl GpuBackend {
                     wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                         buffer: b,
                         offset: 0,
-                        size: wgpu::BufferSize::new(64),
+                        size: wgpu::BufferSize::new(plan::PARAMS_BYTES),
                     })
                 } else {
                     b.as_entire_binding()
@@ -201,6 +201,6 @@ fn patch_params(bytes: &mut Vec<u8>, all: &[&Dispatch], net: &Network, ctx: &Tic
             }
         }
         let at = slot * PARAM_SLOT as usize;
-        bytes[at..at + 64].copy_from_slice(bytemuck::bytes_of(&p));
+        bytes[at..at + plan::PARAMS_BYTES as usize].copy_from_slice(bytemuck::bytes_of(&p));
     }
 }

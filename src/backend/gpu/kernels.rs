@@ -29,6 +29,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../shaders/matmul.wgsl"),
     ),
     (
+        "shaders/warp.wgsl",
+        include_str!("../../../shaders/warp.wgsl"),
+    ),
+    (
         "shaders/softmax.wgsl",
         include_str!("../../../shaders/softmax.wgsl"),
     ),
@@ -276,7 +280,7 @@ impl Kernels {
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: true,
-                        min_binding_size: wgpu::BufferSize::new(64),
+                        min_binding_size: wgpu::BufferSize::new(super::plan::PARAMS_BYTES),
                     },
                     count: None,
                 },

@@ -28,7 +28,12 @@ pub struct Params {
     pub tick_hi: u32,
     pub f0: f32,
     pub f1: f32,
+    /// The neuron's settings as numbers (`Params::consts` of src/neurons/mod.rs).
+    pub c: [f32; 16],
 }
+
+/// Bytes of one `Params` (the uniform binding's size).
+pub const PARAMS_BYTES: u64 = std::mem::size_of::<Params>() as u64;
 
 #[derive(Clone, Debug)]
 pub struct Dispatch {
@@ -110,6 +115,7 @@ fn base_params(layout: &Layout, net: &Network, n: usize) -> Params {
         key: def.params.mode,
         f0: 1.0 / def.params.temperature,
         f1: dt as f32,
+        c: def.params.consts,
         ..Default::default()
     }
 }

@@ -11,6 +11,7 @@ use super::editor::script::TimedInput;
 use super::keys::{Action, shortcuts};
 use super::panel::{Editor, panel};
 use super::perform::{PerformUi, PerformView, describe, perform_keys, perform_panel};
+use super::scope::{ScopeAction, ScopePane, ScopeSource};
 use super::state::{AudioMeter, PanelState};
 use crate::backend::Frame;
 use crate::engine::edits::{EditOutcome, TimedEdit};
@@ -71,6 +72,12 @@ pub struct Session {
     frame_gap_max: f64,
     /// Ctrl+Shift+.: sound muted and picture black until pressed again.
     pub blackout: bool,
+    /// Whether the output window should be open (Ctrl+Shift+O; the shell opens and closes it).
+    pub output_window: bool,
+    /// The code buffer as last handed to the autosave (recover.rs).
+    recovery_code: Option<String>,
+    /// The oscilloscope and spectrum (`audio_out` without a picture, or a clicked port).
+    pub scope: ScopePane,
 }
 
 impl Session {
@@ -112,6 +119,9 @@ impl Session {
             last_frame_at: None,
             frame_gap_max: 0.0,
             blackout: false,
+            output_window: false,
+            recovery_code: None,
+            scope: ScopePane::default(),
         }
     }
 
@@ -195,6 +205,8 @@ impl Session {
                     edits = panel(ui, st, ed);
                 });
         }
+        let wanted = self.scope_wanted();
+        self.scope.sync(self.live.engine(), wanted.as_ref());
         let mut requests = Vec::new();
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))
@@ -204,7 +216,7 @@ impl Session {
                 } else if !self.waiting.is_empty() && self.live.no_program() {
                     waiting_ui(ui, self.live.path(), &self.waiting);
                 } else {
-                    pictures_ui(ui, &self.pictures);
+                    self.preview_ui(ui);
                 }
                 if self.code.visible {
                     requests = self.code_ui(ui);
@@ -237,6 +249,7 @@ impl Session {
             }
         }
         self.send_code(requests);
+        self.code_to_recovery();
         if self.ed.reload_morph != self.live.morph_override()
             && let Err(e) = self.live.set_morph(self.ed.reload_morph)
         {
@@ -260,6 +273,66 @@ impl Session {
             self.st.meters.frames_per_second = (self.frames - n0) as f64 / dt;
             self.st.meters.frame_max_seconds = std::mem::take(&mut self.frame_gap_max);
             self.fps_window = (now, self.frames);
+        }
+    }
+
+    /// The signal the scope shows: the port clicked in the neuron list, else `audio_out` when
+    /// the running network has no display neuron, else none.
+    fn scope_wanted(&mut self) -> Option<ScopeSource> {
+        if let Some(ScopeSource::Port { port, output }) = &self.ed.scope {
+            let ports = if *output {
+                &self.st.outputs
+            } else {
+                &self.st.inputs
+            };
+            let there = ports
+                .iter()
+                .any(|p| &p.port == port && p.kind == crate::stream::Kind::Audio);
+            if self.latest.is_some() && !there {
+                let line = format!("scope: {port} is gone; back to audio_out");
+                self.st.push_log(Level::Notice, line);
+                self.ed.scope = None;
+            }
+        }
+        if self.ed.scope.is_some() {
+            return self.ed.scope.clone();
+        }
+        let snap = self.latest.as_ref()?;
+        snap.net
+            .displays
+            .is_empty()
+            .then_some(ScopeSource::AudioOut)
+    }
+
+    /// Where the picture is: the displays, the scope instead of them when there are none, or
+    /// the scope over their lower part when a port was clicked.
+    fn preview_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(snap) = self
+            .latest
+            .clone()
+            .filter(|_| self.scope.source().is_some())
+        else {
+            pictures_ui(ui, &self.pictures);
+            return;
+        };
+        let sr = snap.net.settings.sample_rate as f32;
+        let action = if snap.net.displays.is_empty() {
+            // Without a picture the way back is the scope's "audio_out" button.
+            self.scope.ui(ui, sr, false)
+        } else {
+            pictures_ui(ui, &self.pictures);
+            let area = ui.max_rect();
+            let top = area.bottom() - area.height() * 0.45;
+            let rect = egui::Rect::from_min_max(egui::pos2(area.left(), top), area.max);
+            ui.painter()
+                .rect_filled(rect, 0.0, egui::Color32::from_black_alpha(225));
+            let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect.shrink(4.0)));
+            self.scope.ui(&mut child, sr, true)
+        };
+        match action {
+            Some(ScopeAction::Show(s)) => self.ed.scope = Some(s),
+            Some(ScopeAction::Close) => self.ed.scope = None,
+            None => {}
         }
     }
 
@@ -370,6 +443,7 @@ impl Session {
     pub fn act(&mut self, a: Action) {
         match a {
             Action::ToggleFullscreen => self.fullscreen = !self.fullscreen,
+            Action::ToggleOutput => self.output_window = !self.output_window,
             Action::TogglePanel => self.show_panel = !self.show_panel,
             Action::ToggleMute => {
                 let stats = self.live.audio().stats();
@@ -567,12 +641,12 @@ fn waiting_ui(ui: &mut egui::Ui, path: &std::path::Path, errors: &[String]) {
 }
 
 /// A display frame as an egui image.
-fn frame_image(f: &Frame) -> egui::ColorImage {
+pub(crate) fn frame_image(f: &Frame) -> egui::ColorImage {
     egui::ColorImage::from_rgba_unmultiplied([f.cols, f.rows], &f.rgba)
 }
 
 /// Every display neuron's picture, scaled to fit its share of the area, aspect kept, centred.
-fn pictures_ui(ui: &mut egui::Ui, pictures: &[(String, egui::TextureHandle)]) {
+pub(crate) fn pictures_ui(ui: &mut egui::Ui, pictures: &[(String, egui::TextureHandle)]) {
     let area = ui.max_rect();
     if pictures.is_empty() {
         ui.centered_and_justified(|ui| {

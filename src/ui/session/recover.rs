@@ -1,10 +1,12 @@
 //! The crash-recovery offer: a recovery file from a run that did not exit cleanly is offered for
 //! restoring in a small window; autosaving starts once the performer has chosen (so the offer is
-//! not overwritten by the new run).
+//! not overwritten by the new run). The code buffer goes into every autosave and comes back with
+//! the program; the history comes back with `Live::restore`.
 
 use super::Session;
 use crate::engine::machine::Level;
 use crate::live::autosave::Recovered;
+use serde_json::{Value as Json, json};
 
 impl Session {
     /// Offers `r` (found at launch) until the performer restores or discards it.
@@ -35,6 +37,7 @@ impl Session {
                 Ok(line) => {
                     self.st.push_log(Level::Notice, line);
                     self.last_tick = None;
+                    self.restore_code(&r);
                 }
                 Err(e) => {
                     for l in e.lines() {
@@ -49,6 +52,35 @@ impl Session {
                 .push_log(Level::Notice, "discarded the recovery file");
         }
         self.live.set_autosave(true);
+    }
+
+    /// Hands the code buffer to the next autosaves when it changed.
+    pub(super) fn code_to_recovery(&mut self) {
+        if self.recovery_code.as_deref() == Some(self.code.text.as_str()) {
+            return;
+        }
+        self.recovery_code = Some(self.code.text.clone());
+        self.live
+            .set_recovery_extra("code", json!({ "text": self.code.text }));
+    }
+
+    /// Puts the code buffer of the recovered run back into the code pane (unsaved).
+    fn restore_code(&mut self, r: &Recovered) {
+        let text = r
+            .extra
+            .get("code")
+            .and_then(|c| c.get("text"))
+            .and_then(Json::as_str);
+        if let Some(text) = text
+            && text != self.code.text
+        {
+            self.code.text = text.to_string();
+            self.code.errors.clear();
+            self.st.push_log(
+                Level::Notice,
+                "the code pane shows the buffer as it was (not saved: Ctrl+S saves it)",
+            );
+        }
     }
 
     /// The offer's window.
