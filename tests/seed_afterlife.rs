@@ -311,3 +311,55 @@ fn afterlife_machines_match_the_sketch_on_the_gpu() {
         run_against_sketch(&mut m, &mut s, 1e-4, &format!("gpu {name}"));
     }
 }
+
+#[test]
+fn bad_matrix_settings_are_refused_naming_the_place() {
+    let cases = [
+        (
+            r#"w : image_w rows=2 cols=2 targets="x.a; -" sources="w.out, -""#,
+            "x.a",
+        ),
+        (
+            r#"w : image_w rows=2 cols=2 targets="w.a" sources="w.out, w.out""#,
+            "expected 2 groups",
+        ),
+        (
+            r#"w : image_w rows=2 cols=2 targets="w.a; w.b" sources="w.out""#,
+            "expected 2 output ports",
+        ),
+        (
+            r#"w : image_w write="sometimes""#,
+            "\"values\" or \"deltas\"",
+        ),
+        (r#"w : image_w squeeze=2"#, "expected 0 or 1"),
+        (
+            r#"w : squeeze image of="min""#,
+            "\"sum\", \"mul\" or \"max\"",
+        ),
+        (r#"w : constant image cells="99,0=1""#, "outside"),
+        (r#"w : constant image cells="0,0=nan""#, "finite value"),
+        (r#"w : constant image cells="0;0=1""#, "row,col=value"),
+        (r#"w : constant image random_every=3"#, "needs random_seed"),
+        (
+            r#"w : constant image random_seed=1 random_every=2 random_at=2"#,
+            "below random_every",
+        ),
+        (
+            r#"w : constant image random_seed=1 random_every=0"#,
+            "1..=1024",
+        ),
+        (r#"w : constant cells="0,0=1""#, "image-kind"),
+    ];
+    for (text, want) in cases {
+        let text = format!("settings image=2x2\n{text}\n");
+        let err = match Patch::parse(&text, "bad.dmm", &assets()) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(want) && err.contains("bad.dmm"),
+            "{text}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{text}: one line: {err}");
+    }
+}

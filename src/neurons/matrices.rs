@@ -113,6 +113,18 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// Every (target, source) pair the binding may write, with weight 1: what a patch checks
+    /// against the catalogue before it runs.
+    pub fn pattern(&self) -> crate::stream::WMatrix {
+        let mut m = crate::stream::WMatrix::new();
+        for t in self.targets.iter().flatten() {
+            for s in self.sources.iter().flatten() {
+                m.set_entry(t, s, 1.0);
+            }
+        }
+        m
+    }
+
     /// Every (target, source, value) an output image writes, in row-major order.
     pub fn cells<'a>(
         &'a self,
