@@ -105,3 +105,17 @@ fn time() {
     put(P.out0, P.f0);
     put(P.out1, P.f1);
 }
+
+// host: the scalars of a host-fed neuron (midi_*), computed on the CPU by its row's kernel and
+// passed in f0, f1 and the bits of key; tick_lo says how many. Its scalar outputs are packed,
+// port i at out0 + i. Tolerance 0: both backends show the same values.
+@compute @workgroup_size(1)
+fn host() {
+    put(P.out0, P.f0);
+    if P.tick_lo > 1u {
+        put(P.out0 + 1u, P.f1);
+    }
+    if P.tick_lo > 2u {
+        put(P.out0 + 2u, bitcast<f32>(P.key));
+    }
+}

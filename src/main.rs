@@ -138,6 +138,7 @@ fn control_options(a: &PlayArgs) -> Result<ControlOptions> {
         osc_out,
         midi: a.midi,
         midi_maps,
+        osc_maps: Vec::new(),
     })
 }
 

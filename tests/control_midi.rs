@@ -426,3 +426,691 @@ y.in <- 2 k
         assert_eq!(smooth(0.3, 0.7, 0.01, 0.0), 0.7, "no smoothing: a jump");
     }
 }
+
+/// The `midi_*` neurons in a running machine, on the CPU and the GPU backend: raw bytes through
+/// the callback's writer and its feed, taken by the machine at the start of a tick.
+mod neurons {
+    use super::*;
+    use crossbeam_channel::Receiver;
+    use dmm_synth::backend::Backend;
+    use dmm_synth::backend::cpu::CpuBackend;
+    use dmm_synth::backend::gpu::GpuBackend;
+    use dmm_synth::control::midi::{MidiIn, feed};
+    use dmm_synth::engine::Machine;
+    use dmm_synth::neurons::AssetDirs;
+    use dmm_synth::patch::Patch;
+
+    const PATCH: &str = "settings tick_rate=100 sample_rate=1600 image=8x8
+
+cc    : midi_cc channel=1 controller=74
+any   : midi_cc controller=75
+ch2   : midi_cc channel=2 controller=74
+note  : midi_note
+wide  : midi_note channel=2 bend=12
+other : midi_note channel=3
+clk   : midi_clock
+";
+
+    fn machine(backend: Box<dyn Backend>) -> Machine {
+        let p = Patch::parse(PATCH, "midi.dmm", &AssetDirs::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        Machine::new(
+            p.network.clone(),
+            p.initial_w(),
+            backend,
+            AssetDirs::default(),
+            0,
+        )
+        .unwrap()
+    }
+
+    fn gpu() -> Option<GpuBackend> {
+        match GpuBackend::new() {
+            Ok(b) => Some(b),
+            Err(e) if std::env::var("REQUIRE_GPU").as_deref() == Ok("1") => {
+                panic!("REQUIRE_GPU=1 but the GPU backend cannot start: {e}")
+            }
+            Err(e) => {
+                eprintln!(
+                    "NOT RUN on the GPU: no adapter ({e}); REQUIRE_GPU=1 makes this a failure"
+                );
+                None
+            }
+        }
+    }
+
+    /// Feeds `bytes` at `time_us`, hands what arrived to the machine (as the engine thread
+    /// does) and runs one tick.
+    fn step(
+        w: &mut MidiWriter,
+        rx: &Receiver<MidiIn>,
+        m: &mut Machine,
+        time_us: u64,
+        bytes: &[u8],
+    ) {
+        w.feed(time_us, bytes);
+        for ev in rx.try_iter() {
+            m.midi_in(ev);
+        }
+        m.tick(false).unwrap();
+    }
+
+    fn get(m: &Machine, port: &str) -> f32 {
+        m.scalar(port).unwrap_or_else(|| panic!("no scalar {port}"))
+    }
+
+    fn all(m: &Machine) -> Vec<f32> {
+        m.outputs().scalars.clone()
+    }
+
+    /// Runs the byte script on `backend`; checks every value; returns each tick's scalars.
+    fn script(backend: Box<dyn Backend>) -> Vec<Vec<f32>> {
+        let mut m = machine(backend);
+        let (tx, rx) = feed();
+        let (w, _values) = writer();
+        let mut w = w.with_feed(tx);
+        let mut trace = Vec::new();
+        let name = m.backend_name();
+
+        step(&mut w, &rx, &mut m, 0, &[]);
+        assert_eq!(get(&m, "cc.out"), 0.0, "{name}");
+        assert_eq!(
+            (get(&m, "note.pitch"), get(&m, "note.gate")),
+            (0.0, 0.0),
+            "{name}: no note yet"
+        );
+        assert_eq!(get(&m, "clk.bpm"), 120.0, "{name}: tempo before any clock");
+        trace.push(all(&m));
+
+        // CC 74 = 127 on channel 1, then running status: CC 75 = 64.
+        step(&mut w, &rx, &mut m, 1_000, &[0xB0, 74, 127, 75, 64]);
+        assert_eq!(get(&m, "cc.out"), 1.0, "{name}");
+        assert!(
+            close(get(&m, "any.out"), 64.0 / 127.0),
+            "{name}: any channel"
+        );
+        assert_eq!(get(&m, "ch2.out"), 0.0, "{name}: another channel");
+        trace.push(all(&m));
+
+        // System exclusive whose data look like a CC: ignored, values unchanged; running
+        // status does not survive it (the stray data bytes after it are dropped too).
+        step(
+            &mut w,
+            &rx,
+            &mut m,
+            2_000,
+            &[0xF0, 0x7E, 74, 0, 0xF7, 74, 0],
+        );
+        assert_eq!(get(&m, "cc.out"), 1.0, "{name}: sysex ignored");
+        trace.push(all(&m));
+
+        // Note on C4 (velocity 100) and, in running status, A4 (127) on channel 2.
+        step(&mut w, &rx, &mut m, 3_000, &[0x91, 60, 100, 69, 127]);
+        assert_eq!(get(&m, "note.pitch"), 440.0, "{name}: last note wins");
+        assert_eq!(get(&m, "note.velocity"), 1.0, "{name}");
+        assert_eq!(get(&m, "note.gate"), 1.0, "{name}");
+        assert_eq!(get(&m, "wide.pitch"), 440.0, "{name}: channel 2");
+        assert_eq!(get(&m, "other.gate"), 0.0, "{name}: channel 3 is silent");
+        trace.push(all(&m));
+
+        // Running status, velocity 0: A4 off; C4 is still held and sounds again.
+        step(&mut w, &rx, &mut m, 4_000, &[69, 0]);
+        assert!(close(get(&m, "note.pitch"), hz(60.0)), "{name}: back to C4");
+        assert!(close(get(&m, "note.velocity"), 100.0 / 127.0), "{name}");
+        assert_eq!(get(&m, "note.gate"), 1.0, "{name}");
+        trace.push(all(&m));
+
+        // Note off C4: the gate closes, the pitch holds.
+        step(&mut w, &rx, &mut m, 5_000, &[0x81, 60, 0]);
+        assert_eq!(get(&m, "note.gate"), 0.0, "{name}");
+        assert!(
+            close(get(&m, "note.pitch"), hz(60.0)),
+            "{name}: pitch holds"
+        );
+        trace.push(all(&m));
+
+        // Pitch bend fully up on channel 2: +2 semitones by default, +12 where bend=12.
+        step(&mut w, &rx, &mut m, 6_000, &[0xE1, 0x7F, 0x7F]);
+        let up = 8191.0 / 8192.0;
+        assert!(
+            close(get(&m, "note.pitch"), hz(60.0 + 2.0 * up)),
+            "{name}: {}",
+            get(&m, "note.pitch")
+        );
+        assert!(close(get(&m, "wide.pitch"), hz(60.0 + 12.0 * up)), "{name}");
+        trace.push(all(&m));
+
+        // Start, then 30 clock ticks at 120 BPM (24 a beat, 20 833 µs apart), a few per tick.
+        step(&mut w, &rx, &mut m, 7_000, &[0xFA]);
+        assert_eq!(get(&m, "clk.running"), 1.0, "{name}: started");
+        assert_eq!(get(&m, "clk.phase"), 0.0, "{name}");
+        let t0 = 10_000u64;
+        for chunk in 0..10u64 {
+            for i in 0..3u64 {
+                w.feed(t0 + (chunk * 3 + i) * 1_000_000 / 48, &[0xF8]);
+            }
+            step(&mut w, &rx, &mut m, t0 + chunk * 62_500, &[]);
+            let want = (((chunk + 1) * 3) % 24) as f32 / 24.0;
+            assert!(
+                close(get(&m, "clk.phase"), want),
+                "{name}: phase after {chunk}"
+            );
+            trace.push(all(&m));
+        }
+        assert!(
+            (get(&m, "clk.bpm") - 120.0).abs() < 0.01,
+            "{name}: {}",
+            get(&m, "clk.bpm")
+        );
+        assert!(
+            close(get(&m, "clk.phase"), 0.25),
+            "{name}: 30 ticks = a beat and a quarter"
+        );
+
+        // Stop: not running; the clock stops coming; the tempo and phase hold.
+        step(&mut w, &rx, &mut m, 700_000, &[0xFC]);
+        assert_eq!(get(&m, "clk.running"), 0.0, "{name}");
+        step(&mut w, &rx, &mut m, 3_000_000, &[]);
+        assert!(
+            (get(&m, "clk.bpm") - 120.0).abs() < 0.01,
+            "{name}: tempo held"
+        );
+        assert!(close(get(&m, "clk.phase"), 0.25), "{name}: phase held");
+        trace.push(all(&m));
+
+        // A faster clock later (140 BPM) with continue: the tempo follows, the phase goes on.
+        let t1 = 5_000_000u64;
+        w.feed(t1, &[0xFB]);
+        for i in 0..30u64 {
+            w.feed(t1 + i * 60_000_000 / (140 * 24), &[0xF8]);
+        }
+        step(&mut w, &rx, &mut m, t1 + 1_000_000, &[]);
+        assert!(
+            (get(&m, "clk.bpm") - 140.0).abs() < 0.1,
+            "{name}: {}",
+            get(&m, "clk.bpm")
+        );
+        assert!(
+            close(get(&m, "clk.phase"), ((30 + 30) % 24) as f32 / 24.0),
+            "{name}"
+        );
+        trace.push(all(&m));
+        trace
+    }
+
+    #[test]
+    fn raw_bytes_drive_the_midi_neurons_on_the_cpu_and_the_gpu() {
+        let cpu = script(Box::new(CpuBackend::new()));
+        if let Some(g) = gpu() {
+            let gpu = script(Box::new(g));
+            assert_eq!(
+                cpu, gpu,
+                "the GPU shows exactly the CPU's values, tick by tick"
+            );
+        }
+    }
+
+    /// Events stamped with a tick give the same values in a replay, whenever they were queued.
+    #[test]
+    fn stamped_events_replay_to_the_same_values() {
+        let events: Vec<(u64, MidiIn)> = {
+            let mut p = MidiParser::default();
+            let bytes: Vec<(u64, Vec<u8>)> = vec![
+                (2, vec![0xB0, 74, 10]),
+                (2, vec![74, 90]),
+                (5, vec![0x90, 60, 80, 64, 90]),
+                (7, vec![0x80, 64, 0]),
+                (9, vec![0xE0, 0, 0]),
+            ];
+            bytes
+                .into_iter()
+                .flat_map(|(t, b)| {
+                    p.parse(&b).into_iter().map(move |event| {
+                        (
+                            t,
+                            MidiIn {
+                                time_us: t * 10_000,
+                                event,
+                            },
+                        )
+                    })
+                })
+                .collect()
+        };
+        let run = |all_first: bool| {
+            let mut m = machine(Box::new(CpuBackend::new()));
+            if all_first {
+                for (t, ev) in &events {
+                    m.midi_at(*t, *ev);
+                }
+            }
+            let mut out = Vec::new();
+            for tick in 0..12 {
+                if !all_first {
+                    for (_, ev) in events.iter().filter(|(t, _)| *t == tick) {
+                        m.midi_in(*ev);
+                    }
+                }
+                m.tick(false).unwrap();
+                out.push((
+                    get(&m, "cc.out"),
+                    get(&m, "note.pitch"),
+                    get(&m, "note.gate"),
+                ));
+            }
+            out
+        };
+        let a = run(true);
+        assert_eq!(a, run(false));
+        assert_eq!(a[1].0, 0.0, "not before its tick");
+        assert!(
+            close(a[2].0, 90.0 / 127.0),
+            "the last of tick 2 wins: {:?}",
+            a[2]
+        );
+        assert!(close(a[5].1, hz(64.0)) && a[5].2 == 1.0, "{:?}", a[5]);
+        assert!(close(a[7].1, hz(60.0)) && a[7].2 == 1.0, "{:?}", a[7]);
+        assert!(close(a[9].1, hz(58.0)), "bend fully down: {:?}", a[9]);
+    }
+
+    /// The engine thread takes the feed by itself (the path `--midi` uses).
+    #[test]
+    fn the_engine_thread_takes_the_feed() {
+        use dmm_synth::engine::thread::{Pace, spawn};
+        use std::time::{Duration, Instant};
+        let m = machine(Box::new(CpuBackend::new()));
+        let engine = spawn(m, Pace::WallClock, 0);
+        let (tx, rx) = feed();
+        engine.attach_midi(&rx);
+        engine.attach_midi(&rx); // once per engine: the second call changes nothing
+        let (w, _) = writer();
+        let mut w = w.with_feed(tx);
+        w.feed(0, &[0xB0, 74, 127]);
+        let t0 = Instant::now();
+        loop {
+            let v = engine
+                .latest()
+                .and_then(|s| s.scalars.iter().find(|(n, _)| n == "cc.out").map(|x| x.1));
+            if v == Some(1.0) {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "cc.out is {v:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        engine.stop().unwrap();
+    }
+
+    #[test]
+    fn bad_midi_settings_are_refused_naming_the_setting() {
+        for (line, want) in [
+            ("c : midi_cc channel=17 controller=1", "channel"),
+            ("c : midi_cc controller=128", "controller"),
+            ("c : midi_cc", "controller"),
+            ("c : midi_note bend=-1", "bend"),
+            ("c : midi_clock channel=1", "channel"),
+        ] {
+            let text = format!("settings tick_rate=100 sample_rate=1600\n{line}\n");
+            let e = Patch::parse(&text, "bad.dmm", &AssetDirs::default())
+                .err()
+                .unwrap_or_else(|| panic!("{line} was accepted"))
+                .to_string();
+            assert!(e.contains(want) && e.contains("bad.dmm"), "{line}: {e}");
+        }
+    }
+}
+
+/// Learn in the panel (egui_kittest): the learn button beside the weight slider arms the mapper,
+/// a CC through the parser path is mapped, moving it sends `set` edits in the range, and the
+/// mappings list removes it.
+mod learn_ui {
+    use super::*;
+    use dmm_synth::control::learn::{Curve, MidiMapper, Range};
+    use dmm_synth::engine::{Edit, PortRef};
+    use dmm_synth::neurons::AssetDirs;
+    use dmm_synth::patch::Patch;
+    use dmm_synth::ui::learn::{LearnView, MapAction, apply, mappings_list};
+    use dmm_synth::ui::panel::connection_editor;
+    use dmm_synth::ui::{Editor, PanelState};
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    const PATCH: &str = "settings tick_rate=100 sample_rate=1600 image=8x8
+k : one
+x : identity
+x.in <- 0.5 k
+";
+
+    fn pr(s: &str) -> PortRef {
+        PortRef::parse(s).unwrap()
+    }
+
+    struct S {
+        st: PanelState,
+        ed: Editor,
+    }
+
+    fn state(available: bool) -> S {
+        let p = Patch::parse(PATCH, "p.dmm", &AssetDirs::default()).unwrap();
+        let st = PanelState::from_network(&p.network, &p.initial_w());
+        let mut ed = Editor::default();
+        ed.select(&st, &pr("x.in"), &pr("k.out"));
+        ed.learn.available = available;
+        S { st, ed }
+    }
+
+    fn set_of(e: &Edit) -> (String, String, f64) {
+        match e {
+            Edit::Set {
+                target,
+                source,
+                weight,
+                ..
+            } => (target.to_string(), source.to_string(), *weight),
+            other => panic!("expected a set, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn learn_button_maps_the_next_cc_and_the_list_removes_it() {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(600.0, 500.0))
+            .build_ui_state(
+                |ui, s: &mut S| {
+                    let edits = connection_editor(ui, &s.st, &mut s.ed);
+                    assert!(edits.is_empty(), "learning sends no edit by itself");
+                },
+                state(true),
+            );
+        h.run();
+        h.get_by_label("learn").click();
+        h.run();
+        let actions = std::mem::take(&mut h.state_mut().ed.map_actions);
+        let range = match actions.as_slice() {
+            [MapAction::Learn(r)] => r.clone(),
+            other => panic!("expected one learn request, got {other:?}"),
+        };
+        assert_eq!(
+            (range.target.clone(), range.source.clone()),
+            (pr("x.in"), pr("k.out"))
+        );
+        assert_eq!((range.min, range.max), (0.0, 0.5), "0 up to the weight");
+        // While armed the button says so; the label changed.
+        h.run();
+        assert!(h.query_by_label("learning: move a control").is_some());
+
+        // The mapper, and a CC through the parser path.
+        let (mut midi, values) = writer();
+        let mut mapper = MidiMapper::new(values.clone(), vec![]);
+        apply(&mut mapper, actions);
+        assert!(mapper.armed().is_some());
+        assert_eq!(mapper.step(0.01), (vec![], None), "nothing moved yet");
+        midi.feed(0, &[0xB2, 20, 64]);
+        let (edits, line) = mapper.step(0.01);
+        let line = line.expect("a log line");
+        assert!(line.contains("channel 3 CC 20"), "{line}");
+        // The log says how to keep it: a `map` line the patch file reads back.
+        let map_line = line
+            .split("to keep it in the patch: ")
+            .nth(1)
+            .expect("map line");
+        let text = format!("{PATCH}{map_line}\n");
+        let p = Patch::parse(&text, "kept.dmm", &AssetDirs::default()).unwrap();
+        assert_eq!(p.mappings.len(), 1, "{map_line}");
+        assert_eq!((p.mappings[0].min, p.mappings[0].max), (0.0, 0.5));
+        let maps = mapper.mappings();
+        assert_eq!(maps.len(), 1);
+        assert_eq!((maps[0].cc.channel, maps[0].cc.controller), (3, 20));
+        assert_eq!(edits.len(), 1);
+        let (t, s, w) = set_of(&edits[0]);
+        assert_eq!((t.as_str(), s.as_str()), ("x.in", "k.out"));
+        assert!((w - 0.5 * 64.0 / 127.0).abs() < 1e-9, "{w}");
+        // Running status: the top of the controller lands exactly on max, never beyond.
+        midi.feed(10, &[20, 127]);
+        let (edits, _) = mapper.step(0.01);
+        assert_eq!(set_of(&edits[0]).2, 0.5);
+        assert_eq!(mapper.step(0.01).0, vec![], "nothing new: nothing sent");
+        // A new range from the list: the next step sends the weight in it.
+        let exp = Range::new(pr("x.in"), pr("k.out"), (0.1, 10.0), Curve::Exp, 0.0).unwrap();
+        apply(&mut mapper, vec![MapAction::Update(exp)]);
+        assert_eq!(set_of(&mapper.step(0.01).0[0]).2, 10.0);
+        // A NaN range is refused where it is made; nothing changes.
+        assert!(Range::new(pr("x.in"), pr("k.out"), (f64::NAN, 1.0), Curve::Linear, 0.0).is_err());
+        assert_eq!(mapper.mappings()[0].range.max, 10.0);
+
+        // The list shows the mapping; remove removes it.
+        let mut s = state(true);
+        s.ed.learn = LearnView::of(&mapper);
+        let mut list = Harness::builder()
+            .with_size(egui::vec2(600.0, 300.0))
+            .build_ui_state(|ui, s: &mut S| mappings_list(ui, &mut s.ed), s);
+        list.run();
+        assert!(list.query_by_label_contains("ch 3 CC 20").is_some());
+        list.get_by_label("remove").click();
+        list.run();
+        let actions = std::mem::take(&mut list.state_mut().ed.map_actions);
+        assert_eq!(
+            actions,
+            vec![MapAction::Remove {
+                target: pr("x.in"),
+                source: pr("k.out")
+            }]
+        );
+        apply(&mut mapper, actions);
+        assert!(mapper.mappings().is_empty());
+        midi.feed(20, &[20, 0]);
+        assert_eq!(
+            mapper.step(0.01).0,
+            vec![],
+            "removed: the CC drives nothing"
+        );
+    }
+
+    /// A right click on a W-map cell selects that weight and arms learn for it.
+    #[test]
+    fn right_click_on_a_w_map_cell_learns_that_weight() {
+        use dmm_synth::ui::panel::{HEAT_MAP_LABEL, heat_cell_center, heat_map};
+        let mut s = state(true);
+        s.ed = Editor::default();
+        s.ed.learn.available = true;
+        let st = s.st.clone();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(600.0, 500.0))
+            .build_ui_state(|ui, s: &mut S| heat_map(ui, &s.st, &mut s.ed), s);
+        h.run();
+        let rect = h.get_by_label(HEAT_MAP_LABEL).rect();
+        let row = st.inputs.iter().position(|q| q.port == pr("x.in")).unwrap();
+        let col = st
+            .outputs
+            .iter()
+            .position(|q| q.port == pr("k.out"))
+            .unwrap();
+        let at = heat_cell_center(rect, &st, row, col);
+        h.hover_at(at);
+        h.run();
+        for pressed in [true, false] {
+            h.event(egui::Event::PointerButton {
+                pos: at,
+                button: egui::PointerButton::Secondary,
+                pressed,
+                modifiers: egui::Modifiers::NONE,
+            });
+        }
+        h.run();
+        let ed = &h.state().ed;
+        assert_eq!(
+            (ed.target.clone(), ed.source.clone()),
+            (Some(pr("x.in")), Some(pr("k.out")))
+        );
+        match ed.map_actions.as_slice() {
+            [MapAction::Learn(r)] => {
+                assert_eq!(
+                    (r.target.clone(), r.source.clone()),
+                    (pr("x.in"), pr("k.out"))
+                );
+                assert_eq!((r.min, r.max), (0.0, 0.5));
+            }
+            other => panic!("expected one learn request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn without_midi_the_learn_button_is_off() {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(600.0, 500.0))
+            .build_ui_state(
+                |ui, s: &mut S| {
+                    connection_editor(ui, &s.st, &mut s.ed);
+                },
+                state(false),
+            );
+        h.run();
+        h.get_by_label("learn").click();
+        h.run();
+        assert!(h.state().ed.map_actions.is_empty());
+    }
+}
+
+/// Mappings saved in the patch file: `map` lines in the text form, the `"mappings"` array in
+/// JSON; both convert into each other without loss, and bad entries name their line or index.
+mod saved {
+    use dmm_synth::control::ControlOptions;
+    use dmm_synth::control::learn::Curve;
+    use dmm_synth::neurons::AssetDirs;
+    use dmm_synth::patch::Patch;
+    use dmm_synth::patch::mapping::{Control, MapSpec};
+    use dmm_synth::patch::text::print_text;
+
+    const TEXT: &str = "settings tick_rate=100 sample_rate=1600 image=8x8
+
+k   : one
+map : one          # a neuron may still be called map
+x   : identity
+ph  : phasor
+
+x.in    <- 0.5 k + 0.25 map
+ph.freq <- 220 k
+
+map cc 1:74 ph.freq <- k.out 110..880 exp smooth=0.05   # cutoff knob
+map osc /1/fader1 x.in <- k.out -1..1
+map cc 0:7 x.in <- map.out 0..2
+";
+
+    fn parse(text: &str, file: &str) -> Result<Patch, String> {
+        Patch::parse(text, file, &AssetDirs::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn mappings_survive_text_json_text() {
+        let p = parse(TEXT, "m.dmm").unwrap();
+        assert_eq!(p.mappings.len(), 3);
+        let m = &p.mappings[0];
+        assert_eq!(
+            m.control,
+            Control::Cc {
+                channel: 1,
+                controller: 74
+            }
+        );
+        assert_eq!(
+            (m.target.to_string(), m.source.to_string()),
+            ("ph.freq".into(), "k.out".into())
+        );
+        assert_eq!(
+            (m.min, m.max, m.exp, m.smoothing),
+            (110.0, 880.0, true, 0.05)
+        );
+        assert_eq!(p.mappings[1].control, Control::Osc("/1/fader1".into()));
+        assert_eq!((p.mappings[1].min, p.mappings[1].exp), (-1.0, false));
+        let pr = |s: &str| dmm_synth::engine::PortRef::parse(s).unwrap();
+        assert_eq!(p.weights.get(&pr("x.in"), &pr("map.out")), 0.25);
+
+        let json = p.to_json_string();
+        assert!(json.contains("\"mappings\""), "{json}");
+        let from_json = parse(&json, "m.json").unwrap();
+        assert_eq!(from_json.mappings, p.mappings, "text -> JSON -> patch");
+        let text = print_text(&from_json);
+        assert!(
+            text.contains("map cc 1:74 ph.freq <- k.out 110.0..880.0 exp smooth=0.05"),
+            "{text}"
+        );
+        let again = parse(&text, "again.dmm").unwrap();
+        assert_eq!(again.mappings, p.mappings, "JSON -> text -> patch");
+        assert_eq!(print_text(&again), text, "text -> text is a fixed point");
+        for m in &p.mappings {
+            assert_eq!(&MapSpec::parse(&m.to_string()).unwrap(), m, "{m}");
+        }
+    }
+
+    #[test]
+    fn bad_mapping_entries_name_the_line_or_the_index() {
+        let base =
+            "settings tick_rate=100 sample_rate=1600\nk : one\nx : identity\no : one audio\n";
+        for (line, want) in [
+            ("map cc 17:1 x.in <- k.out 0..1", "channel"),
+            ("map cc 1:200 x.in <- k.out 0..1", "controller"),
+            ("map cc 1:1 nope.in <- k.out 0..1", "nope"),
+            ("map cc 1:1 x.in <- o.out 0..1", "audio"),
+            ("map cc 1:1 x.in <- k.out 0..nan", "MAX"),
+            ("map cc 1:1 x.in <- k.out -1..1 exp", "exponential"),
+            ("map cc 1:1 x.in <- k.out 0..1 smooth=100", "smooth"),
+            ("map cc 1:1 x.in k.out 0..1", "<-"),
+            ("map osc /dmm/w x.in <- k.out 0..1", "/dmm/"),
+            ("map knob 1 x.in <- k.out 0..1", "cc"),
+        ] {
+            let e = parse(&format!("{base}{line}\n"), "bad.dmm")
+                .err()
+                .unwrap_or_else(|| panic!("{line} was accepted"));
+            assert!(e.starts_with("bad.dmm: 5:"), "{line}: {e}");
+            assert!(e.contains(want), "{line}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        let json = |maps: &str| {
+            format!(
+                r#"{{"settings": {{"tick_rate": 100, "sample_rate": 1600}},
+                "neurons": {{"k": {{"type": "one"}}, "x": {{"type": "identity"}}}},
+                "weights": {{}}, "mappings": {maps}}}"#
+            )
+        };
+        for (maps, want) in [
+            (
+                r#"["cc 1:1 x.in <- k.out 0..1", "cc 1:1 x.in <- k.out 0..nan"]"#,
+                "mappings[1]",
+            ),
+            (r#"[3]"#, "mappings[0]"),
+            (r#""cc 1:1 x.in <- k.out 0..1""#, "mappings"),
+            (r#"["cc 1:1 k.out <- x.out 0..1"]"#, "mappings[0]"),
+        ] {
+            let e = parse(&json(maps), "bad.json")
+                .err()
+                .unwrap_or_else(|| panic!("{maps} was accepted"));
+            assert!(e.contains(want), "{maps}: {e}");
+        }
+        assert!(parse(&json(r#"["cc 1:1 x.in <- k.out 0..1"]"#), "ok.json").is_ok());
+    }
+
+    #[test]
+    fn a_patch_s_mappings_become_the_instrument_s() {
+        let p = parse(TEXT, "m.dmm").unwrap();
+        let mut opts = ControlOptions::default();
+        opts.add_patch_mappings(&p.mappings);
+        assert_eq!(opts.midi_maps.len(), 2);
+        let m = &opts.midi_maps[0];
+        assert_eq!((m.cc.channel, m.cc.controller), (1, 74));
+        assert_eq!(m.range.curve, Curve::Exp);
+        assert_eq!(m.range.value(1.0), 880.0);
+        assert_eq!(opts.osc_maps.len(), 1);
+        assert_eq!(opts.osc_maps[0].0, "/1/fader1");
+        assert_eq!(opts.osc_maps[0].1.value(0.5), 0.0);
+        assert!(
+            !opts.midi,
+            "mappings alone add MIDI maps; start turns MIDI on for them"
+        );
+        // A patch with a midi_* neuron turns MIDI on.
+        let mut opts = ControlOptions::default();
+        opts.add_patch(&parse(&format!("{TEXT}n : midi_note\n"), "n.dmm").unwrap());
+        assert!(opts.midi);
+        let mut opts = ControlOptions::default();
+        opts.add_patch(&parse("settings tick_rate=100\nk : one\n", "k.dmm").unwrap());
+        assert!(!opts.midi && opts.midi_maps.is_empty());
+    }
+}

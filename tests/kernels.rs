@@ -227,6 +227,22 @@ const CHECKS: &[(&str, Check)] = &[
         let want = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
         c.out(&[want], 1e-6);
     }),
+    // Host-fed: no MIDI reaches this machine, so each shows its value before any event
+    // (tests/control_midi.rs drives them with raw bytes).
+    ("midi_cc", |c| c.out(&[0.0], 0.0)),
+    ("midi_note", |c| {
+        let got: Vec<f64> = c.outs.iter().map(|o| o[0]).collect();
+        assert_eq!(got, [0.0, 0.0, 0.0], "{}: no note yet", c.def.name);
+    }),
+    ("midi_clock", |c| {
+        let got: Vec<f64> = c.outs.iter().map(|o| o[0]).collect();
+        assert_eq!(
+            got,
+            [120.0, 0.0, 0.0],
+            "{}: 120 BPM until measured",
+            c.def.name
+        );
+    }),
     ("audio_out", |c| {
         let rb = c.read_back;
         let as64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
@@ -311,6 +327,11 @@ const CHECKS: &[(&str, Check)] = &[
         let v: Vec<f64> = c.ins[0].iter().zip(&c.ins[1]).map(|(a, b)| a + b).collect();
         c.out(&squeezed(v, Some(c.def.cols)), 1e-6);
     }),
+    ("svf", check_svf),
+    ("delay", check_delay),
+    ("adsr", check_adsr),
+    ("spectrum", check_spectrum),
+    ("scan", check_scan),
 ];
 
 /// v divided by its largest |v| (0 when all zero); with `pin`, row 0 (of `pin` columns) is
@@ -862,4 +883,178 @@ fn roll_and_warp_on_the_gpu_match_the_cpu() {
             }
         }
     }
+}
+
+// ---- audio staples and bridges (svf, delay, adsr, spectrum, scan): what one tick shows. The
+// multi-tick behaviour (frequency response, impulse timing, envelope stages, a sine's peak) is in
+// tests/seed_audio.rs.
+
+/// Simper's SVF: `high = x − k·band − low` everywhere, and from the second sample on, each sample
+/// follows from the previous one (the integrator states are band + g·high and low + g·band).
+fn check_svf(c: &Case) {
+    let (x, fc, res) = (&c.ins[0], &c.ins[1], &c.ins[2]);
+    let (low, band, high) = (&c.outs[0], &c.outs[1], &c.outs[2]);
+    let sr = c.sample_rate;
+    let coef = |i: usize| {
+        let f = fc[i].clamp(0.0, 0.49 * sr);
+        let g = (std::f64::consts::PI * f / sr).tan();
+        (g, 2.0 - 1.98 * res[i].clamp(0.0, 1.0))
+    };
+    let mut want = [vec![], vec![], vec![]];
+    for i in 1..x.len() {
+        let (gp, _) = coef(i - 1);
+        let ic1 = band[i - 1] + gp * high[i - 1];
+        let ic2 = low[i - 1] + gp * band[i - 1];
+        let (g, k) = coef(i);
+        let v1 = (ic1 + g * (x[i] - ic2)) / (1.0 + g * (g + k));
+        let v2 = ic2 + g * v1;
+        want[0].push(v2);
+        want[1].push(v1);
+        want[2].push(x[i] - k * v1 - v2);
+    }
+    close(&low[1..], &want[0], 1e-4, "svf.low");
+    close(&band[1..], &want[1], 1e-4, "svf.band");
+    close(&high[1..], &want[2], 1e-4, "svf.high");
+}
+
+/// The delay line, where the delayed sample is in this block (or the delay is 0).
+fn check_delay(c: &Case) {
+    let (x, time, out) = (&c.ins[0], &c.ins[1], &c.outs[0]);
+    let max_s: f64 = c.def.spec.settings["max_seconds"].as_f64().unwrap();
+    let max = (max_s * c.sample_rate).ceil();
+    let mut checked = 0;
+    for i in 0..x.len() {
+        let d = (time[i] * c.sample_rate).clamp(0.0, max);
+        let (w, frac) = (d.floor() as usize, d - d.floor());
+        let want = if d == 0.0 {
+            x[i]
+        } else if w < i {
+            x[i - w] + (x[i - w - 1] - x[i - w]) * frac
+        } else {
+            continue;
+        };
+        close(&out[i..=i], &[want], 1e-4, &format!("{}[{i}]", c.def.name));
+        checked += 1;
+    }
+    assert!(checked > 0, "{}: no sample checked", c.def.name);
+}
+
+/// The envelope stays in [0, 1]; with the gate off it falls at 1/release per second (or ends at
+/// once), and where the gate opens it rises at 1/attack per second from where it was.
+fn check_adsr(c: &Case) {
+    let gate = &c.ins[0];
+    let (a, r) = (c.ins[1][0], c.ins[3 + 1][0]);
+    let out = &c.outs[0];
+    let audio = c.def.kind == Kind::Audio;
+    let dt = if audio {
+        1.0 / c.sample_rate
+    } else {
+        1.0 / c.tick_rate
+    };
+    let step = |t: f64| if t > 0.0 { dt / t } else { f64::INFINITY };
+    assert!(
+        out.iter().all(|v| (0.0..=1.0).contains(v)),
+        "{}: range",
+        c.def.name
+    );
+    // (previous level, previous gate or None, gate, level) per step.
+    let steps: Vec<(f64, Option<f64>, f64, f64)> = if audio {
+        (0..out.len())
+            .map(|i| {
+                let prev = if i == 0 {
+                    *c.prev[0].last().unwrap()
+                } else {
+                    out[i - 1]
+                };
+                (prev, (i > 0).then(|| gate[i - 1]), gate[i], out[i])
+            })
+            .collect()
+    } else {
+        (0..out.len())
+            .map(|i| (c.prev[0][i], None, gate[i], out[i]))
+            .collect()
+    };
+    let mut checked = 0;
+    for (prev, pg, g, o) in steps {
+        if g <= 0.0 {
+            close(&[o], &[(prev - step(r)).max(0.0)], 1e-5, &c.def.name);
+            checked += 1;
+        } else if pg.is_some_and(|p| p <= 0.0) {
+            close(&[o], &[(prev + step(a)).min(1.0)], 1e-5, &c.def.name);
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "{}: no step checked", c.def.name);
+}
+
+/// A window as long as the block (the example's size): a Hann-windowed DFT of this block, in
+/// every row, and the band RMS by Parseval.
+fn check_spectrum(c: &Case) {
+    let x = &c.ins[0];
+    let size = c.def.spec.settings["size"].as_u64().unwrap() as usize;
+    assert_eq!(
+        size,
+        x.len(),
+        "the example's window is one block of this test"
+    );
+    let tau = std::f64::consts::TAU;
+    let bins: Vec<(f64, f64)> = (0..=size / 2)
+        .map(|k| {
+            let (mut re, mut im) = (0.0, 0.0);
+            for (j, v) in x.iter().enumerate() {
+                let w = 0.5 - 0.5 * (tau * j as f64 / size as f64).cos();
+                let ang = tau * (k * j) as f64 / size as f64;
+                re += v * w * ang.cos();
+                im -= v * w * ang.sin();
+            }
+            (re * re + im * im, k as f64 * c.sample_rate / size as f64)
+        })
+        .collect();
+    let mags: Vec<f64> = bins
+        .iter()
+        .map(|(p, _)| p.sqrt() * 4.0 / size as f64)
+        .collect();
+    let cols = c.def.cols;
+    let row: Vec<f64> = (0..cols)
+        .map(|col| {
+            let b = col as f64 * (size / 2) as f64 / (cols - 1).max(1) as f64;
+            let j = b.floor() as usize;
+            let next = mags[(j + 1).min(size / 2)];
+            mags[j] + (next - mags[j]) * (b - j as f64)
+        })
+        .collect();
+    let want: Vec<f64> = (0..c.def.rows).flat_map(|_| row.clone()).collect();
+    c.out(&want, 1e-4);
+    let band = |lo: f64, hi: f64| {
+        let e: f64 = bins
+            .iter()
+            .filter(|(_, f)| *f >= lo && *f < hi)
+            .map(|(p, _)| p)
+            .sum();
+        (e * 16.0 / 3.0 / (size * size) as f64).sqrt()
+    };
+    close(&c.outs[1], &[band(0.0, 250.0)], 1e-4, "spectrum.low");
+    close(&c.outs[2], &[band(250.0, 2500.0)], 1e-4, "spectrum.mid");
+    close(
+        &c.outs[3],
+        &[band(2500.0, f64::INFINITY)],
+        1e-4,
+        "spectrum.high",
+    );
+}
+
+/// Row floor(row) (clamped), resampled to the block as one wavetable cycle.
+fn check_scan(c: &Case) {
+    let (img, (rows, cols)) = (&c.ins[0], (c.def.rows, c.def.cols));
+    let r = (c.ins[1][0].floor().max(0.0) as usize).min(rows - 1);
+    let row = &img[r * cols..(r + 1) * cols];
+    let n = c.outs[0].len();
+    let want: Vec<f64> = (0..n)
+        .map(|i| {
+            let p = i as f64 * cols as f64 / n as f64;
+            let j = p.floor() as usize;
+            row[j] + (row[(j + 1) % cols] - row[j]) * (p - j as f64)
+        })
+        .collect();
+    c.out(&want, 1e-5);
 }

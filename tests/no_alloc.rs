@@ -141,3 +141,12 @@ fn ticks_after_an_edit_settle_to_no_allocation() {
         0.1
     );
 }
+
+/// The audio staples and bridges (svf, delay, adsr, spectrum with its FFT, scan) in the two
+/// patches that show them.
+#[test]
+fn audio_staples_and_bridges_do_not_allocate() {
+    for name in ["spectrum_picture.dmm", "scan_sound.dmm"] {
+        assert_eq!(steady_state_allocations(&common::patch(name)), 0, "{name}");
+    }
+}

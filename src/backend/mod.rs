@@ -94,12 +94,14 @@ pub fn reference() -> Box<dyn Backend> {
 
 /// Per-tick facts every kernel may use.
 #[derive(Clone, Copy, Debug)]
-pub struct TickCtx {
+pub struct TickCtx<'a> {
     pub tick: u64,
     /// Global seed (from `--seed`), mixed into every `noise` neuron.
     pub seed: u64,
     /// Produce display frames this tick.
     pub capture: bool,
+    /// What MIDI has set up to this tick (read by the host-fed `midi_*` neurons).
+    pub midi: &'a crate::neurons::control::MidiState,
 }
 
 /// A display frame, RGBA8, row-major, rows×cols.

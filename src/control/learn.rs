@@ -109,6 +109,25 @@ pub struct Mapping {
     pub range: Range,
 }
 
+impl Mapping {
+    /// The patch file's line for this mapping (`patch::mapping`).
+    pub fn map_line(&self) -> String {
+        let spec = crate::patch::mapping::MapSpec {
+            control: crate::patch::mapping::Control::Cc {
+                channel: self.cc.channel,
+                controller: self.cc.controller,
+            },
+            target: self.range.target.clone(),
+            source: self.range.source.clone(),
+            min: self.range.min,
+            max: self.range.max,
+            exp: self.range.curve == Curve::Exp,
+            smoothing: self.range.smoothing,
+        };
+        format!("map {spec}")
+    }
+}
+
 /// Parses `CH:CC=target.port<-source.port:MIN..MAX[:exp|:lin][:SECONDS]`.
 pub fn parse_mapping(spec: &str) -> Result<Mapping, ControlError> {
     let bad = |why: &str| {
@@ -172,6 +191,8 @@ pub struct MidiMapper {
     pub sent: u64,
     /// The ports feeding `values`, kept open while the mapper lives.
     ports: Option<super::midi::MidiPorts>,
+    /// The events for the engine's `midi_*` neurons, handed to every engine that runs.
+    feed: Option<crossbeam_channel::Receiver<super::midi::MidiIn>>,
 }
 
 impl MidiMapper {
@@ -184,6 +205,7 @@ impl MidiMapper {
             last_time: None,
             sent: 0,
             ports: None,
+            feed: None,
         };
         for map in maps {
             m.add(map);
@@ -194,6 +216,13 @@ impl MidiMapper {
     /// Keeps `ports` (which feed this mapper's values) open as long as the mapper.
     pub fn with_ports(mut self, ports: super::midi::MidiPorts) -> MidiMapper {
         self.ports = Some(ports);
+        self
+    }
+
+    /// Hands `feed` (the MIDI events of the ports) to the running engine, and to the next one
+    /// after a restart.
+    pub fn with_feed(mut self, feed: crossbeam_channel::Receiver<super::midi::MidiIn>) -> Self {
+        self.feed = Some(feed);
         self
     }
 
@@ -221,6 +250,49 @@ impl MidiMapper {
         self.maps.iter().map(|l| l.map.clone()).collect()
     }
 
+    /// The range waiting for the next controller to move, if learning.
+    pub fn armed(&self) -> Option<&Range> {
+        self.armed.as_ref().map(|(r, _)| r)
+    }
+
+    /// Stops learning (nothing is mapped).
+    pub fn cancel_learn(&mut self) {
+        self.armed = None;
+    }
+
+    /// Removes the mapping of weight `target <- source`; false when there is none.
+    pub fn remove(&mut self, target: &PortRef, source: &PortRef) -> bool {
+        let before = self.maps.len();
+        self.maps
+            .retain(|l| l.map.range.target != *target || l.map.range.source != *source);
+        self.maps.len() != before
+    }
+
+    /// Replaces the range (min, max, curve, smoothing) of the mapping of the same weight,
+    /// keeping its controller and its running state; false when that weight is not mapped.
+    pub fn update(&mut self, range: Range) -> bool {
+        let Some(l) = self
+            .maps
+            .iter_mut()
+            .find(|l| l.map.range.target == range.target && l.map.range.source == range.source)
+        else {
+            return false;
+        };
+        l.map.range = range;
+        // Sent again at the new range on the next step, if the controller has moved.
+        l.sent = None;
+        l.y = None;
+        true
+    }
+
+    /// One step of `dt` seconds without an engine: learns the controller that moved (the log
+    /// line says which), then returns the `set` edits due (at most one per mapping). What
+    /// `pump` does once per engine tick.
+    pub fn step(&mut self, dt: f64) -> (Vec<Edit>, Option<String>) {
+        let line = self.try_learn();
+        (self.due(dt), line)
+    }
+
     fn snapshot_ccs(&self) -> Vec<u8> {
         (1..=16u8)
             .flat_map(|ch| (0..128u8).map(move |cc| (ch, cc)))
@@ -238,11 +310,18 @@ impl MidiMapper {
             channel: (i / 128) as u8 + 1,
             controller: (i % 128) as u8,
         };
+        let map = Mapping { cc, range };
         let line = format!(
-            "learned: channel {} CC {} -> {} <- {} ({}..{})",
-            cc.channel, cc.controller, range.target, range.source, range.min, range.max
+            "learned: channel {} CC {} -> {} <- {} ({}..{}); to keep it in the patch: {}",
+            cc.channel,
+            cc.controller,
+            map.range.target,
+            map.range.source,
+            map.range.min,
+            map.range.max,
+            map.map_line()
         );
-        self.add(Mapping { cc, range });
+        self.add(map);
         // It moved already: it drives the weight from now on.
         if let Some(l) = self.maps.last_mut() {
             l.moved = true;
@@ -279,8 +358,37 @@ impl MidiMapper {
     }
 }
 
+/// A mapper shared between `Live` (which drives it on every poll) and the window (which arms
+/// learning, lists the mappings and edits their ranges).
+#[derive(Clone)]
+pub struct SharedMapper(pub Arc<std::sync::Mutex<MidiMapper>>);
+
+impl SharedMapper {
+    pub fn new(m: MidiMapper) -> SharedMapper {
+        SharedMapper(Arc::new(std::sync::Mutex::new(m)))
+    }
+
+    /// Runs `f` on the mapper (a panic elsewhere while it was held does not lose it).
+    pub fn with<T>(&self, f: impl FnOnce(&mut MidiMapper) -> T) -> T {
+        let mut g = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut g)
+    }
+}
+
+impl ControlSource for SharedMapper {
+    fn pump(&mut self, live: &mut Live) -> Vec<Message> {
+        self.with(|m| m.pump(live))
+    }
+}
+
 impl ControlSource for MidiMapper {
     fn pump(&mut self, live: &mut Live) -> Vec<Message> {
+        if let Some(f) = &self.feed {
+            live.engine().attach_midi(f);
+        }
         let Some(snap) = live.engine().latest() else {
             return Vec::new();
         };

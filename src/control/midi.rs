@@ -4,49 +4,28 @@
 //! - **Parser** (`MidiParser`): channel messages with running status, note on with velocity 0 as
 //!   note off, pitch bend, real-time bytes anywhere (clock 0xF8, start 0xFA, continue 0xFB,
 //!   stop 0xFC), system exclusive and system common messages skipped with their data.
+//! - **State** (`MidiState`, in `neurons::control`): what the events set, a pure function of
+//!   the events in order; the engine keeps one (the `midi_*` neurons read it), fed through a
+//!   bounded lock-free channel (`feed`: `try_send` from the callback, drained by the engine
+//!   thread before each tick, each event stamped with the tick that takes it).
 //! - **Values** (`MidiValues`): plain atomics written by one MIDI thread and read by anyone
-//!   (the engine, the panel) without locks or waits: every CC per channel (0–1), the sounding
+//!   (the panel, learn) without locks or waits: every CC per channel (0–1), the sounding
 //!   note per channel with last-note priority (pitch in Hz with the bend applied, velocity 0–1,
 //!   gate), and the clock (BPM from the last beat of ticks, holding the last tempo when the clock
 //!   stops; beat phase in [0,1)). Channel index 0 is "any channel" (omni), 1–16 the channels.
-//! - **Writer** (`MidiWriter`): parser plus the held-note stacks, owned by the MIDI callback;
+//! - **Writer** (`MidiWriter`): parser plus a `MidiState`, owned by the MIDI callback;
 //!   `feed(time_us, bytes)` is what the callback calls, and what the tests call.
 //! - **Ports** (`MidiPorts`): polls the port list once a second and connects to every input port
 //!   that appears (hot-plug); a port that vanishes is dropped.
 
 use super::ControlError;
+use crate::neurons::control::{DEFAULT_BEND_SEMITONES, PPQN, SLOTS};
+pub use crate::neurons::control::{MidiEvent, MidiIn, MidiState};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-/// One decoded MIDI event. Channels are 1–16.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MidiEvent {
-    Cc {
-        channel: u8,
-        controller: u8,
-        value: u8,
-    },
-    NoteOn {
-        channel: u8,
-        note: u8,
-        velocity: u8,
-    },
-    NoteOff {
-        channel: u8,
-        note: u8,
-    },
-    /// -8192..=8191, 0 at rest.
-    PitchBend {
-        channel: u8,
-        value: i16,
-    },
-    Clock,
-    Start,
-    Continue,
-    Stop,
-}
 
 /// Bytes → events, one byte at a time (a message may be split across callbacks).
 #[derive(Debug, Default)]
@@ -156,15 +135,12 @@ fn event(status: u8, d: [u8; 2]) -> Option<MidiEvent> {
     }
 }
 
-/// Slots: 0 = any channel, 1..=16 the channels.
-const SLOTS: usize = 17;
-/// Pitch bend range, semitones each way.
-pub const BEND_SEMITONES: f32 = 2.0;
-/// MIDI clock ticks per beat.
-const PPQN: u64 = 24;
+/// Pitch bend range of the panel's values, semitones each way (a `midi_note` has its own).
+pub const BEND_SEMITONES: f32 = DEFAULT_BEND_SEMITONES;
 const NO_NOTE: u8 = 255;
 
-/// The values MIDI has set, as atomics (one writer, any readers; never blocks).
+/// The values MIDI has set, as atomics (one writer, any readers; never blocks): what the panel
+/// and the learn mapper read. The engine keeps its own `MidiState` from the same events.
 #[derive(Debug)]
 pub struct MidiValues {
     cc: Vec<AtomicU8>,
@@ -178,6 +154,8 @@ pub struct MidiValues {
     running: AtomicBool,
     /// Events taken so far (for the panel: is anything arriving?).
     pub events: AtomicU64,
+    /// Events the engine's feed had no room for.
+    pub dropped: AtomicU64,
 }
 
 impl Default for MidiValues {
@@ -193,6 +171,7 @@ impl Default for MidiValues {
             clocks: AtomicU64::new(0),
             running: AtomicBool::new(false),
             events: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         }
     }
 }
@@ -240,127 +219,99 @@ impl MidiValues {
     pub fn clock_running(&self) -> bool {
         self.running.load(Ordering::Relaxed)
     }
+
+    /// Copies what `ev` changed in `state` into the atomics.
+    fn publish(&self, state: &MidiState, ev: MidiEvent) {
+        let channel = match ev {
+            MidiEvent::Cc {
+                channel,
+                controller,
+                ..
+            } => {
+                for s in [0, slot(channel)] {
+                    let v = state.cc_raw(s as u8, controller);
+                    self.cc[s * 128 + (controller & 0x7F) as usize].store(v, Ordering::Relaxed);
+                }
+                return;
+            }
+            MidiEvent::NoteOn { channel, .. }
+            | MidiEvent::NoteOff { channel, .. }
+            | MidiEvent::PitchBend { channel, .. } => channel,
+            MidiEvent::Clock | MidiEvent::Start | MidiEvent::Continue | MidiEvent::Stop => {
+                let (bpm, _, running) = state.clock();
+                self.bpm_bits.store(bpm.to_bits(), Ordering::Relaxed);
+                self.clocks.store(state.clocks(), Ordering::Relaxed);
+                self.running.store(running, Ordering::Relaxed);
+                return;
+            }
+        };
+        for s in [0, slot(channel)] {
+            let (note, vel, gate) = state.held_note(s as u8);
+            if let Some(n) = note {
+                self.note[s].store(n, Ordering::Relaxed);
+            }
+            self.velocity[s].store(vel, Ordering::Relaxed);
+            self.gate[s].store(gate, Ordering::Relaxed);
+            let bend = state.bend(s as u8) as i32 + 8192;
+            self.bend[s].store(bend as u32, Ordering::Relaxed);
+        }
+    }
 }
 
-/// The MIDI callback's side: parser, held notes, clock timing; publishes to `MidiValues`.
+/// The MIDI callback's side: parser and state; publishes to `MidiValues` and hands every event
+/// to the engine's feed (a bounded lock-free channel: `try_send`, never a wait).
 #[derive(Debug)]
 pub struct MidiWriter {
     parser: MidiParser,
+    state: MidiState,
     values: Arc<MidiValues>,
-    /// Held notes per slot, oldest first (last-note priority).
-    held: Vec<Vec<(u8, u8)>>,
-    /// Times (µs) of the last beat's clock ticks.
-    ticks: std::collections::VecDeque<u64>,
+    feed: Option<Sender<MidiIn>>,
+    events: Vec<MidiEvent>,
 }
 
-/// A gap between clock ticks longer than this means the clock stopped (tempo held).
-const CLOCK_GAP_US: u64 = 500_000;
+/// Room for events between two engine ticks (a tick takes all that waits).
+pub const FEED_CAPACITY: usize = 4096;
+
+/// A feed for `MidiWriter::with_feed` and `EngineHandle::attach_midi`.
+pub fn feed() -> (Sender<MidiIn>, Receiver<MidiIn>) {
+    crossbeam_channel::bounded(FEED_CAPACITY)
+}
 
 impl MidiWriter {
     pub fn new(values: Arc<MidiValues>) -> MidiWriter {
         MidiWriter {
             parser: MidiParser::default(),
+            state: MidiState::default(),
             values,
-            held: vec![Vec::new(); SLOTS],
-            ticks: Default::default(),
+            feed: None,
+            events: Vec::with_capacity(16),
         }
+    }
+
+    /// Also sends every event to `feed` (the engine's).
+    pub fn with_feed(mut self, feed: Sender<MidiIn>) -> MidiWriter {
+        self.feed = Some(feed);
+        self
     }
 
     /// Takes raw bytes received at `time_us` (microseconds, any origin; only differences count).
     pub fn feed(&mut self, time_us: u64, bytes: &[u8]) {
-        for ev in self.parser.parse(bytes) {
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        for &b in bytes {
+            self.parser.feed(b, &mut events);
+        }
+        for &ev in &events {
             self.values.events.fetch_add(1, Ordering::Relaxed);
-            self.apply(time_us, ev);
-        }
-    }
-
-    fn apply(&mut self, t: u64, ev: MidiEvent) {
-        let v = &self.values;
-        match ev {
-            MidiEvent::Cc {
-                channel,
-                controller,
-                value,
-            } => {
-                for s in [0, slot(channel)] {
-                    v.cc[s * 128 + controller as usize].store(value, Ordering::Relaxed);
-                }
-            }
-            MidiEvent::NoteOn {
-                channel,
-                note,
-                velocity,
-            } => {
-                for s in [0, slot(channel)] {
-                    self.held[s].retain(|(n, _)| *n != note);
-                    self.held[s].push((note, velocity));
-                    self.publish_note(s);
-                }
-            }
-            MidiEvent::NoteOff { channel, note } => {
-                for s in [0, slot(channel)] {
-                    self.held[s].retain(|(n, _)| *n != note);
-                    self.publish_note(s);
-                }
-            }
-            MidiEvent::PitchBend { channel, value } => {
-                for s in [0, slot(channel)] {
-                    v.bend[s].store((value as i32 + 8192) as u32, Ordering::Relaxed);
-                }
-            }
-            MidiEvent::Clock => self.clock_tick(t),
-            MidiEvent::Start => {
-                v.clocks.store(0, Ordering::Relaxed);
-                v.running.store(true, Ordering::Relaxed);
-                self.ticks.clear();
-            }
-            MidiEvent::Continue => v.running.store(true, Ordering::Relaxed),
-            MidiEvent::Stop => {
-                v.running.store(false, Ordering::Relaxed);
-                self.ticks.clear();
+            self.state.apply(time_us, ev);
+            self.values.publish(&self.state, ev);
+            if let Some(tx) = &self.feed
+                && let Err(TrySendError::Full(_)) = tx.try_send(MidiIn { time_us, event: ev })
+            {
+                self.values.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
-    }
-
-    /// The newest held note sounds; with none held, the gate closes and the pitch holds.
-    fn publish_note(&self, s: usize) {
-        let v = &self.values;
-        match self.held[s].last() {
-            Some(&(note, vel)) => {
-                v.note[s].store(note, Ordering::Relaxed);
-                v.velocity[s].store(vel, Ordering::Relaxed);
-                v.gate[s].store(true, Ordering::Relaxed);
-            }
-            None => v.gate[s].store(false, Ordering::Relaxed),
-        }
-    }
-
-    fn clock_tick(&mut self, t: u64) {
-        let v = &self.values;
-        if v.running.load(Ordering::Relaxed) {
-            v.clocks.fetch_add(1, Ordering::Relaxed);
-        }
-        if self
-            .ticks
-            .back()
-            .is_some_and(|&last| t.saturating_sub(last) > CLOCK_GAP_US)
-        {
-            self.ticks.clear();
-        }
-        self.ticks.push_back(t);
-        if self.ticks.len() > PPQN as usize + 1 {
-            self.ticks.pop_front();
-        }
-        if let (Some(&a), Some(&b)) = (self.ticks.front(), self.ticks.back()) {
-            let n = self.ticks.len() as u64 - 1;
-            if n >= 2 && b > a {
-                let per_tick_us = (b - a) as f64 / n as f64;
-                let bpm = 60e6 / (per_tick_us * PPQN as f64);
-                if bpm.is_finite() && (1.0..=1000.0).contains(&bpm) {
-                    v.bpm_bits.store((bpm as f32).to_bits(), Ordering::Relaxed);
-                }
-            }
-        }
+        self.events = events;
     }
 }
 
@@ -373,13 +324,17 @@ pub struct MidiPorts {
 }
 
 impl MidiPorts {
-    pub fn start(values: Arc<MidiValues>) -> Result<MidiPorts, ControlError> {
+    /// Listens on every port, publishing to `values` and, when given, to the engine's `feed`.
+    pub fn start(
+        values: Arc<MidiValues>,
+        feed: Option<Sender<MidiIn>>,
+    ) -> Result<MidiPorts, ControlError> {
         let stop = Arc::new(AtomicBool::new(false));
         let connected = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (stop2, conn2) = (stop.clone(), connected.clone());
         let join = std::thread::Builder::new()
             .name("dmm-midi-ports".into())
-            .spawn(move || poll_ports(values, stop2, conn2))
+            .spawn(move || poll_ports(values, feed, stop2, conn2))
             .map_err(|e| ControlError::Midi(e.to_string()))?;
         Ok(MidiPorts {
             stop,
@@ -400,12 +355,16 @@ impl Drop for MidiPorts {
 
 fn poll_ports(
     values: Arc<MidiValues>,
+    feed: Option<Sender<MidiIn>>,
     stop: Arc<AtomicBool>,
     names: Arc<std::sync::Mutex<Vec<String>>>,
 ) {
     // alsa-lib would print a line each second on a machine without a sequencer.
     let _quiet = crate::audio::quiet::Quiet::new();
     let mut conns: Vec<(String, midir::MidiInputConnection<MidiWriter>)> = Vec::new();
+    // One time origin for every port (midir's stamps start anew per connection), so that the
+    // engine's clock sees one time line.
+    let epoch = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if let Ok(probe) = midir::MidiInput::new("dmm-synth probe") {
             let ports: Vec<(String, midir::MidiInputPort)> = probe
@@ -422,11 +381,16 @@ fn poll_ports(
                 let Ok(input) = midir::MidiInput::new("dmm-synth") else {
                     continue;
                 };
-                let writer = MidiWriter::new(values.clone());
+                let mut writer = MidiWriter::new(values.clone());
+                if let Some(f) = &feed {
+                    writer = writer.with_feed(f.clone());
+                }
                 if let Ok(c) = input.connect(
                     &port,
                     "dmm-synth-in",
-                    |t, bytes, w: &mut MidiWriter| w.feed(t, bytes),
+                    move |_, bytes, w: &mut MidiWriter| {
+                        w.feed(epoch.elapsed().as_micros() as u64, bytes)
+                    },
                     writer,
                 ) {
                     conns.push((name, c));

@@ -77,10 +77,66 @@ pub struct ControlOptions {
     /// Where OSC in listens (None: off).
     pub osc_in: Option<std::net::SocketAddr>,
     pub osc_out: Option<out::OutOptions>,
-    /// Listen to every MIDI input port (hot-plugged).
+    /// Listen to every MIDI input port (hot-plugged): the `midi_*` neurons and the mappings.
     pub midi: bool,
     /// MIDI controllers mapped onto weights (implies `midi`).
     pub midi_maps: Vec<learn::Mapping>,
+    /// OSC addresses mapped onto weights (from the patch file's `map osc` lines).
+    pub osc_maps: Vec<(String, learn::Range)>,
+}
+
+impl ControlOptions {
+    /// What the patch file asks of outside control: its `map` lines (`add_patch_mappings`),
+    /// and MIDI on when it has a `midi_*` neuron (which reads nothing without it).
+    pub fn add_patch(&mut self, p: &crate::patch::Patch) {
+        self.add_patch_mappings(&p.mappings);
+        if p.neurons.iter().any(|(_, s)| s.ty.starts_with("midi_")) {
+            self.midi = true;
+        }
+    }
+
+    /// Adds the patch file's mappings: `map cc` lines to the MIDI mappings (which turns MIDI
+    /// on), `map osc` lines to the OSC ones. A mapping for a weight already mapped on the
+    /// command line is left to the command line.
+    pub fn add_patch_mappings(&mut self, specs: &[crate::patch::mapping::MapSpec]) {
+        use crate::patch::mapping::Control;
+        for m in specs {
+            let curve = if m.exp {
+                learn::Curve::Exp
+            } else {
+                learn::Curve::Linear
+            };
+            // The patch checked the numbers with the same rules; a refusal here cannot happen,
+            // and would only leave this mapping out.
+            let Ok(range) = learn::Range::new(
+                m.target.clone(),
+                m.source.clone(),
+                (m.min, m.max),
+                curve,
+                m.smoothing,
+            ) else {
+                continue;
+            };
+            let taken = self
+                .midi_maps
+                .iter()
+                .any(|x| x.range.target == range.target && x.range.source == range.source);
+            match &m.control {
+                Control::Cc {
+                    channel,
+                    controller,
+                } if !taken => self.midi_maps.push(learn::Mapping {
+                    cc: learn::Cc {
+                        channel: *channel,
+                        controller: *controller,
+                    },
+                    range,
+                }),
+                Control::Osc(addr) => self.osc_maps.push((addr.clone(), range)),
+                Control::Cc { .. } => {}
+            }
+        }
+    }
 }
 
 impl Default for ControlOptions {
@@ -90,6 +146,7 @@ impl Default for ControlOptions {
             osc_out: None,
             midi: false,
             midi_maps: Vec::new(),
+            osc_maps: Vec::new(),
         }
     }
 }
@@ -97,12 +154,26 @@ impl Default for ControlOptions {
 /// Starts what `opts` asks for on `live`. A port that cannot be opened does not stop the
 /// instrument: it comes back as a note (and that input stays off).
 pub fn start(live: &mut crate::live::Live, opts: &ControlOptions) -> Vec<String> {
+    start_shared(live, opts).0
+}
+
+/// Like `start`; also returns the MIDI mapper (when MIDI is on) for the window's learn buttons
+/// and mappings list.
+pub fn start_shared(
+    live: &mut crate::live::Live,
+    opts: &ControlOptions,
+) -> (Vec<String>, Option<learn::SharedMapper>) {
     let mut notes = Vec::new();
+    let mut shared = None;
     if let Some(addr) = opts.osc_in {
         match osc::OscListener::bind(addr) {
             Ok(l) => {
                 notes.push(format!("osc: listening on udp {}", l.local_addr()));
-                live.attach(Box::new(pump::OscControl::new(l)));
+                let mut c = pump::OscControl::new(l);
+                for (addr, range) in &opts.osc_maps {
+                    c.map(addr, range.clone());
+                }
+                live.attach(Box::new(c));
             }
             Err(e) => notes.push(format!("{e}; OSC in is off")),
         }
@@ -118,17 +189,22 @@ pub fn start(live: &mut crate::live::Live, opts: &ControlOptions) -> Vec<String>
     }
     if opts.midi || !opts.midi_maps.is_empty() {
         let values = std::sync::Arc::new(midi::MidiValues::default());
-        match midi::MidiPorts::start(values.clone()) {
+        let (tx, rx) = midi::feed();
+        match midi::MidiPorts::start(values.clone(), Some(tx)) {
             Ok(p) => {
                 notes.push(format!(
                     "midi: listening to every input port ({} mappings)",
                     opts.midi_maps.len()
                 ));
-                let m = learn::MidiMapper::new(values, opts.midi_maps.clone()).with_ports(p);
+                let m = learn::MidiMapper::new(values, opts.midi_maps.clone())
+                    .with_ports(p)
+                    .with_feed(rx);
+                let m = learn::SharedMapper::new(m);
+                shared = Some(m.clone());
                 live.attach(Box::new(m));
             }
             Err(e) => notes.push(format!("{e}; MIDI is off")),
         }
     }
-    notes
+    (notes, shared)
 }

@@ -15,6 +15,7 @@ use super::matrix;
 use super::schedule::{Due, Schedule};
 use super::staging::{Ctx, Staged};
 use crate::backend::{Backend, BackendError, TickCtx, TickOutputs};
+use crate::neurons::control::{MidiIn, MidiState};
 use crate::neurons::network::{DownPlan, EDITS, Network, SELF};
 use crate::neurons::{AssetDirs, Init};
 use crate::stream::wmatrix::{MAX_WEIGHT, PortRef, WMatrix, weight_in_bounds};
@@ -26,6 +27,10 @@ pub use super::log::{Level, Message};
 
 /// Ticks from the tick at which `edits` takes a request to the first tick whose outputs show it.
 pub const EDIT_LATENCY_TICKS: u64 = 2;
+
+/// MIDI events waiting for their tick beyond this many are dropped (and counted): a flood or a
+/// replay stamped far ahead must not grow the queue without bound.
+pub const MAX_MIDI_WAITING: usize = 1 << 16;
 
 /// Makes the backend the engine goes on with when its own fails (a lost GPU device).
 pub type Fallback = fn() -> Box<dyn Backend>;
@@ -81,6 +86,13 @@ pub struct Machine {
     log: Log,
     /// The port `self.delta`, kept so that a plain tick builds no strings.
     self_delta: PortRef,
+    /// What MIDI has set (read by the `midi_*` neurons); shared with the tick's context
+    /// without a copy.
+    midi: Arc<MidiState>,
+    /// MIDI events with the tick they are for, in arrival order.
+    midi_waiting: Vec<(u64, MidiIn)>,
+    /// MIDI events dropped because too many were waiting.
+    pub midi_dropped: u64,
 }
 
 /// Checks the initial W: the type rule and the weight bound on every entry.
@@ -181,6 +193,9 @@ impl Machine {
             schedule: Schedule::default(),
             log: Log::default(),
             self_delta: PortRef::new(SELF, "delta"),
+            midi: Arc::default(),
+            midi_waiting: Vec::new(),
+            midi_dropped: 0,
         })
     }
 
@@ -262,6 +277,43 @@ impl Machine {
         self.next_id
     }
 
+    /// A MIDI event arriving now: it is taken at the start of the next tick (stamped with it).
+    pub fn midi_in(&mut self, ev: MidiIn) {
+        self.midi_at(self.tick, ev);
+    }
+
+    /// A MIDI event for tick `tick` (a replay of recorded events): taken at the start of that
+    /// tick, or of the next one when `tick` has passed. Events for one tick keep their order.
+    pub fn midi_at(&mut self, tick: u64, ev: MidiIn) {
+        if self.midi_waiting.len() >= MAX_MIDI_WAITING {
+            self.midi_dropped += 1;
+            return;
+        }
+        self.midi_waiting.push((tick, ev));
+    }
+
+    /// What MIDI has set up to the last tick.
+    pub fn midi(&self) -> &MidiState {
+        &self.midi
+    }
+
+    /// Applies the MIDI events due at this tick, in arrival order.
+    fn take_midi(&mut self) {
+        if self.midi_waiting.is_empty() {
+            return;
+        }
+        let tick = self.tick;
+        let state = Arc::make_mut(&mut self.midi);
+        self.midi_waiting.retain(|(t, ev)| {
+            if *t <= tick {
+                state.apply(ev.time_us, ev.event);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
     pub fn take_messages(&mut self) -> Vec<Message> {
         self.log.take_messages()
     }
@@ -282,12 +334,15 @@ impl Machine {
         if !due.is_empty() {
             self.apply_due(due)?;
         }
+        self.take_midi();
         self.plan.refresh(&self.net, &self.mout[SELF]);
         let x = matrix::down(&self.net, &self.mout, &self.prev_scalars, &self.self_delta);
+        let midi = self.midi.clone();
         let ctx = TickCtx {
             tick: self.tick,
             seed: self.seed,
             capture,
+            midi: &midi,
         };
         if let Err(e) = self
             .backend

@@ -11,6 +11,7 @@ use super::meter::{TickLoad, TickMeter, TickTimer};
 use super::tap::{ActiveScope, ActiveTap, ScopeTap, Tap};
 use crate::audio::output::AudioFeed;
 use crate::backend::{BackendError, Frame};
+use crate::neurons::control::MidiIn;
 use crate::neurons::network::Network;
 use crate::stream::wmatrix::WMatrix;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
@@ -94,6 +95,9 @@ pub struct EngineHandle {
     pace_name: &'static str,
     /// Installs or removes the recording tap and the scope feed before the next tick.
     ctl: Sender<Control>,
+    /// Hands the thread a MIDI event feed (see `attach_midi`).
+    midi: Sender<Receiver<MidiIn>>,
+    midi_attached: AtomicBool,
     stop: Arc<AtomicBool>,
     join: Option<JoinHandle<Joined>>,
 }
@@ -116,6 +120,15 @@ impl EngineHandle {
     /// the thread ends, the ring's producer is dropped (`Consumer::is_abandoned`).
     pub fn set_scope(&self, scope: Option<ScopeTap>) {
         let _ = self.ctl.send(Control::Scope(scope));
+    }
+
+    /// Has the engine thread take MIDI events from `feed` at the start of every tick (each
+    /// stamped with the tick that takes it). Once per engine: later calls do nothing, so a
+    /// control source may call it on every poll (a restarted engine is a new handle).
+    pub fn attach_midi(&self, feed: &Receiver<MidiIn>) {
+        if !self.midi_attached.swap(true, Ordering::Relaxed) {
+            let _ = self.midi.send(feed.clone());
+        }
     }
 
     /// The newest snapshot, if one has been published.
@@ -181,6 +194,7 @@ pub fn spawn_tapped(
 ) -> EngineHandle {
     let (edit_tx, edit_rx) = unbounded::<(u64, Edit)>();
     let (ctl_tx, ctl_rx) = unbounded::<Control>();
+    let (midi_tx, midi_rx) = unbounded::<Receiver<MidiIn>>();
     if tap.is_some() {
         let _ = ctl_tx.send(Control::Tap(tap));
     }
@@ -203,6 +217,7 @@ pub fn spawn_tapped(
             let ctx = Loop {
                 edit_rx,
                 ctl_rx,
+                midi_rx,
                 report_tx,
                 audio_tx,
                 latest: latest2,
@@ -245,6 +260,8 @@ pub fn spawn_tapped(
         dropped_trace,
         pace_name,
         ctl: ctl_tx,
+        midi: midi_tx,
+        midi_attached: AtomicBool::new(false),
         stop,
         join: Some(join),
     }
@@ -259,6 +276,7 @@ enum Control {
 struct Loop {
     edit_rx: Receiver<(u64, Edit)>,
     ctl_rx: Receiver<Control>,
+    midi_rx: Receiver<Receiver<MidiIn>>,
     report_tx: Sender<Report>,
     audio_tx: Sender<(Vec<f32>, Vec<f32>)>,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
@@ -287,6 +305,7 @@ impl Loop {
         let mut tap: Option<ActiveTap> = None;
         let mut scope: Option<ActiveScope> = None;
         let mut meter = TickMeter::default();
+        let mut midi_feeds: Vec<Receiver<MidiIn>> = Vec::new();
         while !self.stop.load(Ordering::Relaxed) {
             if let Pace::Audio(feed) = pace {
                 if feed.abandoned() {
@@ -317,6 +336,12 @@ impl Loop {
                 match c {
                     Control::Tap(t) => tap = t.and_then(|t| ActiveTap::start(t, machine)),
                     Control::Scope(s) => scope = s.map(ActiveScope::new),
+                }
+            }
+            midi_feeds.extend(self.midi_rx.try_iter());
+            for feed in &midi_feeds {
+                for ev in feed.try_iter() {
+                    machine.midi_in(ev);
                 }
             }
             let tick = machine.tick_count();

@@ -152,7 +152,8 @@ fn compare(_: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
 
 /// A neuron's outputs at birth: its type's start values, else its `init` setting, else 0.
 pub fn init_outputs(def: &NeuronDef, block_len: usize) -> Vec<Vec<f32>> {
-    def.outputs
+    let mut outs: Vec<Vec<f32>> = def
+        .outputs
         .iter()
         .enumerate()
         .map(|(p, port)| {
@@ -163,5 +164,24 @@ pub fn init_outputs(def: &NeuronDef, block_len: usize) -> Vec<Vec<f32>> {
                 _ => vec![0.0; n],
             }
         })
-        .collect()
+        .collect();
+    // Private memory (`Gpu::memory`) is the last entry, after the outputs.
+    let m = def.params.memory;
+    if m.len > 0 {
+        let mut v = vec![0.0; m.len];
+        let h = m.head.len().min(m.len);
+        v[..h].copy_from_slice(&m.head[..h]);
+        outs.push(v);
+    }
+    outs
+}
+
+/// The f32s a neuron keeps on a backend, by entry: its outputs, then its private memory if any
+/// (what `init_outputs` returns, without building it).
+pub fn state_lens(def: &NeuronDef, block_len: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = def.outputs.iter().map(|p| p.kind.len(block_len)).collect();
+    if def.params.memory.len > 0 {
+        v.push(def.params.memory.len);
+    }
+    v
 }

@@ -1,7 +1,9 @@
 //! The neuron catalogue: the type table and the resolution of one neuron's settings into concrete
 //! ports with kinds (a `NeuronDef`).
 
+pub mod audio;
 pub mod bridges;
+pub mod control;
 pub mod dmm;
 pub mod elementwise;
 pub mod fastmath;
@@ -14,7 +16,7 @@ mod picture;
 pub mod table;
 pub mod warp;
 
-pub use dmm::init_outputs;
+pub use dmm::{init_outputs, state_lens};
 pub use network::{EDITS, Network, SELF, WeightError};
 pub use picture::{MAX_PICTURE_DECODE_BYTES, MAX_PICTURE_SIDE, load_picture};
 pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, UpCtx, type_info, type_names};
@@ -82,6 +84,10 @@ pub struct Params {
     /// Settings resolved into numbers both backends read (the GPU gets them in `P.c`): see
     /// `warp::consts`; zero for types that have none.
     pub consts: [f32; 16],
+    /// Private memory the backends keep after the outputs (`Gpu::memory`; length 0: none).
+    pub memory: table::Memory,
+    /// Channel, controller and bend range of a `midi_*` neuron.
+    pub midi: Option<control::MidiParams>,
 }
 
 /// A neuron instance with every port's kind resolved.
@@ -371,6 +377,7 @@ fn resolve_with(
         params.temperature = t as f32;
     }
     params.consts = warp::consts(info, spec, rows, cols)?;
+    params.midi = control::params(info.name, spec)?;
     if info.op() == Op::Picture {
         let Some(file) = spec.settings.get("file") else {
             return err("file", "a picture needs \"file\": the path of a PNG asset");
@@ -394,7 +401,7 @@ fn resolve_with(
     let (mode, binding) = matrices::resolve(info, spec, image, len)?;
     params.mode = mode;
     params.binding = binding.map(Arc::new);
-    Ok(NeuronDef {
+    let mut def = NeuronDef {
         name: name.to_string(),
         info,
         kind,
@@ -404,5 +411,12 @@ fn resolve_with(
         outputs: info.outputs.iter().map(port).collect(),
         params,
         spec: spec.clone(),
-    })
+    };
+    if let Some(memory) = info.gpu.memory {
+        def.params.memory = memory(&def, settings).map_err(|(field, msg)| SpecError {
+            field: field.to_string(),
+            msg,
+        })?;
+    }
+    Ok(def)
 }

@@ -2,7 +2,8 @@
 //! type: its ports and kinds, settings, a one-line doc, its CPU reference kernel and how the GPU
 //! runs it (WGSL entry point, dispatch grid, per-tick parameters, the tolerance against the CPU).
 //! The rows live in one file per family, next to their CPU kernels (`dmm.rs`, `elementwise.rs`,
-//! `images.rs`, `warp.rs`, `matrices.rs`, `bridges.rs`, `outputs.rs`); `TYPES` joins them at compile time.
+//! `images.rs`, `warp.rs`, `matrices.rs`, `bridges.rs`, `audio.rs`, `control.rs`, `outputs.rs`);
+//! `TYPES` joins them at compile time.
 //!
 //! Adding a neuron type = one row and its CPU kernel in a family file, one WGSL entry point in
 //! `shaders/`, one check in `tests/kernels.rs`. The GPU backend builds its pipelines from the
@@ -24,7 +25,10 @@
 //! },
 //! ```
 
-use super::{NeuronDef, bridges, dmm, elementwise, images, matrices, outputs, warp};
+use super::{
+    NeuronDef, audio, bridges, control, dmm, elementwise, images, matrices, outputs, warp,
+};
+use crate::stream::kind::Settings;
 
 /// How a port's kind is resolved for one neuron instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,12 +87,14 @@ impl std::fmt::Debug for Op {
 
 /// Everything a CPU kernel may look at besides the neuron's inputs and outputs.
 #[derive(Clone, Copy, Debug)]
-pub struct UpCtx {
+pub struct UpCtx<'a> {
     pub tick: u64,
     /// The global seed (`--seed`), mixed into every `noise` neuron.
     pub seed: u64,
     pub tick_rate: f64,
     pub sample_rate: f64,
+    /// What MIDI has set up to this tick (the `midi_*` neurons read it).
+    pub midi: &'a control::MidiState,
 }
 
 /// A CPU reference kernel: one neuron's up stroke. `outs` holds the previous outputs on entry (the
@@ -99,6 +105,12 @@ pub type UpFn = fn(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], ctx
 /// from the `init` setting: the constants (`one`, `coords`, `picture`) are set here and never
 /// change.
 pub type StartFn = fn(def: &NeuronDef, port: usize, len: usize) -> Vec<f32>;
+
+/// Checks a type's own settings against the machine settings and says how much private memory
+/// one neuron keeps between ticks (a delay line, a filter's state): `Err((setting, what was
+/// expected))` refuses the neuron at load.
+pub type MemoryFn =
+    fn(def: &NeuronDef, settings: &Settings) -> Result<Memory, (&'static str, String)>;
 
 /// The workgroups of one dispatch, from the dispatch's parameters (`n` elements, `rows`×`cols`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +180,9 @@ pub enum PerTick {
     NoiseKey,
     /// `f0` = the tick count, `f1` = seconds (computed on the CPU: both backends agree exactly).
     TickTime,
+    /// Host-fed scalars (`midi_*`): the row's CPU kernel runs on the host and its (up to three)
+    /// outputs go in `f0`, `f1` and the bits of `key`.
+    Host,
 }
 
 /// How far the GPU may be from the CPU reference: |gpu − cpu| ≤ relative · max(1, |cpu|), on the
@@ -178,11 +193,19 @@ pub struct Tolerance {
     pub circular: bool,
 }
 
+/// A neuron's private memory: `len` f32s that start as `head` (its first elements: sizes and
+/// positions the GPU kernel cannot learn otherwise) followed by zeros.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Memory {
+    pub len: usize,
+    pub head: [f32; 6],
+}
+
 /// How the GPU backend runs a type. Every dispatch gets the neuron's port offsets (`in0..in3`,
 /// `out0`, `out1`), `n` = the first output's length, `rows`, `cols`, `k` = the first input's
 /// length / rows, `f0` = 1/temperature and `f1` = the time step (1/sample_rate on audio, else
 /// 1/tick_rate); see shaders/common.wgsl.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Gpu {
     pub kernel: Kernel,
     /// Replaces `kernel` on audio-kind neurons (a block that must be computed in order).
@@ -192,6 +215,12 @@ pub struct Gpu {
     pub reduce: Option<Reduce>,
     pub per_tick: PerTick,
     pub tolerance: Tolerance,
+    /// Private memory beyond the outputs, for types that keep more state than their last outputs
+    /// (`None`: the outputs are the whole state). Both backends hold it right after the neuron's
+    /// outputs (on the GPU at `out0` + the outputs' total length), start it from its `head` and
+    /// zeros, and carry it through edits like the outputs; the memory budget counts it; it is
+    /// not a port and cannot be wired. Kernels read and write it as the last entry of `outs`.
+    pub memory: Option<MemoryFn>,
 }
 
 impl Gpu {
@@ -205,6 +234,7 @@ impl Gpu {
             relative: 0.0,
             circular: false,
         },
+        memory: None,
     };
 
     /// One entry point on `grid`, elementwise tolerance (1e-5).
@@ -253,6 +283,12 @@ impl Gpu {
 
     pub const fn tolerance(mut self, relative: f64) -> Gpu {
         self.tolerance.relative = relative;
+        self
+    }
+
+    /// The type keeps private memory (see the field).
+    pub const fn memory(mut self, f: MemoryFn) -> Gpu {
+        self.memory = Some(f);
         self
     }
 
@@ -332,6 +368,8 @@ const FAMILIES: &[&[TypeInfo]] = &[
     warp::TYPES,
     matrices::TYPES,
     bridges::TYPES,
+    audio::TYPES,
+    control::TYPES,
     outputs::TYPES,
 ];
 

@@ -3,8 +3,9 @@
 //!
 //! What counts, per neuron that runs on a backend (W-valued neurons are sparse and do not):
 //! every input and every output port's buffer (`f32`s: 1 for a scalar, `block_len` for audio,
-//! rows×cols for an image) — the CPU backend holds exactly these, the GPU backend holds the same
-//! two buffers on the device — plus a `picture`'s decoded pixels and a `display`'s RGBA frame.
+//! rows×cols for an image) and its private memory (a delay line, a filter's state) — the CPU
+//! backend holds exactly these, the GPU backend holds the same two buffers on the device — plus a
+//! `picture`'s decoded pixels and a `display`'s RGBA frame.
 //!
 //! The budget is `settings.memory_budget_mb` when the patch sets it, else half of the machine's
 //! memory (`MemTotal` in /proc/meminfo), or half of the process's address-space limit
@@ -39,6 +40,7 @@ pub fn neuron_bytes(def: &NeuronDef, block_len: usize) -> u64 {
     };
     floats(&def.inputs)
         .saturating_add(floats(&def.outputs))
+        .saturating_add(def.params.memory.len as u64)
         .saturating_add(extra)
         .saturating_mul(4)
 }

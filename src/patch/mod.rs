@@ -12,6 +12,7 @@
 pub mod budget;
 pub mod diff;
 pub mod infer;
+pub mod mapping;
 mod parse;
 mod raw;
 mod save;
@@ -101,6 +102,8 @@ pub struct Patch {
     /// The text form's blank lines, comment lines, line order, row comments and row morphs
     /// (JSON: the optional `"layout"` array). Empty for patches that never were text.
     pub layout: text::Layout,
+    /// Controllers mapped onto weights (`map` lines; JSON: the `"mappings"` array).
+    pub mappings: Vec<mapping::MapSpec>,
 }
 
 impl Patch {
@@ -158,6 +161,7 @@ impl Patch {
             weights,
             network: net.clone(),
             layout: text::Layout::default(),
+            mappings: Vec::new(),
         }
     }
 
@@ -185,6 +189,10 @@ impl Patch {
         );
         if !self.layout.is_empty() {
             top.insert("layout".into(), self.layout.to_json());
+        }
+        if !self.mappings.is_empty() {
+            let maps = self.mappings.iter().map(|m| json!(m.to_string())).collect();
+            top.insert("mappings".into(), Json::Array(maps));
         }
         let mut s = serde_json::to_string_pretty(&Json::Object(top)).expect("json");
         s.push('\n');

@@ -71,6 +71,8 @@ struct Sections {
     neurons: Vec<(String, Raw)>,
     weights: Vec<(String, Raw)>,
     layout: super::text::Layout,
+    /// `"mappings"`: each string with its index.
+    mappings: Vec<(usize, String)>,
 }
 
 pub(super) fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch, PatchErrors> {
@@ -92,6 +94,7 @@ pub(super) fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch,
     let neurons = add_neurons(&mut net, &sections.neurons, &inferred, assets, &mut e);
     let mut weights = read_weights(&net, &sections.weights, &mut e);
     check_matrix_inits(&net, &mut e);
+    let mappings = read_mappings(&net, &sections.mappings, &mut e);
     e.check()?;
     // The core weights are implicit (added by `initial_w`); drop them if the file spells them out.
     for (t, s, _) in Network::core_weights().entries() {
@@ -105,7 +108,24 @@ pub(super) fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch,
         weights,
         network: net,
         layout: sections.layout,
+        mappings,
     })
+}
+
+/// Each mapping string parsed and checked against the network; errors name `mappings[i]`.
+fn read_mappings(
+    net: &Network,
+    maps: &[(usize, String)],
+    e: &mut Errs,
+) -> Vec<super::mapping::MapSpec> {
+    let mut out = Vec::new();
+    for (i, text) in maps {
+        match super::mapping::MapSpec::parse(text).and_then(|m| m.check(net).map(|()| m)) {
+            Ok(m) => out.push(m),
+            Err(msg) => e.at(format!("mappings[{i}]"), msg),
+        }
+    }
+    out
 }
 
 /// The JSON text as an object (keeping duplicate keys, which are errors).
@@ -153,6 +173,7 @@ fn split_sections(top: &[(String, Raw)], e: &mut Errs) -> Sections {
         neurons: Vec::new(),
         weights: Vec::new(),
         layout: super::text::Layout::default(),
+        mappings: Vec::new(),
     };
     for (k, v) in top {
         match (k.as_str(), v) {
@@ -172,13 +193,31 @@ fn split_sections(top: &[(String, Raw)], e: &mut Errs) -> Sections {
                 Ok(l) => s.layout = l,
                 Err((at, msg)) => e.at(format!("layout{at}"), msg),
             },
+            ("mappings", Raw::Arr(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Raw::Str(m) => s.mappings.push((i, m.clone())),
+                        other => e.at(
+                            format!("mappings[{i}]"),
+                            format!(
+                                "expected a mapping string such as \"cc 1:74 x.in <- k.out 0..1\", found {}",
+                                other.type_name()
+                            ),
+                        ),
+                    }
+                }
+            }
+            ("mappings", other) => e.at(
+                "mappings",
+                format!("expected an array of strings, found {}", other.type_name()),
+            ),
             ("settings" | "neurons" | "weights", other) => e.at(
                 k.as_str(),
                 format!("expected an object, found {}", other.type_name()),
             ),
             _ => e.at(
                 key_path("", k),
-                "unknown key; a patch has \"comment\", \"settings\", \"neurons\", \"weights\" and \"layout\"",
+                "unknown key; a patch has \"comment\", \"settings\", \"neurons\", \"weights\", \"layout\" and \"mappings\"",
             ),
         }
     }

@@ -128,7 +128,13 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
             .map(crate::live::record::RecordOptions::new),
     )
     .map_err(|e| UiError::Live(e.to_string()))?;
-    let control_notes = crate::control::start(&mut live, &opts.control);
+    // The patch file's `map` lines join the command line's mappings; its midi_* neurons turn
+    // MIDI on.
+    let mut control = opts.control.clone();
+    if let Ok(p) = crate::patch::Patch::load(&opts.patch) {
+        control.add_patch(&p);
+    }
+    let (control_notes, midi) = crate::control::start_shared(&mut live, &control);
     // A recovery file left by a crash is offered (or restored with --restore); autosaving
     // starts once that is settled, so the offer is not overwritten.
     let recovered = read_recovery(&opts.patch);
@@ -139,6 +145,7 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
     if opts.output.capture.is_some() && !opts.output.open {
         session.notice("the output capture waits for the output window (Ctrl+Shift+O opens it)");
     }
+    session.set_midi(midi);
     match recovered {
         Ok(Some(r)) => {
             session.offer_recovery(r);

@@ -7,6 +7,7 @@ pub mod app;
 pub mod editor;
 pub mod gfx;
 pub mod keys;
+pub mod learn;
 pub mod output;
 pub mod panel;
 pub mod perform;

@@ -41,6 +41,10 @@ pub struct Editor {
     /// The audio port whose scope is shown (a click in the neuron list; None: `audio_out` when
     /// there is no picture, else no scope).
     pub scope: Option<ScopeSource>,
+    /// The MIDI mapper as it is now (the session fills it in each frame).
+    pub learn: super::learn::LearnView,
+    /// What the performer asked of the mappings this frame (the session takes them).
+    pub map_actions: Vec<super::learn::MapAction>,
 }
 
 impl Default for Editor {
@@ -58,6 +62,8 @@ impl Default for Editor {
             problem: None,
             reload_morph: None,
             scope: None,
+            learn: Default::default(),
+            map_actions: Vec::new(),
         }
     }
 }
@@ -109,6 +115,9 @@ pub fn panel(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
             egui::CollapsingHeader::new("Connection")
                 .default_open(true)
                 .show(ui, |ui| edits.extend(connection_editor(ui, st, ed)));
+            egui::CollapsingHeader::new("MIDI mappings")
+                .default_open(false)
+                .show(ui, |ui| super::learn::mappings_list(ui, ed));
             egui::CollapsingHeader::new("W")
                 .default_open(true)
                 .show(ui, |ui| heat_map(ui, st, ed));
@@ -203,6 +212,7 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
             .clamping(egui::SliderClamping::Never)
             .text("weight"),
     );
+    super::learn::learn_button(ui, ed);
     if slider.changed() {
         ed.weight_text = fmt_weight(ed.weight);
         if let (Some(t), Some(s), Some(c)) = (&ed.target, &ed.source, current)
@@ -298,7 +308,8 @@ pub fn heat_cell_center(rect: Rect, st: &PanelState, row: usize, col: usize) -> 
 }
 
 /// W as a live heat map: rows = input ports, columns = output ports. Hover shows both port names
-/// and the value; a click selects that weight in the connection editor.
+/// and the value; a click selects that weight in the connection editor, a right click selects
+/// it and arms MIDI learn for it.
 pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
     let (rows, cols) = (st.inputs.len(), st.outputs.len());
     if rows == 0 || cols == 0 {
@@ -380,6 +391,13 @@ pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
                 && let Some((r, c)) = resp.interact_pointer_pos().and_then(cell_at)
             {
                 ed.select(st, &st.inputs[r].port, &st.outputs[c].port);
+            }
+            // A right click selects the cell and learns it: the next control that moves drives it.
+            if resp.secondary_clicked()
+                && let Some((r, c)) = resp.interact_pointer_pos().and_then(cell_at)
+            {
+                ed.select(st, &st.inputs[r].port, &st.outputs[c].port);
+                super::learn::arm(ed);
             }
             if let Some((r, c)) = resp.hover_pos().and_then(cell_at) {
                 let (t, s) = (&st.inputs[r], &st.outputs[c]);

@@ -5,7 +5,7 @@
 use super::{Backend, BackendError, Frame, TickCtx, TickOutputs};
 use crate::neurons::network::{DownPlan, Network, Row};
 use crate::neurons::outputs::to_u8;
-use crate::neurons::{UpCtx, init_outputs};
+use crate::neurons::{UpCtx, init_outputs, state_lens};
 use crate::stream::kind::Kind;
 use rayon::prelude::*;
 
@@ -134,19 +134,22 @@ impl Backend for CpuBackend {
                     .map(|p| zeros(p.kind.len(bl), &def.name))
                     .collect::<Result<_, _>>()?,
             );
+            // Outputs and private memory carry over when their sizes still fit the definition.
+            let lens = state_lens(def, bl);
+            let fits = |o: &Vec<Vec<f32>>| o.iter().map(Vec::len).eq(lens.iter().copied());
             let kept = carry
                 .get(i)
                 .copied()
                 .flatten()
                 .and_then(|j| self.outs.get_mut(j))
+                .filter(|o| fits(o))
                 .map(std::mem::take);
             outs.push(match kept {
                 Some(o) if !o.is_empty() => o,
                 _ => {
                     // Reserve first, fallibly: a memory limit becomes an error here, not an
                     // abort inside the allocation of the starting values.
-                    let n: usize = def.outputs.iter().map(|p| p.kind.len(bl)).sum();
-                    drop(zeros(n, &def.name)?);
+                    drop(zeros(lens.iter().sum(), &def.name)?);
                     init_outputs(def, bl)
                 }
             });
@@ -227,6 +230,7 @@ impl CpuBackend {
             seed: ctx.seed,
             tick_rate: net.settings.tick_rate,
             sample_rate: net.settings.sample_rate as f64,
+            midi: ctx.midi,
         };
         nonfinite.clear();
         nonfinite.resize(net.neurons.len(), 0);

@@ -8,7 +8,7 @@ use super::{GpuBackend, kernels::PARAM_SLOT};
 use crate::backend::{BackendError, TickCtx};
 use crate::neurons::elementwise::noise_key;
 use crate::neurons::network::Network;
-use crate::neurons::table::PerTick;
+use crate::neurons::table::{PerTick, UpCtx};
 
 impl GpuBackend {
     /// Writes the plan words and grows the buffers the plan needs (which drops the bind group).
@@ -181,6 +181,32 @@ impl GpuBackend {
     }
 }
 
+/// A host-fed neuron's (up to three scalar) outputs this tick, from its row's CPU kernel: the
+/// GPU shows exactly what the CPU backend computes.
+/// Host-fed neurons have no inputs and scalar outputs only (packed: port i at `out0 + i`).
+fn host_values(net: &Network, n: usize, ctx: &TickCtx) -> ([f32; 3], u32) {
+    let mut v = [0.0f32; 3];
+    let Some(def) = net.neurons.get(n) else {
+        return (v, 0);
+    };
+    let Some(kernel) = def.info.cpu else {
+        return (v, 0);
+    };
+    let mut outs = vec![vec![0.0f32]; def.outputs.len()];
+    let up = UpCtx {
+        tick: ctx.tick,
+        seed: ctx.seed,
+        tick_rate: net.settings.tick_rate,
+        sample_rate: net.settings.sample_rate as f64,
+        midi: ctx.midi,
+    };
+    kernel(def, &[], &mut outs, &up);
+    for (d, o) in v.iter_mut().zip(&outs) {
+        *d = o.first().copied().unwrap_or(0.0);
+    }
+    (v, def.outputs.len().min(3) as u32)
+}
+
 /// Every dispatch's parameters for this tick, one uniform slot each.
 fn patch_params(bytes: &mut Vec<u8>, all: &[&Dispatch], net: &Network, ctx: &TickCtx) {
     bytes.clear();
@@ -198,6 +224,13 @@ fn patch_params(bytes: &mut Vec<u8>, all: &[&Dispatch], net: &Network, ctx: &Tic
             PerTick::TickTime => {
                 p.f0 = ctx.tick as f32;
                 p.f1 = seconds;
+            }
+            PerTick::Host => {
+                let ([a, b, c], count) = host_values(net, p.neuron as usize, ctx);
+                p.f0 = a;
+                p.f1 = b;
+                p.key = c.to_bits();
+                p.tick_lo = count;
             }
         }
         let at = slot * PARAM_SLOT as usize;

@@ -49,6 +49,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../shaders/transpose.wgsl"),
     ),
     ("shaders/io.wgsl", include_str!("../../../shaders/io.wgsl")),
+    (
+        "shaders/audio.wgsl",
+        include_str!("../../../shaders/audio.wgsl"),
+    ),
 ];
 
 /// The entry points the backend runs for itself, not for a neuron type: the down stroke and the

@@ -5,8 +5,8 @@
 
 use super::context::GpuContext;
 use crate::backend::BackendError;
-use crate::neurons::init_outputs;
 use crate::neurons::network::Network;
+use crate::neurons::{init_outputs, state_lens};
 
 pub const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
@@ -59,8 +59,9 @@ impl Layout {
                     il.push(n as u32);
                     l.in_total += n;
                 }
-                for p in &def.outputs {
-                    let n = p.kind.len(bl) as u64;
+                // The outputs, then the private memory (`Gpu::memory`) as one more entry.
+                for n in state_lens(def, bl) {
+                    let n = n as u64;
                     oo.push(l.out_total as u32);
                     ol.push(n as u32);
                     l.out_total += n;
@@ -133,7 +134,11 @@ pub fn carry_outputs(
             continue;
         }
         let old_i = carry.get(i).copied().flatten();
-        match old_i.filter(|&j| old.out_off.get(j).is_some_and(|o| !o.is_empty())) {
+        // Carried when the old neuron's outputs and memory have the sizes the new one needs.
+        match old_i.filter(|&j| {
+            old.out_off.get(j).is_some_and(|o| !o.is_empty())
+                && old.out_len.get(j) == Some(&new.out_len[i])
+        }) {
             Some(j) => {
                 for (p, &len) in new.out_len[i].iter().enumerate() {
                     enc.copy_buffer_to_buffer(

@@ -12,6 +12,7 @@ use super::{TIME, TextError};
 use crate::neurons::network::{EDITS, SELF};
 use crate::neurons::{AssetDirs, Network, NeuronSpec, TypeInfo, WeightError, type_info};
 use crate::patch::infer::{self, Link, PortKinds};
+use crate::patch::mapping::MapSpec;
 use crate::patch::{Patch, PatchError, PatchErrors};
 use crate::stream::{Kind, PortRef, Settings, WMatrix};
 use serde_json::Value as Json;
@@ -92,11 +93,13 @@ pub(super) fn read_lines(lines: &[&str]) -> Result<Doc, Vec<TextError>> {
             (Some(s), _) => {
                 end_head(&mut head, &mut doc);
                 let item = match &s {
-                    Stmt::Settings(_) => RawItem::Item(Item::Settings),
-                    Stmt::Decl(d) => RawItem::Item(Item::Neuron(d.name.v.clone())),
-                    Stmt::Row(_) | Stmt::Remove { .. } => RawItem::Row(doc.stmts.len()),
+                    Stmt::Settings(_) => Some(RawItem::Item(Item::Settings)),
+                    Stmt::Decl(d) => Some(RawItem::Item(Item::Neuron(d.name.v.clone()))),
+                    Stmt::Row(_) | Stmt::Remove { .. } => Some(RawItem::Row(doc.stmts.len())),
+                    // Printed after everything else, in their order (the patch's `mappings`).
+                    Stmt::Map(_) => None,
                 };
-                doc.items.push(item);
+                doc.items.extend(item);
                 doc.stmts.push((no, s));
             }
         }
@@ -300,6 +303,7 @@ impl<'a> Builder<'a> {
         );
         let net = self.network(&specs, &decls, &settings);
         let weights = self.weights(&doc, &rows, &net, &one_of, &kinds_now);
+        let mappings = self.mappings(&doc, &net);
         if !self.errors.is_empty() {
             return self.fail();
         }
@@ -311,7 +315,22 @@ impl<'a> Builder<'a> {
             weights,
             network: net,
             layout: layout_of(&doc, &rows),
+            mappings,
         })
+    }
+
+    /// The `map` lines, each parsed and checked against the network.
+    fn mappings(&mut self, doc: &Doc, net: &Network) -> Vec<MapSpec> {
+        let mut out = Vec::new();
+        for (line, s) in &doc.stmts {
+            if let Stmt::Map(m) = s {
+                match MapSpec::parse(&m.v).and_then(|spec| spec.check(net).map(|()| spec)) {
+                    Ok(spec) => out.push(spec),
+                    Err(msg) => self.err(*line, m.span.clone(), format!("map: {msg}")),
+                }
+            }
+        }
+        out
     }
 
     /// Infers kinds from the rows; conflicts become errors at the later connection.

@@ -139,6 +139,7 @@ impl Eval<'_, '_> {
                     self.decl(*line, d, &mut types, &mut specs, &mut decls, &mut spec_of_decl);
                 }
                 Stmt::Row(_) => {}
+                Stmt::Map(m) => self.b.err(*line, m.span.clone(), "a `map` line takes effect when the patch is loaded (start, or reload the file), not when lines are evaluated"),
             }
         }
         let uses_t = !types.contains_key(TIME) && stmts.iter().any(|(_, s)| stmt_uses(s, TIME));

@@ -69,6 +69,8 @@ pub enum Stmt {
         name: Spanned<String>,
         morph: Option<f64>,
     },
+    /// `map SPEC`: a controller mapped onto a weight (`patch::mapping`); the span is SPEC's.
+    Map(Spanned<String>),
 }
 
 const KINDS: [&str; 4] = ["scalar", "audio", "image", "matrix"];
@@ -76,6 +78,9 @@ const KINDS: [&str; 4] = ["scalar", "audio", "image", "matrix"];
 /// What a line is: `Ok(None)` for blank and comment-only lines (the comment, if any, in the
 /// second field).
 pub fn parse_line(text: &str, line: usize) -> Result<(Option<Stmt>, Option<String>), TextError> {
+    if let Some(m) = map_line(text) {
+        return Ok(m);
+    }
     let toks = lex(text);
     if let Some(t) = toks.iter().find(|t| matches!(t.tok, Tok::Bad(_))) {
         let Tok::Bad(m) = &t.tok else { unreachable!() };
@@ -118,6 +123,32 @@ pub fn parse_line(text: &str, line: usize) -> Result<(Option<Stmt>, Option<Strin
         }
     };
     Ok((Some(stmt), comment))
+}
+
+/// `map SPEC [# comment]`, read as words (an OSC address is not a token of the language);
+/// `map : type` and `map.port <- ...` stay a declaration and a row of a neuron named `map`.
+fn map_line(text: &str) -> Option<(Option<Stmt>, Option<String>)> {
+    let start = text.len() - text.trim_start().len();
+    let rest = text[start..].strip_prefix("map")?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let after = rest.trim_start();
+    if after.is_empty() || after.starts_with([':', '.', '<', '+']) {
+        return None;
+    }
+    let (body, comment) = match text.find('#') {
+        Some(i) => {
+            let c = &text[i + 1..];
+            let c = c.strip_prefix(' ').unwrap_or(c).trim_end();
+            (&text[..i], Some(c.to_string()))
+        }
+        None => (text, None),
+    };
+    let spec_start = start + 3 + (rest.len() - after.len());
+    let spec = body.get(spec_start..)?.trim_end().to_string();
+    let span = spec_start..spec_start + spec.len();
+    Some((Some(Stmt::Map(Spanned { v: spec, span })), comment))
 }
 
 fn end(c: &Cursor, what: &str) -> Result<(), TextError> {

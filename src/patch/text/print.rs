@@ -271,7 +271,13 @@ pub fn print_text(p: &Patch) -> String {
             rows_rest.push(row_of(&ctx, t, row, None, None));
         }
     }
-    for block in [rest, rows_rest] {
+    // Mappings last, in their order (the layout does not place them).
+    let maps: Vec<Line> = p
+        .mappings
+        .iter()
+        .map(|m| Line::Raw(format!("map {m}")))
+        .collect();
+    for block in [rest, rows_rest, maps] {
         if block.is_empty() {
             continue;
         }

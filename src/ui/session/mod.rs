@@ -78,9 +78,16 @@ pub struct Session {
     recovery_code: Option<String>,
     /// The oscilloscope and spectrum (`audio_out` without a picture, or a clicked port).
     pub scope: ScopePane,
+    /// The MIDI mapper (with --midi): learn buttons and the mappings list act on it.
+    midi: Option<crate::control::learn::SharedMapper>,
 }
 
 impl Session {
+    /// Gives the panel's learn buttons and mappings list the MIDI mapper.
+    pub fn set_midi(&mut self, m: Option<crate::control::learn::SharedMapper>) {
+        self.midi = m;
+    }
+
     /// A session on a running instrument; `edits` are sent when the engine reaches their tick.
     pub fn new(live: Live, edits: Vec<TimedEdit>, show_panel: bool) -> Session {
         let mut st = PanelState::default();
@@ -113,6 +120,7 @@ impl Session {
             dragged: false,
             pending: pending.into(),
             frames: 0,
+            midi: None,
             fps_window: (Instant::now(), 0),
             waiting: Vec::new(),
             recovery: None,
@@ -193,6 +201,9 @@ impl Session {
         }
         let mut played = perform_keys(ui.ctx());
         let mut edits = Vec::new();
+        if let Some(m) = &self.midi {
+            self.ed.learn = m.with(|m| super::learn::LearnView::of(m));
+        }
         if self.show_panel {
             let view = PerformView::of(&self.live);
             let (st, ed, perf) = (&mut self.st, &mut self.ed, &mut self.perf);
@@ -207,6 +218,14 @@ impl Session {
         }
         let wanted = self.scope_wanted();
         self.scope.sync(self.live.engine(), wanted.as_ref());
+        let map_actions = std::mem::take(&mut self.ed.map_actions);
+        if let Some(m) = &self.midi
+            && !map_actions.is_empty()
+        {
+            for line in m.with(|m| super::learn::apply(m, map_actions)) {
+                self.st.push_log(Level::Notice, line);
+            }
+        }
         let mut requests = Vec::new();
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))

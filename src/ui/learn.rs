@@ -1,0 +1,197 @@
+//! MIDI learn in the panel: the *learn* button beside the connection editor's weight slider, and
+//! the list of mappings (remove; edit min, max, curve, smoothing). Plain functions over the
+//! panel's `Editor`: they read `ed.learn` (what the mapper holds now) and leave what the performer
+//! asked for in `ed.map_actions`; the session hands those to the mapper (`apply`).
+
+use super::panel::Editor;
+use crate::control::learn::{Curve, Mapping, MidiMapper, Range};
+use crate::stream::PortRef;
+use egui::Ui;
+
+/// What the mapper holds, as the panel shows it.
+#[derive(Clone, Debug, Default)]
+pub struct LearnView {
+    /// MIDI is on (`--midi`): there is a mapper to learn with.
+    pub available: bool,
+    /// The weight waiting for a controller to move.
+    pub armed: Option<(PortRef, PortRef)>,
+    pub mappings: Vec<Mapping>,
+}
+
+impl LearnView {
+    pub fn of(m: &MidiMapper) -> LearnView {
+        LearnView {
+            available: true,
+            armed: m.armed().map(|r| (r.target.clone(), r.source.clone())),
+            mappings: m.mappings(),
+        }
+    }
+}
+
+/// A request about the mappings, made in the panel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MapAction {
+    /// The next controller that moves drives this weight through this range.
+    Learn(Range),
+    CancelLearn,
+    Remove {
+        target: PortRef,
+        source: PortRef,
+    },
+    /// A new range for a mapped weight.
+    Update(Range),
+}
+
+/// Hands the panel's requests to the mapper; returns a line for the log for each.
+pub fn apply(m: &mut MidiMapper, actions: Vec<MapAction>) -> Vec<String> {
+    actions
+        .into_iter()
+        .map(|a| match a {
+            MapAction::Learn(r) => {
+                let line = format!(
+                    "learn: move a MIDI control for {} <- {} ({}..{})",
+                    r.target, r.source, r.min, r.max
+                );
+                m.learn(r);
+                line
+            }
+            MapAction::CancelLearn => {
+                m.cancel_learn();
+                "learn: cancelled".into()
+            }
+            MapAction::Remove { target, source } => {
+                m.remove(&target, &source);
+                format!("mapping of {target} <- {source} removed")
+            }
+            MapAction::Update(r) => {
+                let line = format!(
+                    "mapping of {} <- {}: {}..{}",
+                    r.target, r.source, r.min, r.max
+                );
+                m.update(r);
+                line
+            }
+        })
+        .collect()
+}
+
+/// The range a fresh learn starts with: 0 up to the weight (1 when it is 0).
+fn default_range(t: &PortRef, s: &PortRef, weight: f64) -> Option<Range> {
+    let max = if weight == 0.0 { 1.0 } else { weight };
+    Range::new(t.clone(), s.clone(), (0.0, max), Curve::Linear, 0.0).ok()
+}
+
+/// The *learn* button for the weight the connection editor has selected.
+pub fn learn_button(ui: &mut Ui, ed: &mut Editor) {
+    let chosen = match (&ed.target, &ed.source) {
+        (Some(t), Some(s)) => Some((t.clone(), s.clone())),
+        _ => None,
+    };
+    let armed_here = chosen.is_some() && ed.learn.armed == chosen;
+    let text = if armed_here {
+        "learning: move a control"
+    } else {
+        "learn"
+    };
+    let r = ui
+        .add_enabled(
+            ed.learn.available && chosen.is_some(),
+            egui::Button::new(text).selected(armed_here),
+        )
+        .on_disabled_hover_text("choose a weight; MIDI learn needs --midi")
+        .on_hover_text("map the next MIDI control that moves onto this weight");
+    if !r.clicked() {
+        return;
+    }
+    if armed_here {
+        ed.map_actions.push(MapAction::CancelLearn);
+        ed.learn.armed = None;
+        return;
+    }
+    arm(ed);
+}
+
+/// Arms learning for the weight the editor has selected (the learn button, a right click on a
+/// W-map cell). Nothing happens without MIDI or without a type-correct weight.
+pub fn arm(ed: &mut Editor) {
+    let (Some(t), Some(s)) = (ed.target.clone(), ed.source.clone()) else {
+        return;
+    };
+    if !ed.learn.available {
+        ed.problem = Some("MIDI learn needs MIDI on (start with --midi)".into());
+        return;
+    }
+    match default_range(&t, &s, ed.weight) {
+        Some(range) => {
+            ed.learn.armed = Some((t, s));
+            ed.map_actions.push(MapAction::Learn(range));
+        }
+        None => ed.problem = Some(format!("weight {} cannot be a range end", ed.weight)),
+    }
+}
+
+/// One row per mapping: its control and weight, min, max, curve, smoothing, remove.
+pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
+    if !ed.learn.available {
+        ui.label("MIDI is off (start with --midi to learn)");
+        return;
+    }
+    if ed.learn.mappings.is_empty() {
+        ui.label("no mappings: choose a weight and press learn");
+    }
+    let mut actions = Vec::new();
+    for (i, m) in ed.learn.mappings.iter_mut().enumerate() {
+        let r = &mut m.range;
+        ui.push_id(i, |ui| {
+            ui.label(format!(
+                "ch {} CC {} -> {} <- {}",
+                m.cc.channel, m.cc.controller, r.target, r.source
+            ));
+            ui.horizontal(|ui| {
+                let (mut min, mut max, mut exp, mut smooth) =
+                    (r.min, r.max, r.curve == Curve::Exp, r.smoothing);
+                let mut changed = false;
+                changed |= ui
+                    .add(egui::DragValue::new(&mut min).speed(0.01).prefix("min "))
+                    .changed();
+                changed |= ui
+                    .add(egui::DragValue::new(&mut max).speed(0.01).prefix("max "))
+                    .changed();
+                changed |= ui.checkbox(&mut exp, "exp").changed();
+                changed |= ui
+                    .add(
+                        egui::DragValue::new(&mut smooth)
+                            .range(0.0..=60.0)
+                            .speed(0.01)
+                            .prefix("smooth ")
+                            .suffix(" s"),
+                    )
+                    .changed();
+                if changed {
+                    let curve = if exp { Curve::Exp } else { Curve::Linear };
+                    match Range::new(
+                        r.target.clone(),
+                        r.source.clone(),
+                        (min, max),
+                        curve,
+                        smooth,
+                    ) {
+                        Ok(new) => {
+                            *r = new.clone();
+                            actions.push(MapAction::Update(new));
+                        }
+                        // Refused (NaN, an exponential range through 0): nothing changes.
+                        Err(e) => ed.problem = Some(e.to_string()),
+                    }
+                }
+                if ui.button("remove").clicked() {
+                    actions.push(MapAction::Remove {
+                        target: r.target.clone(),
+                        source: r.source.clone(),
+                    });
+                }
+            });
+        });
+    }
+    ed.map_actions.extend(actions);
+}
