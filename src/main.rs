@@ -234,6 +234,9 @@ enum Command {
     Send(SendArgs),
     /// Print the neuron table (markdown).
     Types,
+    /// Print a patch generated from a Processing sketch (lightweight_waves, afterlife_sleep_wake,
+    /// afterlife_conway): the shipped patches/NAME.dmm are this output.
+    Gen { name: String },
     /// List GPU adapters (name, API, device type) and audio output devices.
     Info,
     /// Play a patch without a window and record it into a folder that `render --edits` replays.
@@ -378,6 +381,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", dmm_synth::neurons::table::markdown());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Gen { name } => match dmm_synth::patch::sketches::generate(&name) {
+            Some(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => anyhow::bail!(
+                "unknown sketch {name:?}; expected one of: {}",
+                dmm_synth::patch::sketches::NAMES.join(", ")
+            ),
+        },
         Command::Info => {
             info();
             Ok(ExitCode::SUCCESS)

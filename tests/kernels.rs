@@ -282,12 +282,76 @@ const CHECKS: &[(&str, Check)] = &[
         let scalars: Vec<f64> = c.ins[1..].iter().map(|v| v[0]).collect();
         c.out(&warp_naive(c.def, &c.ins[0], &scalars), 1e-3);
     }),
+    ("constant", |c| {
+        // The example: every 3rd value of Processing's random(2)-1 after randomSeed(7), from 2.
+        let all = dmm_synth::neurons::jrandom::sketch_values(7, 3 * c.outs[0].len());
+        let want: Vec<f64> = all.iter().skip(2).step_by(3).map(|&v| v as f64).collect();
+        c.out(&want, 0.0);
+        assert_eq!(c.outs[0], c.prev[0], "{} is constant", c.def.name);
+    }),
+    ("max", |c| c.map(0.0, |x| x[0].max(x[1]))),
+    ("squeeze", |c| {
+        let of = c.def.spec.settings.get("of").and_then(|v| v.as_str());
+        let f = match of.unwrap_or("sum") {
+            "mul" => |a: f64, b: f64| a * b,
+            "max" => |a: f64, b: f64| a.max(b),
+            _ => |a: f64, b: f64| a + b,
+        };
+        let v: Vec<f64> = c.ins[0]
+            .iter()
+            .zip(&c.ins[1])
+            .map(|(&a, &b)| f(a, b))
+            .collect();
+        c.out(&squeezed(v, None), 1e-6);
+    }),
+    ("conway", |c| {
+        let (rows, cols) = (c.def.rows as i64, c.def.cols as i64);
+        let x =
+            |i: i64, j: i64| c.ins[0][(i.rem_euclid(rows) * cols + j.rem_euclid(cols)) as usize];
+        let mut want = Vec::new();
+        for i in 0..rows {
+            for j in 0..cols {
+                // In f32 and in the sketch's order: s lands exactly where the original's did.
+                let mut s = 2.0 * x(i, j) as f32;
+                for (di, dj) in (-1..=1).flat_map(|a| (-1..=1).map(move |b| (a, b))) {
+                    s += x(i + di, j + dj) as f32;
+                }
+                let alive = (-1.0..=1.0).contains(&s) || (4.0..=6.0).contains(&s);
+                want.push(if alive { -1.0 } else { 1.0 });
+            }
+        }
+        c.out(&want, 0.0);
+    }),
+    ("image_w", |c| {
+        // The example squeezes and pins row 0 (Processing's set_to_plus_constraint0).
+        let v: Vec<f64> = c.ins[0].iter().zip(&c.ins[1]).map(|(a, b)| a + b).collect();
+        c.out(&squeezed(v, Some(c.def.cols)), 1e-6);
+    }),
     ("svf", check_svf),
     ("delay", check_delay),
     ("adsr", check_adsr),
     ("spectrum", check_spectrum),
     ("scan", check_scan),
 ];
+
+/// v divided by its largest |v| (0 when all zero); with `pin`, row 0 (of `pin` columns) is
+/// [1, 0, ...] before and after.
+fn squeezed(mut v: Vec<f64>, pin: Option<usize>) -> Vec<f64> {
+    if let Some(cols) = pin {
+        for (j, x) in v.iter_mut().take(cols).enumerate() {
+            *x = if j == 0 { 1.0 } else { 0.0 };
+        }
+    }
+    let m = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mut out: Vec<f64> = v
+        .iter()
+        .map(|x| if m > 0.0 { x / m } else { 0.0 })
+        .collect();
+    if pin.is_some() {
+        out[0] = 1.0;
+    }
+    out
+}
 
 #[test]
 fn every_type_matches_its_naive_formula() {

@@ -152,6 +152,19 @@ impl Machine {
                 w.add_entry(t, s, v - w.get(t, s));
             }
         }
+        // An image_w's block of W holds its starting image from birth.
+        let bl = net.block_len();
+        for n in net.neurons.iter() {
+            if let Some(b) = n.params.binding.as_ref().filter(|b| !b.deltas)
+                && let Some(img) = crate::neurons::init_outputs(n, bl).first()
+            {
+                matrix::write_binding(&mut w, &n.name, b, img, &net, &mut Log::default(), 0);
+            }
+        }
+        let bad = matrix::check_bindings(&net);
+        if !bad.is_empty() {
+            return Err(EngineError::BadWeights(bad));
+        }
         check_initial(&net, &w)?;
         backend.set_layout(&net, &vec![None; net.neurons.len()])?;
         let mut mout: HashMap<String, WMatrix> = net
@@ -404,8 +417,26 @@ impl Machine {
         {
             self.plan.dirty = true;
         }
+        self.write_bindings(planned.as_ref());
         let delta = self.take_requests(planned);
         set_output(&mut self.mout, EDITS, delta);
+    }
+
+    /// Every `image_w` writes its new output into its block of W (after Self's delta).
+    fn write_bindings(&mut self, planned: Option<&Network>) {
+        let net = Arc::clone(&self.net);
+        let check = planned.unwrap_or(&net);
+        for (ni, n) in net.neurons.iter().enumerate() {
+            let Some(b) = &n.params.binding else { continue };
+            let Ok(img) = self.backend.read_port(&net, ni, 0, true) else {
+                continue;
+            };
+            if let Some(w) = self.mout.get_mut(SELF)
+                && matrix::write_binding(w, &n.name, b, &img, check, &mut self.log, self.tick)
+            {
+                self.plan.dirty = true;
+            }
+        }
     }
 
     /// The `edits` neuron: every queued request, each checked in full first, plus the slices

@@ -4,12 +4,17 @@
 //! W stays finite and within `MAX_WEIGHT`: Self drops (and reports once) a delta entry that breaks
 //! the type rule or would carry its entry out of bounds, and the other matrix neurons drop
 //! NaN/Inf entries from their outputs, counted like dense NaN/Inf.
+//!
+//! An `image_w` (a dense image neuron) drives a block of W like Self: after its up stroke its
+//! output is written into W here, so the next down stroke uses it (the Processing machines'
+//! out[0], whose image *is* the network matrix).
 
 use super::log::{Level, Log};
+use crate::neurons::matrices::Binding;
 use crate::neurons::{Network, Op, SELF};
 use crate::stream::kind::Kind;
 use crate::stream::wmatrix::{MAX_WEIGHT, PortRef, WMatrix, weight_in_bounds};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub(crate) enum Input {
     Matrix(WMatrix),
@@ -154,6 +159,74 @@ fn drop_nonfinite(m: WMatrix) -> (WMatrix, u64) {
         clean.add_entry(t, s, v);
     }
     (clean, bad)
+}
+
+/// The input and output ports every `image_w` names, checked against the catalogue (the type
+/// rule on a weight of 1): what a patch is refused for before it runs.
+pub(crate) fn check_bindings(net: &Network) -> Vec<String> {
+    let mut errors = Vec::new();
+    for n in &net.neurons {
+        let Some(b) = &n.params.binding else { continue };
+        for t in b.targets.iter().flatten() {
+            for s in b.sources.iter().flatten() {
+                if let Err(e) = net.check_weight(t, s, 1.0) {
+                    errors.push(format!("{}: {e}", n.name));
+                    return errors;
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// The W entries one `image_w` output writes: each (target, source) with the sum of the cells
+/// naming it.
+fn binding_entries(b: &Binding, img: &[f32]) -> BTreeMap<(PortRef, PortRef), f64> {
+    let mut m: BTreeMap<(PortRef, PortRef), f64> = BTreeMap::new();
+    for (t, s, v) in b.cells(img) {
+        *m.entry((t.clone(), s.clone())).or_default() += v as f64;
+    }
+    m
+}
+
+/// Writes an `image_w` output into its block of W: sets the entries (`write` "values") or adds
+/// to them ("deltas"), skipping (and reporting once) what breaks the type rule or the bound, as
+/// Self does. Returns whether W changed.
+pub(crate) fn write_binding(
+    w: &mut WMatrix,
+    neuron: &str,
+    b: &Binding,
+    img: &[f32],
+    check: &Network,
+    log: &mut Log,
+    tick: u64,
+) -> bool {
+    let mut changed = false;
+    for ((t, s), v) in binding_entries(b, img) {
+        let now = w.get(&t, &s);
+        let after = if b.deltas { now + v } else { v };
+        if after == now {
+            continue;
+        }
+        let why = match check.check_weight(&t, &s, after) {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => (!weight_in_bounds(after)).then(|| {
+                format!(
+                    "the entry would become {after:e}; weights are bounded by |w| <= {MAX_WEIGHT:e}"
+                )
+            }),
+        };
+        match why {
+            None => {
+                w.set_entry(&t, &s, after);
+                changed = true;
+            }
+            Some(why) => log.say_once(format!("{neuron}:{t}<-{s}"), tick, Level::Error, || {
+                format!("{neuron}: W entry {t} <- {s} not written: {why}")
+            }),
+        }
+    }
+    changed
 }
 
 /// `w += delta`, skipping (and reporting once per entry) what breaks the type rule or would

@@ -9,6 +9,8 @@ pub mod dmm;
 pub mod elementwise;
 pub mod fastmath;
 pub mod images;
+pub mod jrandom;
+pub mod matrices;
 pub mod network;
 pub mod outputs;
 mod picture;
@@ -78,6 +80,10 @@ pub struct Params {
     pub picture: Option<Arc<Vec<f32>>>,
     /// The neuron's own `frame_rate` (image-clocked neurons; see `clock`).
     pub frame_rate: Option<f64>,
+    /// Per-type variant bits the kernels get (`matrices`: how two inputs combine, squeeze).
+    pub mode: u32,
+    /// The block of W an `image_w` drives.
+    pub binding: Option<Arc<matrices::Binding>>,
     /// Settings resolved into numbers both backends read (the GPU gets them in `P.c`): see
     /// `warp::consts`; zero for types that have none.
     pub consts: [f32; 16],
@@ -391,6 +397,14 @@ fn resolve_with(
         }
     }
     params.frame_rate = get_f64(spec, "frame_rate")?;
+    let (image, len) = match kind {
+        _ if info.kinds == Kinds::None => (Some((rows, cols)), rows * cols),
+        Kind::Image { rows, cols } => (Some((rows, cols)), rows * cols),
+        k => (None, k.len(settings.block_len())),
+    };
+    let (mode, binding) = matrices::resolve(info, spec, image, len)?;
+    params.mode = mode;
+    params.binding = binding.map(Arc::new);
     let mut def = NeuronDef {
         name: name.to_string(),
         info,

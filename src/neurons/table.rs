@@ -2,8 +2,8 @@
 //! type: its ports and kinds, settings, a one-line doc, its CPU reference kernel and how the GPU
 //! runs it (WGSL entry point, dispatch grid, per-tick parameters, the tolerance against the CPU).
 //! The rows live in one file per family, next to their CPU kernels (`dmm.rs`, `elementwise.rs`,
-//! `images.rs`, `warp.rs`, `bridges.rs`, `audio.rs`, `control.rs`, `outputs.rs`); `TYPES` joins
-//! them at compile time.
+//! `images.rs`, `warp.rs`, `matrices.rs`, `bridges.rs`, `audio.rs`, `control.rs`, `outputs.rs`);
+//! `TYPES` joins them at compile time.
 //!
 //! Adding a neuron type = one row and its CPU kernel in a family file, one WGSL entry point in
 //! `shaders/`, one check in `tests/kernels.rs`. The GPU backend builds its pipelines from the
@@ -25,7 +25,9 @@
 //! },
 //! ```
 
-use super::{NeuronDef, audio, bridges, control, dmm, elementwise, images, outputs, warp};
+use super::{
+    NeuronDef, audio, bridges, control, dmm, elementwise, images, matrices, outputs, warp,
+};
 use crate::stream::kind::Settings;
 
 /// How a port's kind is resolved for one neuron instance.
@@ -364,6 +366,7 @@ const FAMILIES: &[&[TypeInfo]] = &[
     elementwise::TYPES,
     images::TYPES,
     warp::TYPES,
+    matrices::TYPES,
     bridges::TYPES,
     audio::TYPES,
     control::TYPES,

@@ -16,6 +16,7 @@ pub mod mapping;
 mod parse;
 mod raw;
 mod save;
+pub mod sketches;
 pub mod text;
 pub mod watch;
 

@@ -436,5 +436,17 @@ fn check_matrix_inits(net: &Network, e: &mut Errs) {
                 );
             }
         }
+        // An image_w's block of W: its ports must exist and agree in kind (first error).
+        if let Some(err) = n
+            .params
+            .binding
+            .as_ref()
+            .and_then(|b| net.check_matrix(&b.pattern()).into_iter().next())
+        {
+            e.at(
+                key_path(&key_path("neurons", &n.name), "targets"),
+                err.to_string(),
+            );
+        }
     }
 }

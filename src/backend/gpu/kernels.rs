@@ -37,6 +37,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../shaders/softmax.wgsl"),
     ),
     (
+        "shaders/matrices.wgsl",
+        include_str!("../../../shaders/matrices.wgsl"),
+    ),
+    (
         "shaders/reduce.wgsl",
         include_str!("../../../shaders/reduce.wgsl"),
     ),

@@ -120,6 +120,8 @@ fn base_params(layout: &Layout, net: &Network, n: usize) -> Params {
         cols: def.cols as u32,
         k: len_in0 / rows.max(1),
         neuron: n as u32,
+        // A type's variant bits (noise types overwrite the key every tick).
+        key: def.params.mode,
         f0: 1.0 / def.params.temperature,
         f1: dt as f32,
         c: def.params.consts,

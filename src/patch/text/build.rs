@@ -571,6 +571,24 @@ impl<'a> Builder<'a> {
                     self.err(line, span, format!("in the init of `{}`: {e}", n.name));
                 }
             }
+            // An image_w's block of W: its ports must exist and agree in kind (first error).
+            if let Some(e) = n
+                .params
+                .binding
+                .as_ref()
+                .and_then(|b| net.check_matrix(&b.pattern()).into_iter().next())
+            {
+                let decl = doc.stmts.iter().find_map(|(line, s)| match s {
+                    Stmt::Decl(d) if d.name.v == n.name => Some((*line, d)),
+                    _ => None,
+                });
+                let (line, span) = decl.map_or((1, 0..1), |(l, d)| (l, field_span(d, "targets")));
+                self.err(
+                    line,
+                    span,
+                    format!("in the targets/sources of `{}`: {e}", n.name),
+                );
+            }
         }
         w
     }
