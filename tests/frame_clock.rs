@@ -305,3 +305,31 @@ fn the_text_form_carries_frame_rates() {
     assert_eq!(c.params.frame_rate, Some(30.0));
     assert_eq!(dmm_synth::neurons::clock::neuron_period(c, &p.settings), 10);
 }
+
+/// An `image_w` writing deltas adds its image to W once per frame, not once per tick: between
+/// its frame ticks it holds its image and writes nothing.
+#[test]
+fn an_image_w_adds_its_deltas_once_per_frame() {
+    let p = json!({
+        "settings": {"tick_rate": 300, "frame_rate": 60, "sample_rate": 48000, "image_size": [1, 1]},
+        "neurons": {
+            "ones": {"type": "one", "kind": "image"},
+            "k": {"type": "one"},
+            "s": {"type": "accum"},
+            "d": {"type": "image_w", "targets": "s.delta", "sources": "k.out", "write": "deltas"},
+        },
+        "weights": {"d.a": {"ones.out": 1}}
+    });
+    let mut m = machine(&patch_str(&p.to_string()));
+    let entry = |m: &Machine| {
+        m.w()
+            .get(&PortRef::new("s", "delta"), &PortRef::new("k", "out"))
+    };
+    let period = 5; // round(300 / 60)
+    for tick in 0..40u64 {
+        m.tick(false).expect("tick");
+        // Frames at ticks 0, 5, 10, ...: d's image is 1 from its first frame tick on.
+        let frames = tick / period + 1;
+        assert_eq!(entry(&m), frames as f64, "after tick {tick}");
+    }
+}

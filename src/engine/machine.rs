@@ -17,7 +17,7 @@ use super::staging::{Ctx, Staged};
 use crate::backend::{Backend, BackendError, TickCtx, TickOutputs};
 use crate::neurons::control::{MidiIn, MidiState};
 use crate::neurons::network::{DownPlan, EDITS, Network, SELF};
-use crate::neurons::{AssetDirs, Init};
+use crate::neurons::{AssetDirs, Init, clock};
 use crate::stream::wmatrix::{MAX_WEIGHT, PortRef, WMatrix, weight_in_bounds};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -428,6 +428,11 @@ impl Machine {
         let check = planned.unwrap_or(&net);
         for (ni, n) in net.neurons.iter().enumerate() {
             let Some(b) = &n.params.binding else { continue };
+            // Between its frame ticks an image_w holds its image: written again it would add a
+            // `deltas` block once per tick instead of once per frame.
+            if !clock::due(clock::neuron_period(n, &net.settings), self.tick) {
+                continue;
+            }
             let Ok(img) = self.backend.read_port(&net, ni, 0, true) else {
                 continue;
             };

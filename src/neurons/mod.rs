@@ -3,8 +3,8 @@
 
 pub mod audio;
 pub mod bridges;
-pub mod control;
 pub mod clock;
+pub mod control;
 pub mod dmm;
 pub mod elementwise;
 pub mod fastmath;
