@@ -35,8 +35,10 @@ run_tests() {
 }
 
 # Window tests need an X server: use the real one if there is one, else re-run under Xvfb.
+# -noreset: by default Xvfb resets whenever its last client leaves, and a window test connecting
+# during that reset is refused ("Failed to open connection to X server"); seen under parallel runs.
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
   run_tests "$@"
 else
-  exec xvfb-run -a -s "-screen 0 1280x800x24" "$0" "$@"
+  exec xvfb-run -a -s "-screen 0 1280x800x24 -noreset" "$0" "$@"
 fi

@@ -53,7 +53,7 @@ fn run_windowed(args: &[&str]) -> Output {
             }
         );
         let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1280x800x24", BIN]);
+        c.args(["-a", "-s", "-screen 0 1280x800x24 -noreset", BIN]);
         c
     };
     cmd.args(args)

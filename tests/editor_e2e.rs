@@ -41,7 +41,7 @@ fn run_windowed(args: &[&str]) -> Output {
             "no DISPLAY/WAYLAND_DISPLAY and no xvfb-run: this test needs an X server"
         );
         let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1280x800x24", BIN]);
+        c.args(["-a", "-s", "-screen 0 1280x800x24 -noreset", BIN]);
         c
     };
     cmd.args(args)

@@ -66,7 +66,7 @@ impl App {
                  scripts/test.sh which starts one)"
             );
             let mut c = Command::new("xvfb-run");
-            c.args(["-a", "-s", "-screen 0 1280x800x24 -ac", "sh"]);
+            c.args(["-a", "-s", "-screen 0 1280x800x24 -ac -noreset", "sh"]);
             c
         };
         cmd.args(["-c", script, BIN])

@@ -131,7 +131,7 @@ fn run_windowed(args: &[&str]) -> Output {
         Command::new(BIN)
     } else {
         let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1280x800x24", BIN]);
+        c.args(["-a", "-s", "-screen 0 1280x800x24 -noreset", BIN]);
         c
     };
     cmd.args(args)
