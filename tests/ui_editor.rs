@@ -80,7 +80,7 @@ fn edits(s: &S) -> Vec<&Edit> {
         .iter()
         .map(|r| match r {
             Request::Edit(e) => e,
-            Request::Apply(_) => panic!("expected an edit request, got a whole patch"),
+            other => panic!("expected an edit request, got {other:?}"),
         })
         .collect()
 }
@@ -594,4 +594,50 @@ fn readme_lists_the_editor_keys() {
             "README lacks {keys}"
         );
     }
+}
+
+/// A right click on a coefficient of a row asks to learn that weight (target, source, the row's
+/// coefficient); elsewhere on the row it asks nothing.
+#[test]
+fn right_click_on_a_coefficient_learns_that_weight() {
+    let row = "show.in <- 0.8 xy.x + 0.2 ones";
+    let text = format!("# a row\n{row}\n");
+    let mut h = harness(state(&text));
+    let right_click = |h: &mut Harness<'static, S>, what: &str| {
+        let c = text.find(what).expect("in the text") + 1;
+        let at = h.state().code.point_of_char(c).expect("drawn");
+        h.hover_at(at);
+        h.run();
+        for pressed in [true, false] {
+            h.event(egui::Event::PointerButton {
+                pos: at,
+                button: egui::PointerButton::Secondary,
+                pressed,
+                modifiers: Modifiers::NONE,
+            });
+        }
+        h.run();
+        std::mem::take(&mut h.state_mut().sent)
+    };
+    let learned = |sent: Vec<Request>| match sent.as_slice() {
+        [Request::Learn(w)] => (w.target.to_string(), w.source.to_string(), w.weight),
+        other => panic!("expected one learn request, got {other:?}"),
+    };
+    assert_eq!(
+        learned(right_click(&mut h, "0.8")),
+        ("show.in".into(), "xy.x".into(), 0.8)
+    );
+    assert_eq!(
+        learned(right_click(&mut h, "0.2")),
+        ("show.in".into(), "ones.out".into(), 0.2)
+    );
+    assert!(
+        right_click(&mut h, "show.in").is_empty(),
+        "the target is no weight"
+    );
+    assert!(
+        right_click(&mut h, "a row").is_empty(),
+        "a comment is no weight"
+    );
+    assert_eq!(h.state().code.text, text, "a right click changes no text");
 }

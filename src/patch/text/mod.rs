@@ -27,6 +27,7 @@ mod expr;
 pub mod layout;
 mod lex;
 mod parse;
+pub mod pick;
 mod print;
 mod resolve;
 mod values;

@@ -48,6 +48,8 @@ pub enum Request {
     Edit(Edit),
     /// Make the running network this patch (the hot-reload path: a diff through Self).
     Apply(Box<Patch>),
+    /// Arm MIDI learn for this weight (a right click on its coefficient).
+    Learn(crate::patch::text::pick::WeightAt),
 }
 
 /// The line under the pane: the last evaluation's outcome. An error stays until a good one.
@@ -95,6 +97,8 @@ pub struct CodeEditor {
     pub queued: Vec<Request>,
     /// Wall time the pane took to lay out and draw last frame, seconds (for the perf figure).
     pub frame_seconds: f64,
+    /// Last frame's laid-out text and where it was drawn (to find the text under a point).
+    placed: Option<(std::sync::Arc<egui::Galley>, egui::Pos2)>,
 }
 
 impl CodeEditor {
@@ -113,6 +117,7 @@ impl CodeEditor {
             focus: true,
             queued: Vec::new(),
             frame_seconds: 0.0,
+            placed: None,
         }
     }
 
@@ -124,6 +129,19 @@ impl CodeEditor {
         ed.file = Some(f);
         ed.settings_morph = ed.parse_all().ok().map(|p| p.settings.morph_time);
         Ok((ed, note))
+    }
+
+    /// Where char `c` of the buffer was drawn last frame (the middle of its glyph), if it was.
+    pub fn point_of_char(&self, c: usize) -> Option<egui::Pos2> {
+        let (galley, origin) = self.placed.as_ref()?;
+        let r = galley.pos_from_cursor(egui::text::CCursor::new(c));
+        let next = galley.pos_from_cursor(egui::text::CCursor::new(c + 1));
+        let x = if next.min.y == r.min.y && next.min.x > r.min.x {
+            (r.min.x + next.min.x) / 2.0
+        } else {
+            r.min.x + 1.0
+        };
+        Some(*origin + egui::vec2(x, r.center().y))
     }
 
     /// Whether the buffer differs from the file as last loaded or saved.

@@ -6,6 +6,8 @@ use super::region::byte_of_char;
 use super::sync::{decl_name, live_values};
 use super::view::DIM;
 use super::{CodeEditor, FLASH_SECONDS};
+use crate::neurons::type_info;
+use crate::patch::text::pick::{self, WeightAt};
 use crate::ui::state::PanelState;
 use egui::text::CCursor;
 use egui::{Align2, Color32, FontId, Rect, Stroke, Ui};
@@ -148,6 +150,28 @@ impl Overlay {
             .unwrap_or("");
         let in_line = c.saturating_sub(line_start_char(text_lines, line_no));
         complete::hover(line, byte_of_char(line, in_line))
+    }
+}
+
+impl Overlay {
+    /// The weight whose coefficient is under `pos` (a right click there learns it).
+    pub(super) fn weight_at(
+        &self,
+        pos: egui::Pos2,
+        text_lines: &[&str],
+        st: &PanelState,
+    ) -> Option<WeightAt> {
+        let c = self.galley.cursor_from_pos(pos - self.origin).index.0;
+        let line_no = super::region::line_of_char(&text_lines.join("\n"), c);
+        let line = text_lines.get(line_no.checked_sub(1)?).copied()?;
+        let in_line = c.saturating_sub(line_start_char(text_lines, line_no));
+        let type_of = |name: &str| {
+            st.neurons
+                .iter()
+                .find(|n| n.name == name)
+                .and_then(|n| type_info(n.ty))
+        };
+        pick::weight_at(line, byte_of_char(line, in_line), &type_of)
     }
 }
 

@@ -117,7 +117,7 @@ pub fn code_pane(
             .id_salt("code scroll")
             .max_height(h)
             .auto_shrink([false, false])
-            .show(ui, |ui| sel = text_area(ui, ed, st, id, now));
+            .show(ui, |ui| sel = text_area(ui, ed, st, id, now, &mut out));
         status_line(ui, ed);
     });
     if let Some(scope) = scope {
@@ -194,6 +194,7 @@ fn text_area(
     st: &PanelState,
     id: egui::Id,
     now: f64,
+    out: &mut Vec<Request>,
 ) -> Option<(usize, usize)> {
     let font = TextStyle::Monospace.resolve(ui.style());
     let n_lines = lines(&ed.text).len();
@@ -248,6 +249,14 @@ fn text_area(
         o.errors(ui, &text_lines, ed, id);
         o.painter
             .set(backdrop, egui::Shape::Vec(std::mem::take(&mut o.boxes)));
+        ed.placed = Some((te.galley.clone(), te.galley_pos));
+        if resp.secondary_clicked()
+            && let Some(w) = resp
+                .interact_pointer_pos()
+                .and_then(|pos| o.weight_at(pos, &text_lines, st))
+        {
+            out.push(Request::Learn(w));
+        }
         if let Some(h) = resp.hover_pos().and_then(|pos| o.hover(pos, &text_lines)) {
             resp.on_hover_text_at_pointer(RichText::new(h).monospace());
         }

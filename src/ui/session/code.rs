@@ -135,6 +135,14 @@ impl Session {
                         self.code_ids.pop_front();
                     }
                 }
+                Request::Learn(w) => {
+                    // As a right click on its W-map cell: select the weight, arm learn.
+                    self.ed.select(&self.st, &w.target, &w.source);
+                    crate::ui::learn::arm(&mut self.ed);
+                    if let Some(p) = self.ed.problem.clone() {
+                        self.st.push_log(Level::Error, p);
+                    }
+                }
                 Request::Apply(p) => {
                     if let Err(e) = self.live.apply_patch(&p) {
                         let lines = e.lines();
