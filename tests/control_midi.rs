@@ -993,6 +993,8 @@ ph.freq <- 220 k
 map cc 1:74 ph.freq <- k.out 110..880 exp smooth=0.05   # cutoff knob
 map osc /1/fader1 x.in <- k.out -1..1
 map cc 0:7 x.in <- map.out 0..2
+map cc 1:20 xfade
+map note 1:60 scene 3
 ";
 
     fn parse(text: &str, file: &str) -> Result<Patch, String> {
@@ -1039,6 +1041,27 @@ map cc 0:7 x.in <- map.out 0..2
         for m in &p.mappings {
             assert_eq!(&MapSpec::parse(&m.to_string()).unwrap(), m, "{m}");
         }
+        // The crossfader and scene mappings travel the same way.
+        use dmm_synth::patch::mapping::{PerformAim, PerformMap};
+        let perform = vec![
+            PerformMap {
+                channel: 1,
+                number: 20,
+                aim: PerformAim::Xfade,
+            },
+            PerformMap {
+                channel: 1,
+                number: 60,
+                aim: PerformAim::Scene(3),
+            },
+        ];
+        assert_eq!(p.perform_maps, perform);
+        assert_eq!(from_json.perform_maps, perform, "text -> JSON -> patch");
+        assert_eq!(again.perform_maps, perform, "JSON -> text -> patch");
+        assert!(
+            text.contains("map cc 1:20 xfade\nmap note 1:60 scene 3"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1056,6 +1079,9 @@ map cc 0:7 x.in <- map.out 0..2
             ("map cc 1:1 x.in k.out 0..1", "<-"),
             ("map osc /dmm/w x.in <- k.out 0..1", "/dmm/"),
             ("map knob 1 x.in <- k.out 0..1", "cc"),
+            ("map note 1:60 scene 12", "slot 1..=9"),
+            ("map cc 1:20 scene 2", "note"),
+            ("map note 1:200 scene 2", "note 0..=127"),
         ] {
             let e = parse(&format!("{base}{line}\n"), "bad.dmm")
                 .err()
@@ -1079,6 +1105,7 @@ map cc 0:7 x.in <- map.out 0..2
             (r#"[3]"#, "mappings[0]"),
             (r#""cc 1:1 x.in <- k.out 0..1""#, "mappings"),
             (r#"["cc 1:1 k.out <- x.out 0..1"]"#, "mappings[0]"),
+            (r#"["cc 1:20 xfade", "note 1:60 scene 0"]"#, "mappings[1]"),
         ] {
             let e = parse(&json(maps), "bad.json")
                 .err()

@@ -152,3 +152,121 @@ impl fmt::Display for MapSpec {
         Ok(())
     }
 }
+
+/// What a performance mapping drives: the crossfader's α, or the recall of a scene.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PerformAim {
+    /// A CC's 0–1 is the crossfader's position α.
+    Xfade,
+    /// A note-on recalls scene N (1–9).
+    Scene(u8),
+}
+
+/// A control mapped onto the crossfader or a scene recall: `cc CH:CC xfade`,
+/// `note CH:NOTE scene N` (CH 0 = any channel).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PerformMap {
+    /// MIDI channel (0: any).
+    pub channel: u8,
+    /// The controller (xfade) or the note number (scene), 0–127.
+    pub number: u8,
+    pub aim: PerformAim,
+}
+
+const PERFORM_GRAMMAR: &str = "cc CH:CC xfade | note CH:NOTE scene N";
+
+impl PerformMap {
+    /// Whether `text` is meant as a performance mapping (its third word is `xfade` or `scene`).
+    pub fn is_perform(text: &str) -> bool {
+        matches!(text.split_whitespace().nth(2), Some("xfade" | "scene"))
+            || text.starts_with("note")
+    }
+
+    /// Parses one performance mapping; the error says which part is wrong and what was expected.
+    pub fn parse(text: &str) -> Result<PerformMap, String> {
+        let bad = |why: String| format!("{why} (expected `{PERFORM_GRAMMAR}`)");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (channel, number, aim) = match words.as_slice() {
+            ["cc", ch_cc, "xfade"] => {
+                let (c, n) = ch_num(ch_cc, "controller").map_err(bad)?;
+                (c, n, PerformAim::Xfade)
+            }
+            ["note", ch_note, "scene", n] => {
+                let (c, k) = ch_num(ch_note, "note").map_err(bad)?;
+                let n = match n.parse::<u8>() {
+                    Ok(n) if (1..=9).contains(&n) => n,
+                    _ => return Err(bad(format!("scene {n:?}: expected a slot 1..=9"))),
+                };
+                (c, k, PerformAim::Scene(n))
+            }
+            ["cc", _, "scene", ..] => {
+                return Err(bad("a scene is recalled by a note, not a CC".into()));
+            }
+            ["note", _, "xfade", ..] => {
+                return Err(bad("the crossfader is moved by a CC, not a note".into()));
+            }
+            _ => return Err(bad(format!("{text:?}: not a crossfader or scene mapping"))),
+        };
+        Ok(PerformMap {
+            channel,
+            number,
+            aim,
+        })
+    }
+}
+
+/// `CH:N` with channel 0..=16 and N 0..=127.
+fn ch_num(s: &str, what: &str) -> Result<(u8, u8), String> {
+    let (ch, num) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected CH:{}", what.to_uppercase()))?;
+    match (ch.parse::<u8>(), num.parse::<u8>()) {
+        (Ok(c), Ok(n)) if c <= 16 && n <= 127 => Ok((c, n)),
+        _ => Err(format!(
+            "{s:?}: expected channel 0..=16 (0: any) and {what} 0..=127"
+        )),
+    }
+}
+
+/// The canonical form (what the files hold; `parse` reads it back unchanged).
+impl fmt::Display for PerformMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.aim {
+            PerformAim::Xfade => write!(f, "cc {}:{} xfade", self.channel, self.number),
+            PerformAim::Scene(n) => {
+                write!(f, "note {}:{} scene {n}", self.channel, self.number)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod perform_tests {
+    use super::*;
+
+    #[test]
+    fn perform_maps_round_trip_and_refuse_with_reasons() {
+        for text in ["cc 1:20 xfade", "note 1:60 scene 3", "note 0:127 scene 9"] {
+            assert!(PerformMap::is_perform(text), "{text}");
+            let m = PerformMap::parse(text).unwrap();
+            assert_eq!(m.to_string(), text);
+            assert_eq!(PerformMap::parse(&m.to_string()).unwrap(), m);
+        }
+        let m = PerformMap::parse("note 2:61 scene 4").unwrap();
+        assert_eq!((m.channel, m.number, m.aim), (2, 61, PerformAim::Scene(4)));
+        for (text, why) in [
+            ("note 1:60 scene 0", "slot 1..=9"),
+            ("note 1:60 scene 10", "slot 1..=9"),
+            ("note 17:60 scene 1", "channel 0..=16"),
+            ("cc 1:128 xfade", "controller 0..=127"),
+            ("cc 1:20 scene 2", "by a note"),
+            ("note 1:60 xfade", "by a CC"),
+            ("note 1 scene 2", "CH:NOTE"),
+            ("cc 1:20 xfade extra", "not a crossfader"),
+        ] {
+            let e = PerformMap::parse(text).unwrap_err();
+            assert!(e.contains(why), "{text}: {e}");
+        }
+        assert!(!PerformMap::is_perform("cc 1:74 a.in <- b.out 0..1"));
+    }
+}

@@ -104,6 +104,9 @@ pub struct Patch {
     pub layout: text::Layout,
     /// Controllers mapped onto weights (`map` lines; JSON: the `"mappings"` array).
     pub mappings: Vec<mapping::MapSpec>,
+    /// Controls mapped onto the crossfader and scene recall (`map cc 1:20 xfade`, `map note 1:60
+    /// scene 3`; JSON: strings of the same `"mappings"` array).
+    pub perform_maps: Vec<mapping::PerformMap>,
 }
 
 impl Patch {
@@ -162,6 +165,7 @@ impl Patch {
             network: net.clone(),
             layout: text::Layout::default(),
             mappings: Vec::new(),
+            perform_maps: Vec::new(),
         }
     }
 
@@ -190,8 +194,10 @@ impl Patch {
         if !self.layout.is_empty() {
             top.insert("layout".into(), self.layout.to_json());
         }
-        if !self.mappings.is_empty() {
-            let maps = self.mappings.iter().map(|m| json!(m.to_string())).collect();
+        if !(self.mappings.is_empty() && self.perform_maps.is_empty()) {
+            let maps = (self.mappings.iter().map(|m| json!(m.to_string())))
+                .chain(self.perform_maps.iter().map(|m| json!(m.to_string())))
+                .collect();
             top.insert("mappings".into(), Json::Array(maps));
         }
         let mut s = serde_json::to_string_pretty(&Json::Object(top)).expect("json");

@@ -94,7 +94,7 @@ pub(super) fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch,
     let neurons = add_neurons(&mut net, &sections.neurons, &inferred, assets, &mut e);
     let mut weights = read_weights(&net, &sections.weights, &mut e);
     check_matrix_inits(&net, &mut e);
-    let mappings = read_mappings(&net, &sections.mappings, &mut e);
+    let (mappings, perform_maps) = read_mappings(&net, &sections.mappings, &mut e);
     e.check()?;
     // The core weights are implicit (added by `initial_w`); drop them if the file spells them out.
     for (t, s, _) in Network::core_weights().entries() {
@@ -109,6 +109,7 @@ pub(super) fn parse(text: &str, file: &str, assets: &AssetDirs) -> Result<Patch,
         network: net,
         layout: sections.layout,
         mappings,
+        perform_maps,
     })
 }
 
@@ -117,15 +118,27 @@ fn read_mappings(
     net: &Network,
     maps: &[(usize, String)],
     e: &mut Errs,
-) -> Vec<super::mapping::MapSpec> {
+) -> (
+    Vec<super::mapping::MapSpec>,
+    Vec<super::mapping::PerformMap>,
+) {
+    use super::mapping::PerformMap;
     let mut out = Vec::new();
+    let mut perform = Vec::new();
     for (i, text) in maps {
+        if PerformMap::is_perform(text) {
+            match PerformMap::parse(text) {
+                Ok(m) => perform.push(m),
+                Err(msg) => e.at(format!("mappings[{i}]"), msg),
+            }
+            continue;
+        }
         match super::mapping::MapSpec::parse(text).and_then(|m| m.check(net).map(|()| m)) {
             Ok(m) => out.push(m),
             Err(msg) => e.at(format!("mappings[{i}]"), msg),
         }
     }
-    out
+    (out, perform)
 }
 
 /// The JSON text as an object (keeping duplicate keys, which are errors).

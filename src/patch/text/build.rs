@@ -12,7 +12,7 @@ use super::{TIME, TextError};
 use crate::neurons::network::{EDITS, SELF};
 use crate::neurons::{AssetDirs, Network, NeuronSpec, TypeInfo, WeightError, type_info};
 use crate::patch::infer::{self, Link, PortKinds};
-use crate::patch::mapping::MapSpec;
+use crate::patch::mapping::{MapSpec, PerformMap};
 use crate::patch::{Patch, PatchError, PatchErrors};
 use crate::stream::{Kind, PortRef, Settings, WMatrix};
 use serde_json::Value as Json;
@@ -303,7 +303,7 @@ impl<'a> Builder<'a> {
         );
         let net = self.network(&specs, &decls, &settings);
         let weights = self.weights(&doc, &rows, &net, &one_of, &kinds_now);
-        let mappings = self.mappings(&doc, &net);
+        let (mappings, perform_maps) = self.mappings(&doc, &net);
         if !self.errors.is_empty() {
             return self.fail();
         }
@@ -316,21 +316,30 @@ impl<'a> Builder<'a> {
             network: net,
             layout: layout_of(&doc, &rows),
             mappings,
+            perform_maps,
         })
     }
 
     /// The `map` lines, each parsed and checked against the network.
-    fn mappings(&mut self, doc: &Doc, net: &Network) -> Vec<MapSpec> {
+    fn mappings(&mut self, doc: &Doc, net: &Network) -> (Vec<MapSpec>, Vec<PerformMap>) {
         let mut out = Vec::new();
+        let mut perform = Vec::new();
         for (line, s) in &doc.stmts {
             if let Stmt::Map(m) = s {
+                if PerformMap::is_perform(&m.v) {
+                    match PerformMap::parse(&m.v) {
+                        Ok(p) => perform.push(p),
+                        Err(msg) => self.err(*line, m.span.clone(), format!("map: {msg}")),
+                    }
+                    continue;
+                }
                 match MapSpec::parse(&m.v).and_then(|spec| spec.check(net).map(|()| spec)) {
                     Ok(spec) => out.push(spec),
                     Err(msg) => self.err(*line, m.span.clone(), format!("map: {msg}")),
                 }
             }
         }
-        out
+        (out, perform)
     }
 
     /// Infers kinds from the rows; conflicts become errors at the later connection.

@@ -276,6 +276,7 @@ pub fn print_text(p: &Patch) -> String {
         .mappings
         .iter()
         .map(|m| Line::Raw(format!("map {m}")))
+        .chain(p.perform_maps.iter().map(|m| Line::Raw(format!("map {m}"))))
         .collect();
     for block in [rest, rows_rest, maps] {
         if block.is_empty() {
