@@ -139,6 +139,7 @@ fn control_options(a: &PlayArgs) -> Result<ControlOptions> {
         midi: a.midi,
         midi_maps,
         osc_maps: Vec::new(),
+        perform_maps: Vec::new(),
     })
 }
 

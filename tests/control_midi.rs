@@ -346,6 +346,103 @@ y.in <- 2 k
         live.stop();
     }
 
+    /// `map note 1:60 scene 1` recalls scene 1 on each strike; `map cc 1:20 xfade` moves the
+    /// crossfader between scenes 1 and 2 and the mix arrives in W.
+    #[test]
+    fn a_note_recalls_a_scene_and_a_cc_moves_the_crossfader() {
+        use dmm_synth::engine::Edit;
+        use dmm_synth::patch::mapping::PerformMap;
+        let (mut live, _dir) = open();
+        settle(&mut live, 2);
+        live.store_scene(1).unwrap(); // x.in <- 1 k
+        live.send(Edit::Set {
+            target: pr("x.in"),
+            source: pr("k.out"),
+            weight: 5.0,
+            morph: 0.0,
+        });
+        until(&mut live, "x.in", "k.out", 5.0);
+        live.store_scene(2).unwrap(); // x.in <- 5 k
+        let (mut midi, values) = writer();
+        midi.feed(0, &[0xB0, 20, 127]); // Where the fader sat before: not a move.
+        let mut mapper = MidiMapper::new(values.clone(), vec![]);
+        for m in ["cc 1:20 xfade", "note 1:60 scene 1"] {
+            mapper.add_perform(PerformMap::parse(m).unwrap());
+        }
+        live.attach(Box::new(mapper));
+        settle(&mut live, 5);
+        assert_eq!(w(&live, "x.in", "k.out"), Some(5.0), "nothing struck yet");
+        // Another note, or note 60 on another channel, recalls nothing.
+        midi.feed(1, &[0x90, 61, 100, 0x91, 60, 100]);
+        settle(&mut live, 5);
+        assert_eq!(w(&live, "x.in", "k.out"), Some(5.0));
+        // Note 60 on channel 1: scene 1.
+        midi.feed(2, &[0x90, 60, 100, 0x80, 60, 0]);
+        until(&mut live, "x.in", "k.out", 1.0);
+        // The fader part way: the mix (W holds f32); at the top all scene 2; at the bottom all 1.
+        midi.feed(3, &[0xB0, 20, 32]);
+        let want = 1.0 + 4.0 * 32.0 / 127.0;
+        let t0 = Instant::now();
+        while w(&live, "x.in", "k.out").is_none_or(|x| (x - want).abs() > 1e-5) {
+            live.poll();
+            assert!(t0.elapsed() < Duration::from_secs(60), "never {want}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        midi.feed(4, &[0xB0, 20, 127]);
+        until(&mut live, "x.in", "k.out", 5.0);
+        midi.feed(5, &[0xB0, 20, 0]);
+        until(&mut live, "x.in", "k.out", 1.0);
+        midi.feed(6, &[0xB0, 20, 127]);
+        until(&mut live, "x.in", "k.out", 5.0);
+        // A second strike recalls again.
+        midi.feed(7, &[0x90, 60, 90]);
+        until(&mut live, "x.in", "k.out", 1.0);
+        assert_eq!(
+            w(&live, "y.in", "k.out"),
+            Some(2.0),
+            "the other weight stays"
+        );
+        live.stop();
+    }
+
+    /// Learning the crossfader takes the next CC that moves; learning a scene the next note.
+    #[test]
+    fn crossfader_and_scene_are_learned_from_the_next_control() {
+        use dmm_synth::control::perform::PerformAct;
+        use dmm_synth::patch::mapping::PerformAim;
+        let (mut midi, values) = writer();
+        midi.feed(0, &[0xB0, 1, 64]);
+        let mut mapper = MidiMapper::new(values, vec![]);
+        mapper.learn_perform(PerformAim::Xfade);
+        assert_eq!(mapper.perform_step(), (vec![], None), "nothing moved yet");
+        midi.feed(1, &[0xB2, 9, 127]);
+        let (acts, line) = mapper.perform_step();
+        assert_eq!(
+            acts,
+            vec![PerformAct::Xfade(1.0)],
+            "the learned CC drives at once"
+        );
+        assert!(line.unwrap().contains("map cc 3:9 xfade"));
+        midi.feed(2, &[0xB2, 9, 0, 0xB0, 1, 0]);
+        assert_eq!(mapper.perform_step().0, vec![PerformAct::Xfade(0.0)]);
+        mapper.learn_perform(PerformAim::Scene(4));
+        midi.feed(3, &[0xB0, 1, 99]); // A CC is no strike.
+        assert_eq!(mapper.perform_step(), (vec![], None));
+        midi.feed(4, &[0x95, 72, 80]);
+        let (acts, line) = mapper.perform_step();
+        assert!(line.unwrap().contains("map note 6:72 scene 4"));
+        assert!(acts.is_empty(), "the strike that taught it recalls nothing");
+        midi.feed(5, &[0x85, 72, 0, 0x95, 72, 80]);
+        assert_eq!(mapper.perform_step().0, vec![PerformAct::Recall(4)]);
+        let maps: Vec<String> = mapper
+            .perform
+            .list()
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(maps, ["cc 3:9 xfade", "note 6:72 scene 4"]);
+    }
+
     #[test]
     fn a_mapping_from_the_command_line_drives_its_weight_exponentially() {
         let (mut live, _dir) = open();

@@ -12,9 +12,11 @@
 
 use super::ControlError;
 use super::midi::MidiValues;
+use super::perform::{PerformAct, PerformMaps};
 use crate::engine::edits::Edit;
 use crate::engine::{Level, Message};
 use crate::live::{ControlSource, Live};
+use crate::patch::mapping::{PerformAim, PerformMap};
 use crate::stream::{PortRef, weight_in_bounds};
 use std::sync::Arc;
 use std::time::Instant;
@@ -193,6 +195,8 @@ pub struct MidiMapper {
     ports: Option<super::midi::MidiPorts>,
     /// The events for the engine's `midi_*` neurons, handed to every engine that runs.
     feed: Option<crossbeam_channel::Receiver<super::midi::MidiIn>>,
+    /// MIDI onto the crossfader and scene recall.
+    pub perform: PerformMaps,
 }
 
 impl MidiMapper {
@@ -206,6 +210,7 @@ impl MidiMapper {
             sent: 0,
             ports: None,
             feed: None,
+            perform: PerformMaps::default(),
         };
         for map in maps {
             m.add(map);
@@ -238,6 +243,23 @@ impl MidiMapper {
             y: None,
             sent: None,
         });
+    }
+
+    /// Maps a control onto the crossfader or a scene recall.
+    pub fn add_perform(&mut self, m: PerformMap) {
+        self.perform.add(m, &self.values);
+    }
+
+    /// The next CC that moves (crossfader) or note struck (scene) is mapped to `aim`.
+    pub fn learn_perform(&mut self, aim: PerformAim) {
+        self.perform.learn(aim, &self.values);
+    }
+
+    /// One step of the performance mappings without an engine: learns what moved (the log line
+    /// says what), then returns what the mapped controls ask for. What `pump` does each poll.
+    pub fn perform_step(&mut self) -> (Vec<PerformAct>, Option<String>) {
+        let line = self.perform.try_learn(&self.values);
+        (self.perform.due(&self.values), line)
     }
 
     /// The next controller (channels 1–16) that moves is mapped to `range`.
@@ -400,6 +422,21 @@ impl ControlSource for MidiMapper {
                 text: line,
             });
         }
+        let (acts, line) = self.perform_step();
+        log.extend(line.map(|text| Message {
+            tick: snap.tick,
+            level: Level::Notice,
+            text,
+        }));
+        log.extend(
+            super::perform::apply(live, &acts)
+                .into_iter()
+                .map(|text| Message {
+                    tick: snap.tick,
+                    level: Level::Error,
+                    text,
+                }),
+        );
         // At most one set per weight per engine tick.
         if self.last_tick.is_some_and(|t| snap.tick <= t) {
             return log;

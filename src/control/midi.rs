@@ -149,6 +149,8 @@ pub struct MidiValues {
     gate: Vec<AtomicBool>,
     /// Bend + 8192 (0..=16383).
     bend: Vec<AtomicU32>,
+    /// Note-ons (velocity > 0) so far, per channel slot and note: what scene mappings watch.
+    ons: Vec<AtomicU64>,
     bpm_bits: AtomicU32,
     clocks: AtomicU64,
     running: AtomicBool,
@@ -167,6 +169,7 @@ impl Default for MidiValues {
             velocity: v(SLOTS, 0),
             gate: (0..SLOTS).map(|_| AtomicBool::new(false)).collect(),
             bend: (0..SLOTS).map(|_| AtomicU32::new(8192)).collect(),
+            ons: (0..SLOTS * 128).map(|_| AtomicU64::new(0)).collect(),
             bpm_bits: AtomicU32::new(120f32.to_bits()),
             clocks: AtomicU64::new(0),
             running: AtomicBool::new(false),
@@ -208,6 +211,11 @@ impl MidiValues {
         (pitch, vel, gate)
     }
 
+    /// How many times note `note` was struck on `channel` (0: any channel).
+    pub fn note_ons(&self, channel: u8, note: u8) -> u64 {
+        self.ons[slot(channel) * 128 + (note & 0x7F) as usize].load(Ordering::Relaxed)
+    }
+
     /// (tempo in BPM, beat phase in [0,1)); the tempo holds when the clock stops.
     pub fn clock(&self) -> (f32, f32) {
         let bpm = f32::from_bits(self.bpm_bits.load(Ordering::Relaxed));
@@ -234,9 +242,19 @@ impl MidiValues {
                 }
                 return;
             }
-            MidiEvent::NoteOn { channel, .. }
-            | MidiEvent::NoteOff { channel, .. }
-            | MidiEvent::PitchBend { channel, .. } => channel,
+            MidiEvent::NoteOn {
+                channel,
+                note,
+                velocity,
+            } => {
+                if velocity > 0 {
+                    for s in [0, slot(channel)] {
+                        self.ons[s * 128 + (note & 0x7F) as usize].fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                channel
+            }
+            MidiEvent::NoteOff { channel, .. } | MidiEvent::PitchBend { channel, .. } => channel,
             MidiEvent::Clock | MidiEvent::Start | MidiEvent::Continue | MidiEvent::Stop => {
                 let (bpm, _, running) = state.clock();
                 self.bpm_bits.store(bpm.to_bits(), Ordering::Relaxed);

@@ -14,6 +14,7 @@ pub mod learn;
 pub mod midi;
 pub mod osc;
 pub mod out;
+pub mod perform;
 
 pub mod pump;
 pub mod send;
@@ -83,6 +84,9 @@ pub struct ControlOptions {
     pub midi_maps: Vec<learn::Mapping>,
     /// OSC addresses mapped onto weights (from the patch file's `map osc` lines).
     pub osc_maps: Vec<(String, learn::Range)>,
+    /// MIDI onto the crossfader and scene recall (the patch file's `map cc .. xfade` and
+    /// `map note .. scene N` lines; they turn MIDI on).
+    pub perform_maps: Vec<crate::patch::mapping::PerformMap>,
 }
 
 impl ControlOptions {
@@ -90,6 +94,7 @@ impl ControlOptions {
     /// and MIDI on when it has a `midi_*` neuron (which reads nothing without it).
     pub fn add_patch(&mut self, p: &crate::patch::Patch) {
         self.add_patch_mappings(&p.mappings);
+        self.perform_maps.extend(p.perform_maps.iter().cloned());
         if p.neurons.iter().any(|(_, s)| s.ty.starts_with("midi_")) {
             self.midi = true;
         }
@@ -147,6 +152,7 @@ impl Default for ControlOptions {
             midi: false,
             midi_maps: Vec::new(),
             osc_maps: Vec::new(),
+            perform_maps: Vec::new(),
         }
     }
 }
@@ -187,7 +193,7 @@ pub fn start_shared(
             Err(e) => notes.push(format!("{e}; OSC out is off")),
         }
     }
-    if opts.midi || !opts.midi_maps.is_empty() {
+    if opts.midi || !opts.midi_maps.is_empty() || !opts.perform_maps.is_empty() {
         let values = std::sync::Arc::new(midi::MidiValues::default());
         let (tx, rx) = midi::feed();
         match midi::MidiPorts::start(values.clone(), Some(tx)) {
@@ -196,9 +202,12 @@ pub fn start_shared(
                     "midi: listening to every input port ({} mappings)",
                     opts.midi_maps.len()
                 ));
-                let m = learn::MidiMapper::new(values, opts.midi_maps.clone())
+                let mut m = learn::MidiMapper::new(values, opts.midi_maps.clone())
                     .with_ports(p)
                     .with_feed(rx);
+                for pm in &opts.perform_maps {
+                    m.add_perform(pm.clone());
+                }
                 let m = learn::SharedMapper::new(m);
                 shared = Some(m.clone());
                 live.attach(Box::new(m));
