@@ -211,3 +211,61 @@ fn the_readme_lists_every_performing_key() {
         "README has a Performing section"
     );
 }
+
+/// The Scenes section's learn requests: the button beside the crossfader, a right click on a
+/// (filled) recall button; the same again while it waits cancels.
+#[test]
+fn crossfader_and_scene_buttons_ask_to_learn() {
+    use dmm_synth::patch::mapping::PerformAim;
+    use dmm_synth::ui::perform::{PerformAction, PerformUi, PerformView, perform_panel};
+    struct S {
+        v: PerformView,
+        ui: PerformUi,
+        out: Vec<PerformAction>,
+    }
+    let mut v = PerformView {
+        midi: true,
+        ..PerformView::default()
+    };
+    v.filled[2] = true; // Scene 3.
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(600.0, 600.0))
+        .build_ui_state(
+            |ui, s: &mut S| {
+                let out = perform_panel(ui, &s.v, &mut s.ui);
+                s.out.extend(out);
+            },
+            S {
+                v,
+                ui: PerformUi::default(),
+                out: Vec::new(),
+            },
+        );
+    h.run();
+    let take = |h: &mut Harness<'_, S>| {
+        h.run();
+        std::mem::take(&mut h.state_mut().out)
+    };
+    h.get_by_label("learn").click();
+    assert_eq!(take(&mut h), [PerformAction::Learn(PerformAim::Xfade)]);
+    h.state_mut().v.learning = Some(PerformAim::Xfade);
+    h.run();
+    h.get_by_label("learning: move a CC").click();
+    assert_eq!(take(&mut h), [PerformAction::CancelLearn]);
+    h.state_mut().v.learning = None;
+    h.run();
+    // The recall buttons come first (then the store buttons, with the same labels).
+    let recall3 = h.get_all_by_label("3").next().expect("recall 3");
+    recall3.click_secondary();
+    assert_eq!(take(&mut h), [PerformAction::Learn(PerformAim::Scene(3))]);
+    h.state_mut().v.learning = Some(PerformAim::Scene(3));
+    h.run();
+    h.get_all_by_label("3")
+        .next()
+        .expect("recall 3")
+        .click_secondary();
+    assert_eq!(take(&mut h), [PerformAction::CancelLearn]);
+    // A left click still recalls.
+    h.get_all_by_label("3").next().expect("recall 3").click();
+    assert_eq!(take(&mut h), [PerformAction::Recall(3)]);
+}

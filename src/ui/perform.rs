@@ -5,6 +5,7 @@
 use crate::engine::edits::Edit;
 use crate::live::scenes::SLOTS;
 use crate::live::{Live, LiveError};
+use crate::patch::mapping::PerformAim;
 use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
 
 /// The performing keys, for the README table and the help text.
@@ -37,6 +38,9 @@ pub enum PerformAction {
         b: usize,
         alpha: f64,
     },
+    /// Map the next MIDI CC that moves (crossfader) or note struck (scene) onto `aim`.
+    Learn(PerformAim),
+    CancelLearn,
 }
 
 /// What the panel shows.
@@ -47,6 +51,10 @@ pub struct PerformView {
     /// Entries done.
     pub head: usize,
     pub filled: [bool; SLOTS],
+    /// MIDI is on (there is a mapper to learn with); the window fills it in.
+    pub midi: bool,
+    /// What a MIDI learn waits for, if anything.
+    pub learning: Option<PerformAim>,
 }
 
 impl PerformView {
@@ -60,6 +68,8 @@ impl PerformView {
                 .collect(),
             head: h.head(),
             filled: live.scenes().filled(),
+            midi: false,
+            learning: None,
         }
     }
 }
@@ -146,9 +156,18 @@ fn scenes(ui: &mut Ui, v: &PerformView, st: &mut PerformUi, out: &mut Vec<Perfor
     ui.horizontal(|ui| {
         ui.label("recall");
         for n in 1..=SLOTS {
-            let b = ui.add_enabled(v.filled[n - 1], egui::Button::new(n.to_string()));
-            if b.on_hover_text(format!("Ctrl+{n}")).clicked() {
+            let aim = PerformAim::Scene(n as u8);
+            let b = ui.add_enabled(
+                v.filled[n - 1],
+                egui::Button::new(n.to_string()).selected(v.learning == Some(aim)),
+            );
+            let b = b.on_hover_text(format!("Ctrl+{n}; right click: learn a MIDI note for it"));
+            if b.clicked() {
                 out.push(PerformAction::Recall(n));
+            }
+            // A right click learns the note that recalls it (again: cancels).
+            if b.secondary_clicked() {
+                out.push(learn_or_cancel(v, aim));
             }
         }
     });
@@ -169,6 +188,22 @@ fn scenes(ui: &mut Ui, v: &PerformView, st: &mut PerformUi, out: &mut Vec<Perfor
         let s = egui::Slider::new(&mut st.alpha, 0.0..=1.0).text("alpha");
         moved |= ui.add(s).changed();
         moved |= slot_box(ui, "B", &mut st.b);
+        let learning = v.learning == Some(PerformAim::Xfade);
+        let text = if learning {
+            "learning: move a CC"
+        } else {
+            "learn"
+        };
+        let b = ui
+            .add(egui::Button::new(text).selected(learning))
+            .on_hover_text(if v.midi {
+                "map the next MIDI CC that moves onto the crossfader"
+            } else {
+                "MIDI learn needs --midi"
+            });
+        if b.clicked() {
+            out.push(learn_or_cancel(v, PerformAim::Xfade));
+        }
     });
     if moved && v.filled[st.a - 1] && v.filled[st.b - 1] {
         out.push(PerformAction::Crossfade {
@@ -176,6 +211,15 @@ fn scenes(ui: &mut Ui, v: &PerformView, st: &mut PerformUi, out: &mut Vec<Perfor
             b: st.b,
             alpha: st.alpha,
         });
+    }
+}
+
+/// Learn `aim`, or cancel when it is the one being learned.
+fn learn_or_cancel(v: &PerformView, aim: PerformAim) -> PerformAction {
+    if v.learning == Some(aim) {
+        PerformAction::CancelLearn
+    } else {
+        PerformAction::Learn(aim)
     }
 }
 
@@ -239,6 +283,10 @@ pub fn apply(live: &mut Live, a: PerformAction) -> Result<(), LiveError> {
         PerformAction::Store(n) => live.store_scene(n),
         PerformAction::Recall(n) => live.recall_scene(n),
         PerformAction::Crossfade { a, b, alpha } => live.crossfade(a, b, alpha),
+        // The window hands these to its MIDI mapper; they come here only without one.
+        PerformAction::Learn(_) | PerformAction::CancelLearn => Err(LiveError::Scene(
+            "MIDI learn needs MIDI on (start with --midi)".into(),
+        )),
     }
 }
 

@@ -20,6 +20,7 @@ use crate::engine::edits::{EditOutcome, TimedEdit};
 use crate::engine::machine::Level;
 use crate::engine::thread::Snapshot;
 use crate::live::{Live, LiveEvent};
+use crate::patch::mapping::PerformAim;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -211,7 +212,11 @@ impl Session {
             self.ed.learn = m.with(|m| super::learn::LearnView::of(m));
         }
         if self.show_panel {
-            let view = PerformView::of(&self.live);
+            let mut view = PerformView::of(&self.live);
+            if let Some(m) = &self.midi {
+                view.midi = true;
+                view.learning = m.with(|m| m.perform.armed());
+            }
             let (st, ed, perf) = (&mut self.st, &mut self.ed, &mut self.perf);
             egui::Panel::right("panel")
                 .default_size(PANEL_WIDTH)
@@ -269,6 +274,10 @@ impl Session {
         }
         self.dragged = dragging && sent;
         for a in played {
+            if let Some(line) = self.perform_learn(&a) {
+                self.st.push_log(Level::Notice, line);
+                continue;
+            }
             if let Err(err) = super::perform::apply(&mut self.live, a) {
                 self.st.push_log(Level::Error, err.to_string());
             }
@@ -302,6 +311,27 @@ impl Session {
     }
 
     /// Takes what the instrument reports: reloads, file errors, engine messages, rejections.
+    /// Hands a learn request of the Scenes section to the MIDI mapper; returns its log line
+    /// (None: not a learn request, or no MIDI: `perform::apply` refuses it).
+    fn perform_learn(&mut self, a: &super::perform::PerformAction) -> Option<String> {
+        use super::perform::PerformAction;
+        let m = self.midi.as_ref()?;
+        match a {
+            PerformAction::Learn(aim) => {
+                m.with(|m| m.learn_perform(*aim));
+                Some(match aim {
+                    PerformAim::Xfade => "learn: move a MIDI CC for the crossfader".into(),
+                    PerformAim::Scene(n) => format!("learn: strike a MIDI note for scene {n}"),
+                })
+            }
+            PerformAction::CancelLearn => {
+                m.with(|m| m.perform.cancel_learn());
+                Some("learn: cancelled".into())
+            }
+            _ => None,
+        }
+    }
+
     fn poll_live(&mut self) {
         for ev in self.live.poll() {
             match ev {
