@@ -1050,6 +1050,40 @@ x.in <- 0.5 k
         }
     }
 
+    /// The mappings list shows the crossfader and scene mappings; remove unmaps them.
+    #[test]
+    fn the_list_shows_and_removes_crossfader_and_scene_mappings() {
+        use dmm_synth::patch::mapping::{PerformAim, PerformMap};
+        let (_midi, values) = writer();
+        let mut mapper = MidiMapper::new(values, vec![]);
+        for m in ["cc 1:20 xfade", "note 1:60 scene 3"] {
+            mapper.add_perform(PerformMap::parse(m).unwrap());
+        }
+        let mut s = state(true);
+        s.ed.learn = LearnView::of(&mapper);
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(600.0, 500.0))
+            .build_ui_state(|ui, s: &mut S| mappings_list(ui, &mut s.ed), s);
+        h.run();
+        assert!(h.query_by_label("cc 1:20 xfade").is_some());
+        assert!(h.query_by_label("note 1:60 scene 3").is_some());
+        h.get_all_by_label("remove")
+            .nth(1)
+            .expect("a second row")
+            .click();
+        h.run();
+        let actions = std::mem::take(&mut h.state_mut().ed.map_actions);
+        assert_eq!(actions, [MapAction::RemovePerform(PerformAim::Scene(3))]);
+        apply(&mut mapper, actions);
+        let left: Vec<String> = mapper
+            .perform
+            .list()
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(left, ["cc 1:20 xfade"]);
+    }
+
     #[test]
     fn without_midi_the_learn_button_is_off() {
         let mut h = Harness::builder()

@@ -5,6 +5,7 @@
 
 use super::panel::Editor;
 use crate::control::learn::{Curve, Mapping, MidiMapper, Range};
+use crate::patch::mapping::{PerformAim, PerformMap};
 use crate::stream::PortRef;
 use egui::Ui;
 
@@ -16,6 +17,8 @@ pub struct LearnView {
     /// The weight waiting for a controller to move.
     pub armed: Option<(PortRef, PortRef)>,
     pub mappings: Vec<Mapping>,
+    /// MIDI onto the crossfader and scene recall.
+    pub perform: Vec<PerformMap>,
 }
 
 impl LearnView {
@@ -24,6 +27,7 @@ impl LearnView {
             available: true,
             armed: m.armed().map(|r| (r.target.clone(), r.source.clone())),
             mappings: m.mappings(),
+            perform: m.perform.list(),
         }
     }
 }
@@ -40,6 +44,8 @@ pub enum MapAction {
     },
     /// A new range for a mapped weight.
     Update(Range),
+    /// Unmaps the crossfader or a scene.
+    RemovePerform(PerformAim),
 }
 
 /// Hands the panel's requests to the mapper; returns a line for the log for each.
@@ -62,6 +68,13 @@ pub fn apply(m: &mut MidiMapper, actions: Vec<MapAction>) -> Vec<String> {
             MapAction::Remove { target, source } => {
                 m.remove(&target, &source);
                 format!("mapping of {target} <- {source} removed")
+            }
+            MapAction::RemovePerform(aim) => {
+                m.perform.remove(aim);
+                match aim {
+                    PerformAim::Xfade => "mapping of the crossfader removed".into(),
+                    PerformAim::Scene(n) => format!("mapping of scene {n} removed"),
+                }
             }
             MapAction::Update(r) => {
                 let line = format!(
@@ -135,6 +148,14 @@ pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
     if !ed.learn.available {
         ui.label("MIDI is off (start with --midi to learn)");
         return;
+    }
+    for m in &ed.learn.perform {
+        ui.horizontal(|ui| {
+            ui.label(m.to_string());
+            if ui.button("remove").clicked() {
+                ed.map_actions.push(MapAction::RemovePerform(m.aim));
+            }
+        });
     }
     if ed.learn.mappings.is_empty() {
         ui.label("no mappings: choose a weight and press learn");
