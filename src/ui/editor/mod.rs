@@ -7,6 +7,8 @@
 //!   **Ctrl+Shift+Enter** the whole buffer as a diff against the running network (hot reload);
 //! - errors stay underlined at their lines and in the status line until the next good evaluation;
 //! - a panel edit rewrites the rows it touched (`sync`); Ctrl+Shift+R regenerates the text;
+//! - a right click on a row's coefficient (`0.8` in `show.in <- 0.8 xy.x`) asks to MIDI-learn
+//!   that weight (`Request::Learn`);
 //! - Ctrl+S saves the buffer byte for byte (`file`); a change on disk reloads a clean buffer and
 //!   evaluates it, and asks first when the buffer has unsaved changes.
 
