@@ -269,3 +269,58 @@ fn crossfader_and_scene_buttons_ask_to_learn() {
     h.get_all_by_label("3").next().expect("recall 3").click();
     assert_eq!(take(&mut h), [PerformAction::Recall(3)]);
 }
+
+/// In the window, a right click on a row's coefficient arms the MIDI mapper for that weight, and
+/// the crossfader's learn button arms it for the crossfader.
+#[test]
+fn the_window_hands_learn_requests_to_the_midi_mapper() {
+    use dmm_synth::control::learn::{MidiMapper, SharedMapper};
+    use dmm_synth::control::midi::MidiValues;
+    use dmm_synth::patch::mapping::PerformAim;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p.dmm");
+    let text = "settings tick_rate=100 sample_rate=1600\nk : one\nx : identity\nx.in <- 0.5 k\n";
+    std::fs::write(&path, text).expect("write");
+    let mapper = SharedMapper::new(MidiMapper::new(
+        std::sync::Arc::new(MidiValues::default()),
+        vec![],
+    ));
+    let mut s = open(&path);
+    s.set_midi(Some(mapper.clone()));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 900.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+    run_until(&mut h, "a snapshot", |s| {
+        s.latest().is_some_and(|l| l.tick > 2)
+    });
+    let c = h
+        .state()
+        .code
+        .text
+        .find("0.5")
+        .expect("the row's coefficient")
+        + 1;
+    let at = h.state().code.point_of_char(c).expect("drawn");
+    h.hover_at(at);
+    h.run();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Secondary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+    }
+    run_until(&mut h, "learn armed", |_| {
+        mapper.with(|m| m.armed().is_some())
+    });
+    let r = mapper.with(|m| m.armed().cloned()).expect("armed");
+    assert_eq!((r.target, r.source), (p("x.in"), p("k.out")));
+    assert_eq!((r.min, r.max), (0.0, 0.5), "0 up to the weight");
+    h.get_by_label("learn").click();
+    run_until(&mut h, "crossfader learn armed", |_| {
+        mapper.with(|m| m.perform.armed()) == Some(PerformAim::Xfade)
+    });
+    let s = h.into_state();
+    s.into_live().stop();
+}
