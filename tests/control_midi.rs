@@ -1271,4 +1271,66 @@ map note 1:60 scene 3
         opts.add_patch(&parse("settings tick_rate=100\nk : one\n", "k.dmm").unwrap());
         assert!(!opts.midi && opts.midi_maps.is_empty());
     }
+    /// Saving the running network keeps the file's mappings; with the window's mapper told
+    /// (`set_midi_maps`) its MIDI ones replace the file's and the OSC ones stay.
+    #[test]
+    fn saving_the_running_network_keeps_the_mappings() {
+        use dmm_synth::backend::cpu::CpuBackend;
+        use dmm_synth::engine::PortRef;
+        use dmm_synth::live::{Live, LiveOptions};
+        use dmm_synth::patch::mapping::{PerformAim, PerformMap};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.dmm");
+        std::fs::write(&path, TEXT).unwrap();
+        let opts = LiveOptions {
+            audio: false,
+            watch: false,
+            capture_every: 0,
+            morph: None,
+            trace: None,
+        };
+        let mut live = Live::open(&path, Box::new(CpuBackend::new()), opts).unwrap();
+        let lines = |p: &Patch| -> Vec<String> {
+            let mut v: Vec<String> = p.mappings.iter().map(|m| m.to_string()).collect();
+            v.extend(p.perform_maps.iter().map(|m| m.to_string()));
+            v.sort();
+            v
+        };
+        let before = lines(&parse(TEXT, "m.dmm").unwrap());
+        assert_eq!(before.len(), 5);
+        live.save().unwrap();
+        let saved = parse(&std::fs::read_to_string(&path).unwrap(), "m.dmm").unwrap();
+        assert_eq!(lines(&saved), before, "a plain save keeps every mapping");
+
+        // The performer learned one knob and removed the others; a scene note stays.
+        let learned = MapSpec {
+            control: Control::Cc {
+                channel: 2,
+                controller: 1,
+            },
+            target: PortRef::new("x", "in"),
+            source: PortRef::new("k", "out"),
+            min: 0.0,
+            max: 0.5,
+            exp: false,
+            smoothing: 0.0,
+        };
+        let scene = PerformMap {
+            aim: PerformAim::Scene(2),
+            channel: 1,
+            number: 61,
+        };
+        live.set_midi_maps(vec![learned.clone()], vec![scene.clone()]);
+        live.save().unwrap();
+        let saved = parse(&std::fs::read_to_string(&path).unwrap(), "m.dmm").unwrap();
+        let osc = parse(TEXT, "m.dmm")
+            .unwrap()
+            .mappings
+            .into_iter()
+            .find(|m| matches!(m.control, Control::Osc(_)))
+            .unwrap();
+        let mut want = vec![learned.to_string(), scene.to_string(), osc.to_string()];
+        want.sort();
+        assert_eq!(lines(&saved), want);
+    }
 }

@@ -114,7 +114,12 @@ pub struct Mapping {
 impl Mapping {
     /// The patch file's line for this mapping (`patch::mapping`).
     pub fn map_line(&self) -> String {
-        let spec = crate::patch::mapping::MapSpec {
+        format!("map {}", self.spec())
+    }
+
+    /// The mapping as the patch file holds it.
+    pub fn spec(&self) -> crate::patch::mapping::MapSpec {
+        crate::patch::mapping::MapSpec {
             control: crate::patch::mapping::Control::Cc {
                 channel: self.cc.channel,
                 controller: self.cc.controller,
@@ -125,8 +130,7 @@ impl Mapping {
             max: self.range.max,
             exp: self.range.curve == Curve::Exp,
             smoothing: self.range.smoothing,
-        };
-        format!("map {spec}")
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use crate::engine::edits::{Edit, EditOutcome};
 use crate::engine::machine::{EDIT_LATENCY_TICKS, Level, Message};
 use crate::engine::thread::Report;
 use crate::neurons::AssetDirs;
+use crate::patch::mapping::{Control, MapSpec, PerformMap};
 use crate::patch::watch::PatchWatcher;
 use crate::patch::{Patch, save_atomic};
 use std::path::Path;
@@ -52,14 +53,48 @@ impl Live {
     pub(super) fn running_text(&mut self) -> Result<(Patch, String), LiveError> {
         self.settle();
         let snap = self.settled_snapshot()?;
-        let p = Patch::from_running(
+        let mut p = Patch::from_running(
             &self.file.settings,
             self.file.comment.clone(),
             &snap.net,
             &snap.w,
         );
+        self.keep_mappings(&mut p);
         let text = p.to_json_string();
         Ok((p, text))
+    }
+
+    /// The window's MIDI mappings (`set_midi_maps`) for the running network's patch.
+    pub fn set_midi_maps(&mut self, cc: Vec<MapSpec>, perform: Vec<PerformMap>) {
+        self.file.midi_maps = Some((cc, perform));
+    }
+
+    /// A saved patch keeps its mappings: the file's `map osc` lines, and its MIDI ones, or the
+    /// window's when it has a mapper. A mapping whose weight's neurons are gone is left out
+    /// (the file would not load with it).
+    fn keep_mappings(&self, p: &mut Patch) {
+        let base = &self.file.base;
+        let (cc, perform) = match &self.file.midi_maps {
+            Some((cc, perform)) => (cc.clone(), perform.clone()),
+            None => (
+                base.mappings
+                    .iter()
+                    .filter(|m| matches!(m.control, Control::Cc { .. }))
+                    .cloned()
+                    .collect(),
+                base.perform_maps.clone(),
+            ),
+        };
+        let osc = base
+            .mappings
+            .iter()
+            .filter(|m| matches!(m.control, Control::Osc(_)))
+            .cloned();
+        p.mappings = osc
+            .chain(cc)
+            .filter(|m| m.check(&p.network).is_ok())
+            .collect();
+        p.perform_maps = perform;
     }
 
     /// Saves the running network to the patch file (atomic, previous version kept as `.bak`).

@@ -36,6 +36,7 @@ use crate::engine::edits::{Edit, EditOutcome};
 use crate::engine::machine::{EngineError, Machine, Message};
 use crate::engine::thread::{EngineHandle, Pace, Report, spawn_tapped};
 use crate::neurons::AssetDirs;
+use crate::patch::mapping::{MapSpec, PerformMap};
 use crate::patch::watch::{PatchWatcher, WatchError};
 use crate::patch::{Patch, PatchErrors, one_line};
 use crate::stream::kind::Settings;
@@ -168,6 +169,9 @@ struct PatchFile {
     base: Patch,
     /// Edits sent since.
     dirty: AtomicBool,
+    /// The window's MIDI mappings (`map cc` and the crossfader/scene ones), when it has a
+    /// mapper: a save writes these in place of the file's own (see `files.rs`).
+    midi_maps: Option<(Vec<MapSpec>, Vec<PerformMap>)>,
 }
 
 /// Hot reload's state (see `reload.rs`).
@@ -332,6 +336,7 @@ impl Live {
                 last_text: text,
                 base: patch,
                 dirty: AtomicBool::new(false),
+                midi_maps: None,
             },
             engine: Some(engine),
             audio,

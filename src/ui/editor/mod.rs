@@ -300,6 +300,40 @@ impl CodeEditor {
         });
     }
 
+    /// Makes the buffer's MIDI `map` lines (`map cc` and `map note`) the given ones, so that
+    /// saving the buffer saves what the performer learned: lines no longer wanted go, missing
+    /// ones are added at the end; `map osc` lines and everything else stay as typed. Returns
+    /// whether the buffer changed.
+    pub fn sync_midi_map_lines(&mut self, wanted: &[String]) -> bool {
+        let is_midi_map = |l: &str| {
+            let t = l.trim_start();
+            t.starts_with("map cc ") || t.starts_with("map note ")
+        };
+        let have: Vec<&str> = self
+            .text
+            .lines()
+            .filter(|l| is_midi_map(l))
+            .map(str::trim)
+            .collect();
+        if have.len() == wanted.len() && wanted.iter().all(|w| have.contains(&w.trim())) {
+            return false;
+        }
+        let mut text: String = self
+            .text
+            .lines()
+            .filter(|l| !is_midi_map(l) || wanted.iter().any(|w| w.trim() == l.trim()))
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        for w in wanted {
+            if !text.lines().any(|l| l.trim() == w.trim()) {
+                text.push_str(w.trim());
+                text.push('\n');
+            }
+        }
+        self.text = text;
+        true
+    }
+
     /// Saves the buffer to its file.
     pub fn save(&mut self) -> Result<String, String> {
         let Some(f) = self.file.as_mut() else {
@@ -395,6 +429,34 @@ mod tests {
     use super::*;
     use crate::stream::PortRef;
     use crate::ui::state::PanelState;
+
+    /// The buffer's `map cc`/`map note` lines become the learned set; `map osc` lines, a
+    /// neuron named `map` and everything else stay where they were; an equal set is no change.
+    #[test]
+    fn midi_map_lines_follow_the_learned_mappings() {
+        let text = "k : one\nmap : one\nmap cc 1:7 k.in <- k.out 0..1\nmap osc /a k.in <- k.out 0..1\nmap note 1:60 scene 3\n";
+        let mut ed = CodeEditor::new(text);
+        let same = [
+            "map note 1:60 scene 3".to_string(),
+            "map cc 1:7 k.in <- k.out 0..1".into(),
+        ];
+        assert!(!ed.sync_midi_map_lines(&same));
+        assert_eq!(ed.text, text);
+        let learned = [
+            "map cc 1:7 k.in <- k.out 0..1".to_string(),
+            "map cc 2:1 k.in <- k.out 0..0.5".into(),
+        ];
+        assert!(ed.sync_midi_map_lines(&learned));
+        assert_eq!(
+            ed.text,
+            "k : one\nmap : one\nmap cc 1:7 k.in <- k.out 0..1\nmap osc /a k.in <- k.out 0..1\nmap cc 2:1 k.in <- k.out 0..0.5\n"
+        );
+        assert!(ed.sync_midi_map_lines(&[]));
+        assert_eq!(
+            ed.text,
+            "k : one\nmap : one\nmap osc /a k.in <- k.out 0..1\n"
+        );
+    }
 
     /// Random text built from the language's pieces and awkward characters, and random cursor
     /// positions: the plain functions never panic (no slicing inside a char, no line 0).

@@ -94,6 +94,42 @@ impl Session {
         self.midi = m;
     }
 
+    /// The MIDI mapper's mappings as the patch file's `map` lines (None without a mapper).
+    fn midi_map_lines(&self) -> Option<Vec<String>> {
+        let m = self.midi.as_ref()?;
+        Some(m.with(|m| {
+            let cc = m.mappings().into_iter().map(|x| x.map_line());
+            let perform = m.perform.list().into_iter().map(|p| format!("map {p}"));
+            cc.chain(perform).collect()
+        }))
+    }
+
+    /// Saves the code buffer, its MIDI `map` lines first made the mapper's (what was learned
+    /// is saved, and shows in the code).
+    fn save_code(&mut self) -> Result<String, String> {
+        if let Some(lines) = self.midi_map_lines()
+            && self.code.sync_midi_map_lines(&lines)
+        {
+            self.st.push_log(
+                Level::Notice,
+                "the code's MIDI map lines now are the learned mappings",
+            );
+        }
+        self.code.save()
+    }
+
+    /// `Live`, told the mapper's mappings so that a save of the running network keeps them.
+    fn with_midi_maps(&mut self) -> &mut Live {
+        if let Some(m) = &self.midi {
+            let (cc, perform) = m.with(|m| {
+                let cc: Vec<_> = m.mappings().iter().map(|x| x.spec()).collect();
+                (cc, m.perform.list())
+            });
+            self.live.set_midi_maps(cc, perform);
+        }
+        &mut self.live
+    }
+
     /// A session on a running instrument; `edits` are sent when the engine reaches their tick.
     pub fn new(live: Live, edits: Vec<TimedEdit>, show_panel: bool) -> Session {
         let mut st = PanelState::default();
@@ -467,11 +503,11 @@ impl Session {
                     .st
                     .push_log(Level::Error, "no snapshot of the running network yet"),
             },
-            Action::Save if self.code.file.is_some() => match self.code.save() {
+            Action::Save if self.code.file.is_some() => match self.save_code() {
                 Ok(line) => self.st.push_log(Level::Notice, line),
                 Err(e) => self.st.push_log(Level::Error, format!("save failed: {e}")),
             },
-            Action::Save => match self.live.save() {
+            Action::Save => match self.with_midi_maps().save() {
                 Ok(()) => self.st.push_log(
                     Level::Notice,
                     format!("saved {}", self.live.path().display()),
@@ -597,7 +633,7 @@ impl Session {
                     _ => Ok(()),
                 }
             }
-            PromptKind::SaveAs => self.live.save_as(&path),
+            PromptKind::SaveAs => self.with_midi_maps().save_as(&path),
         };
         if kind == PromptKind::Open && r.is_ok() {
             self.reopen_code(&path);
