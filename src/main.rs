@@ -327,6 +327,10 @@ struct RenderArgs {
     /// Timed edit requests to replay, one JSON object per line with a "tick" field.
     #[arg(long)]
     edits: Option<PathBuf>,
+    /// Stamped MIDI events to replay into the midi_* neurons, one per line:
+    /// {"tick": N, "time_us": T, "midi": [STATUS, DATA...]} (a recording's midi.jsonl).
+    #[arg(long)]
+    midi: Option<PathBuf>,
     /// Seed for every noise neuron.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -473,6 +477,15 @@ fn render_cmd(a: RenderArgs) -> Result<ExitCode> {
         Some(path) => read_edits(path)?,
         None => Vec::new(),
     };
+    let midi = match &a.midi {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            dmm_synth::engine::midi_log::parse_midi_jsonl(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), one_line(&e)))?
+        }
+        None => Vec::new(),
+    };
     if a.every == 0 {
         bail!("--every must be at least 1");
     }
@@ -481,6 +494,7 @@ fn render_cmd(a: RenderArgs) -> Result<ExitCode> {
         out_dir: a.out.clone(),
         every: a.every,
         edits,
+        midi,
         seed: a.seed,
     };
     let (backend, note) = backend::create(a.backend)?;

@@ -723,3 +723,177 @@ fn scenes_are_recalled_and_crossfaded_over_osc() {
     assert_eq!(r.w("x.in", "k.out"), 3.0);
     r.live.stop();
 }
+
+/// Learn from the window, completed by OSC (issue 11: learn any weight with a MIDI control or an
+/// OSC address). The window's mapper comes from `control::start_shared` with OSC in on and MIDI
+/// off; a right click on the `2` of `y.in <- 2 k` in the code pane arms it; `/fader1 0.5` sent
+/// over loopback to the listener it opened is learned onto that weight (0..2 → 1.0), the panel's
+/// mappings list shows it, and the trace shows y.out step from 2 to 1 once, no earlier than
+/// EDIT_LATENCY_TICKS after the tick the address was learned at. Ctrl+S writes its `map osc`
+/// line; the file, changed on disk, then replaces the file's mappings in the running mapper
+/// (hot reload), and the new address drives the weight.
+#[test]
+fn osc_learn_from_the_window_maps_the_next_address() {
+    use dmm_synth::control::{ControlOptions, start_shared};
+    use dmm_synth::ui::keys::Action;
+    use dmm_synth::ui::session::Session;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.dmm");
+    std::fs::write(&path, PATCH).unwrap();
+    let tr = dir.path().join("trace.jsonl");
+    let opts = LiveOptions {
+        audio: false,
+        watch: false,
+        capture_every: 1,
+        morph: Some(0.0),
+        trace: Some(tr.clone()),
+    };
+    let mut live =
+        Live::open(&path, Box::new(CpuBackend::new()), opts).unwrap_or_else(|e| panic!("{e}"));
+    let copts = ControlOptions {
+        osc_in: Some(([127, 0, 0, 1], 0).into()),
+        ..ControlOptions::default()
+    };
+    let (notes, mapper) = start_shared(&mut live, &copts);
+    let mapper = mapper.expect("OSC in alone gives the window a mapper");
+    let to: SocketAddr = notes
+        .iter()
+        .find_map(|n| n.strip_prefix("osc: listening on udp "))
+        .unwrap_or_else(|| panic!("{notes:?}"))
+        .parse()
+        .unwrap();
+    let mut s = Session::new(live, Vec::new(), true);
+    s.set_midi(Some(mapper.clone()));
+    s.watch_file();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 900.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+    let run_until = |h: &mut Harness<'_, Session>, what: &str, done: &dyn Fn(&Session) -> bool| {
+        let t0 = Instant::now();
+        loop {
+            h.run();
+            if done(h.state()) {
+                return;
+            }
+            assert!(t0.elapsed() < DEADLINE, "gave up waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let w = |s: &Session| {
+        s.latest()
+            .map_or(f64::NAN, |l| l.w.get(&pr("y.in"), &pr("k.out")))
+    };
+    run_until(&mut h, "a snapshot", &|s| s.latest().is_some_and(|l| l.tick > 2));
+    let c = h.state().code.text.find("<- 2 k").expect("the row") + 3;
+    let at = h.state().code.point_of_char(c).expect("drawn");
+    h.hover_at(at);
+    h.run();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Secondary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+    }
+    run_until(&mut h, "learn armed", &|_| mapper.with(|m| m.armed().is_some()));
+    let r = mapper.with(|m| m.armed().cloned()).unwrap();
+    assert_eq!((r.target, r.source), (pr("y.in"), pr("k.out")));
+    assert_eq!((r.min, r.max), (0.0, 2.0), "0 up to the weight");
+    assert!(
+        h.state()
+            .st
+            .log
+            .iter()
+            .any(|l| l.text.contains("or send an OSC address")),
+        "the log says OSC learns too"
+    );
+
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |addr: &str, x: f32| {
+        client
+            .send_to(&encode(addr, vec![OscType::Float(x)]).unwrap(), to)
+            .unwrap();
+    };
+    send("/fader1", 0.5);
+    run_until(&mut h, "W at the mapped value", &|s| w(s) == 1.0);
+    assert!(mapper.with(|m| m.armed().is_none()), "the learn is over");
+    let maps = mapper.with(|m| m.osc_mappings());
+    assert_eq!(maps.len(), 1);
+    assert_eq!(maps[0].addr, "/fader1");
+    assert_eq!((maps[0].range.min, maps[0].range.max), (0.0, 2.0));
+    let learned_at: u64 = h
+        .state()
+        .st
+        .log
+        .iter()
+        .find_map(|l| {
+            let rest = l.text.strip_prefix("tick ")?;
+            let (t, text) = rest.split_once(": ")?;
+            text.starts_with("learned: osc /fader1").then(|| t.parse().unwrap())
+        })
+        .expect("a log line for the learned address, with its tick");
+    // The panel's mappings list shows it.
+    h.get_by_label("Mappings (MIDI, OSC)").click();
+    h.run();
+    h.run();
+    assert!(
+        h.query_by_label_contains("osc /fader1 -> y.in <- k.out")
+            .is_some()
+    );
+
+    // Ctrl+S: the code pane's file gets the learned mapping's line.
+    h.state_mut().act(Action::Save);
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        saved.contains("map osc /fader1 y.in <- k.out 0.0..2.0"),
+        "{saved}"
+    );
+    let back = dmm_synth::patch::Patch::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.mappings.len(), 1);
+
+    // Hot reload: the file changed on disk maps /fader2 instead; the running mapper follows.
+    let changed = saved.replace(
+        "map osc /fader1 y.in <- k.out 0.0..2.0",
+        "map osc /fader2 y.in <- k.out -4..4",
+    );
+    std::fs::write(&path, &changed).unwrap();
+    run_until(&mut h, "the mappings reloaded", &|_| {
+        mapper.with(|m| m.osc_mappings().iter().any(|o| o.addr == "/fader2"))
+    });
+    let addrs: Vec<String> = mapper.with(|m| m.osc_mappings().into_iter().map(|o| o.addr).collect());
+    assert_eq!(addrs, ["/fader2"], "saved, then replaced by the file's");
+    send("/fader1", 0.0);
+    send("/fader2", 0.25);
+    run_until(&mut h, "the new address drives the weight", &|s| w(s) == -2.0);
+    let s = h.into_state();
+    s.into_live().stop();
+
+    // The trace: y = 2·k until the learned value lands, then 1 (no value in between), from a
+    // tick at least EDIT_LATENCY_TICKS after the learn.
+    let ys: Vec<(u64, f64)> = trace(&tr, "y.out");
+    let first = ys
+        .iter()
+        .find(|(_, y)| *y != 2.0)
+        .map(|(t, _)| *t)
+        .expect("y moved");
+    assert!(
+        first >= learned_at + EDIT_LATENCY_TICKS,
+        "y moved at tick {first}, learned at {learned_at}"
+    );
+    // From there: 1 (the learned /fader1 at 0.5 in 0..2); then the reload's row (2) and -2
+    // (/fader2 at 0.25 in -4..4; /fader1 is no longer mapped), nothing else.
+    let after: Vec<f64> = ys
+        .iter()
+        .filter(|(t, _)| *t >= first)
+        .map(|(_, y)| *y)
+        .collect();
+    let ones = after.iter().take_while(|&&y| y == 1.0).count();
+    assert!(ones > 0, "{after:?}");
+    assert!(
+        after[ones..].iter().all(|&y| y == -2.0 || y == 2.0) && after.last() == Some(&-2.0),
+        "{after:?}"
+    );
+}

@@ -308,6 +308,7 @@ fn same_render_with(
             out_dir: dir.path().to_path_buf(),
             every,
             edits: Vec::new(),
+            midi: Vec::new(),
             seed: 5,
         };
         dmm_synth::render::render(&p, b, &opts, |_| {}).unwrap();

@@ -263,3 +263,121 @@ fn ctrl_r_records_from_the_middle_of_a_run() {
     Patch::load(&rec.join("start.json")).unwrap_or_else(|e| panic!("{e}"));
     s.into_live().stop();
 }
+
+/// A performance with a MIDI controller renders offline identically: the recording writes every
+/// MIDI event with the tick that took it (`midi.jsonl`), and `render --midi` feeds them at the
+/// same ticks. A CC ramp sent to the live engine gives the same trace (`x.out` = 2 · `midi_cc`) in
+/// the re-render as in the live machine's own trace; without the events it does not.
+#[test]
+fn a_recorded_cc_ramp_renders_offline_identically() {
+    use dmm_synth::engine::midi_log::parse_midi_jsonl;
+    use dmm_synth::live::Live;
+    use dmm_synth::neurons::control::{MidiEvent, MidiIn};
+    use dmm_synth::render::{RenderOptions, render};
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let patch = dir.path().join("cc.dmm");
+    std::fs::write(
+        &patch,
+        "settings tick_rate=100 sample_rate=1600\ncc : midi_cc channel=1 controller=74\nx : identity\nx.in <- 2 cc\n",
+    )
+    .unwrap();
+    let live_trace = dir.path().join("live-trace.jsonl");
+    let opts = LiveOptions {
+        trace: Some(live_trace.clone()),
+        ..null_sink()
+    };
+    let mut live = Live::open(&patch, Box::new(CpuBackend::new()), opts)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (tx, rx) = dmm_synth::control::midi::feed();
+    live.engine().attach_midi(&rx);
+    let tick = |live: &Live| live.engine().latest().map_or(0, |s| s.tick);
+    let wait_ticks = |live: &mut Live, n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let from = tick(live);
+        while tick(live) < from + n {
+            live.poll();
+            assert!(Instant::now() < deadline, "the engine does not run");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    wait_ticks(&mut live, 5);
+    let rec = dir.path().join("rec");
+    live.start_recording(&RecordOptions {
+        frames_per_second: 0.0,
+        video: false,
+        ..RecordOptions::new(&rec)
+    })
+    .unwrap();
+    wait_ticks(&mut live, 3);
+    // The ramp: one CC every couple of ticks (two of them within one tick at the end).
+    let values: Vec<u8> = (0..=127).step_by(9).collect();
+    for (i, &value) in values.iter().enumerate() {
+        let ev = MidiIn {
+            time_us: 10_000 * i as u64,
+            event: MidiEvent::Cc {
+                channel: 1,
+                controller: 74,
+                value,
+            },
+        };
+        tx.send(ev).unwrap();
+        if i + 2 < values.len() {
+            wait_ticks(&mut live, 2);
+        }
+    }
+    wait_ticks(&mut live, 5);
+    let summary = live.stop_recording().expect("recording").unwrap();
+    live.stop();
+    assert_eq!(summary.midi, values.len(), "{summary:?}");
+    assert!(summary.render.contains("--midi"), "{}", summary.render);
+    let midi = parse_midi_jsonl(&std::fs::read_to_string(rec.join("midi.jsonl")).unwrap())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(midi.len(), values.len());
+    assert!(
+        midi.windows(2).filter(|w| w[1].tick > w[0].tick).count() >= values.len() / 2,
+        "the events are spread over the ticks: {midi:?}"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rec.join("meta.json")).unwrap()).unwrap();
+    let start_tick = meta["start_tick"].as_u64().unwrap();
+    let seed = meta["seed"].as_u64().unwrap();
+    let start = Patch::load(&rec.join("start.json")).unwrap_or_else(|e| panic!("{e}"));
+    let edits =
+        parse_edits_jsonl(&std::fs::read_to_string(rec.join("edits.jsonl")).unwrap()).unwrap();
+    let rerender = |midi: Vec<_>, out: &Path| {
+        let o = RenderOptions {
+            ticks: summary.ticks,
+            out_dir: out.to_path_buf(),
+            every: 1_000_000,
+            edits: edits.clone(),
+            midi,
+            seed,
+        };
+        render(&start, Box::new(CpuBackend::new()), &o, |_| {}).unwrap_or_else(|e| panic!("{e}"));
+        trace_series(out, "x.out")
+    };
+    let rendered = rerender(midi, &dir.path().join("rerender"));
+    // The live machine's own trace, from the tick the recording started.
+    let live_rows: BTreeMap<u64, f64> = std::fs::read_to_string(&live_trace)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["tick"].as_u64().unwrap(), v["scalars"]["x.out"].as_f64().unwrap())
+        })
+        .collect();
+    let lived: Vec<f64> = (start_tick..start_tick + summary.ticks)
+        .map(|t| *live_rows.get(&t).unwrap_or_else(|| panic!("no live tick {t}")))
+        .collect();
+    assert_eq!(rendered.len() as u64, summary.ticks);
+    assert_eq!(rendered, lived, "the re-render's x.out differs from the live one");
+    let top = 2.0 * f64::from(*values.last().unwrap()) / 127.0;
+    assert!(
+        (rendered.last().unwrap() - top).abs() < 1e-6,
+        "the ramp reached its top: {rendered:?}"
+    );
+    // The comparison means something: without the events x.out stays at 0.
+    let bare = rerender(Vec::new(), &dir.path().join("bare"));
+    assert!(bare.iter().all(|&v| v == 0.0) && bare != lived);
+}

@@ -298,6 +298,7 @@ fn the_feedback_patches_render_the_same_on_the_gpu() {
                 out_dir: dir.path().to_path_buf(),
                 every: ticks / 2,
                 edits: Vec::new(),
+                midi: Vec::new(),
                 seed: 9,
             };
             dmm_synth::render::render(&p, b, &opts, |_| {}).unwrap();

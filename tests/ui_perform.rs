@@ -324,3 +324,75 @@ fn the_window_hands_learn_requests_to_the_midi_mapper() {
     let s = h.into_state();
     s.into_live().stop();
 }
+
+/// A note is learned onto an EMPTY scene slot (right click on its recall button); striking it
+/// while the slot is empty is refused with a log line and changes nothing (nor does a click on
+/// the empty button); once the scene is stored, the note recalls it. The notes come through the
+/// MIDI parser path (`MidiWriter::feed`, what the `midir` callback calls).
+#[test]
+fn a_note_learned_on_an_empty_scene_recalls_it_once_stored() {
+    use dmm_synth::control::learn::{MidiMapper, SharedMapper};
+    use dmm_synth::control::midi::{MidiValues, MidiWriter};
+    use dmm_synth::engine::edits::Edit;
+    use dmm_synth::patch::mapping::PerformAim;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p.json");
+    std::fs::write(&path, PATCH).expect("write");
+    let values = std::sync::Arc::new(MidiValues::default());
+    let mut midi = MidiWriter::new(values.clone());
+    let mapper = SharedMapper::new(MidiMapper::new(values, vec![]));
+    let mut s = open(&path);
+    s.set_midi(Some(mapper.clone()));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 900.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+    run_until(&mut h, "a snapshot", |s| {
+        s.latest().is_some_and(|l| l.tick > 2)
+    });
+    assert!(!h.state().live().scenes().filled()[2], "scene 3 starts empty");
+    // The recall buttons come first (then the store buttons, with the same labels).
+    h.get_all_by_label("3")
+        .next()
+        .expect("recall 3")
+        .click_secondary();
+    run_until(&mut h, "scene learn armed", |_| {
+        mapper.with(|m| m.perform.armed()) == Some(PerformAim::Scene(3))
+    });
+    midi.feed(0, &[0x90, 60, 100]);
+    run_until(&mut h, "the note learned", |_| {
+        mapper.with(|m| m.perform.list().len()) == 1
+    });
+    let m = mapper.with(|m| m.perform.list())[0].clone();
+    assert_eq!(m.to_string(), "note 1:60 scene 3");
+    assert!(log_has(h.state(), "learned: note 1:60 scene 3"));
+
+    // Struck while the slot is empty: refused in the log, nothing changes.
+    let entries = h.state().live().history().entries().len();
+    midi.feed(10, &[0x80, 60, 0, 0x90, 60, 90]);
+    run_until(&mut h, "the refusal", |s| log_has(s, "scene 3 is empty"));
+    // A click on the empty button: refused too.
+    let refusals = |s: &Session| {
+        s.st.log
+            .iter()
+            .filter(|l| l.text.contains("scene 3 is empty"))
+            .count()
+    };
+    let before = refusals(h.state());
+    h.get_all_by_label("3").next().expect("recall 3").click();
+    run_until(&mut h, "the click's refusal", |s| refusals(s) > before);
+    assert_eq!(h.state().live().history().entries().len(), entries);
+    assert_eq!(weight(h.state()), Some(1.0));
+
+    // Stored (x.in <- k = 1), then moved to 5; the note recalls 1.
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Num3);
+    run_until(&mut h, "scene stored", |s| log_has(s, "stored scene 3"));
+    h.state()
+        .live()
+        .send(Edit::set("x.in", "k.out", 5.0).unwrap());
+    run_until(&mut h, "x at 5", |s| weight(s) == Some(5.0));
+    midi.feed(20, &[0x80, 60, 0, 0x90, 60, 90]);
+    run_until(&mut h, "the note recalls scene 3", |s| weight(s) == Some(1.0));
+    assert!(log_has(h.state(), "recall scene 3"));
+    let s = h.into_state();
+    s.into_live().stop();
+}

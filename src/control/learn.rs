@@ -174,8 +174,48 @@ pub fn parse_mapping(spec: &str) -> Result<Mapping, ControlError> {
     })
 }
 
+/// An OSC address (one number, 0–1) mapped onto a weight: `map osc /addr t.p <- s.p MIN..MAX`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OscMapping {
+    pub addr: String,
+    pub range: Range,
+}
+
+impl OscMapping {
+    /// The patch file's line for this mapping (`patch::mapping`).
+    pub fn map_line(&self) -> String {
+        format!("map {}", self.spec())
+    }
+
+    /// The mapping as the patch file holds it.
+    pub fn spec(&self) -> crate::patch::mapping::MapSpec {
+        crate::patch::mapping::MapSpec {
+            control: crate::patch::mapping::Control::Osc(self.addr.clone()),
+            target: self.range.target.clone(),
+            source: self.range.source.clone(),
+            min: self.range.min,
+            max: self.range.max,
+            exp: self.range.curve == Curve::Exp,
+            smoothing: self.range.smoothing,
+        }
+    }
+}
+
+/// An OSC mapping with its running state: the address's last value (None: not moved since the
+/// mapping was made), the smoothed weight and the last one sent.
+struct Osc1 {
+    map: OscMapping,
+    x: Option<f64>,
+    y: Option<f64>,
+    sent: Option<f64>,
+    /// From the patch file (replaced by a reload) or learned since (kept).
+    learned: bool,
+}
+
 /// A mapping with its running state.
 struct Live1 {
+    /// From the patch file (replaced by a reload) or learned since (kept).
+    learned: bool,
     map: Mapping,
     /// The controller's value when the mapping was made (nothing is sent until it moves).
     start: f32,
@@ -185,10 +225,15 @@ struct Live1 {
     sent: Option<f64>,
 }
 
-/// Drives MIDI mappings (and learning) on every `Live::poll`.
+/// Drives the mappings of outside controls onto weights (MIDI CCs and OSC addresses), and
+/// learning, on every `Live::poll`. One learn state for both sources: the first MIDI CC that
+/// moves or OSC address that sends a number after `learn` is mapped, and the learn is over.
 pub struct MidiMapper {
     values: Arc<MidiValues>,
     maps: Vec<Live1>,
+    osc: Vec<Osc1>,
+    /// OSC addresses drive this mapper (its OSC mappings are the window's to list and save).
+    osc_on: bool,
     /// Armed: the next controller that moves gets this range.
     armed: Option<(Range, Vec<u8>)>,
     last_tick: Option<u64>,
@@ -208,6 +253,8 @@ impl MidiMapper {
         let mut m = MidiMapper {
             values,
             maps: Vec::new(),
+            osc: Vec::new(),
+            osc_on: false,
             armed: None,
             last_tick: None,
             last_time: None,
@@ -235,18 +282,232 @@ impl MidiMapper {
         self
     }
 
+    /// Says that OSC addresses reach this mapper (`OscControl::with_mapper`): its OSC mappings
+    /// are then the ones the window lists and saves.
+    pub fn with_osc(mut self) -> MidiMapper {
+        self.osc_on = true;
+        self
+    }
+
+    pub fn osc_on(&self) -> bool {
+        self.osc_on
+    }
+
+    /// Maps MIDI controller `map.cc` (replacing the mapping of the same weight), as the patch
+    /// file declares it.
     pub fn add(&mut self, map: Mapping) {
+        self.add_as(map, false);
+    }
+
+    fn add_as(&mut self, map: Mapping, learned: bool) {
         let start = self.values.cc(map.cc.channel, map.cc.controller);
         self.maps.retain(|l| {
             l.map.range.target != map.range.target || l.map.range.source != map.range.source
         });
         self.maps.push(Live1 {
+            learned,
             map,
             start,
             moved: false,
             y: None,
             sent: None,
         });
+    }
+
+    /// Maps OSC address `addr` (a number 0–1) onto `range`, replacing the address's earlier
+    /// mapping; as the patch file declares it.
+    pub fn map_osc(&mut self, addr: &str, range: Range) {
+        self.map_osc_as(addr, range, false);
+    }
+
+    fn map_osc_as(&mut self, addr: &str, range: Range, learned: bool) {
+        self.osc.retain(|o| o.map.addr != addr);
+        self.osc.push(Osc1 {
+            map: OscMapping {
+                addr: addr.to_string(),
+                range,
+            },
+            x: None,
+            y: None,
+            sent: None,
+            learned,
+        });
+    }
+
+    pub fn osc_mappings(&self) -> Vec<OscMapping> {
+        self.osc.iter().map(|o| o.map.clone()).collect()
+    }
+
+    /// An OSC address outside `/dmm/` sent the number `x`. When learning, the address is mapped
+    /// to the armed range first (the learn is over; the line says what was learned). Then a
+    /// mapped address's value drives its weight from the next engine tick (`pump`), clamped to
+    /// the range; an address that is not mapped is an `Err` with the line saying so.
+    pub fn osc_value(&mut self, addr: &str, x: f64) -> Result<Option<String>, String> {
+        let mut line = None;
+        if let Some((range, _)) = self.armed.take() {
+            let m = OscMapping {
+                addr: addr.to_string(),
+                range,
+            };
+            line = Some(format!(
+                "learned: osc {addr} -> {} <- {} ({}..{}); to keep it in the patch: {}",
+                m.range.target,
+                m.range.source,
+                m.range.min,
+                m.range.max,
+                m.map_line()
+            ));
+            self.map_osc_as(addr, m.range, true);
+        }
+        match self.osc.iter_mut().find(|o| o.map.addr == addr) {
+            Some(o) => {
+                // NaN counts as 0 (`Range::value`); kept finite here too.
+                o.x = Some(if x.is_finite() { x } else { 0.0 });
+                Ok(line)
+            }
+            None => Err(format!(
+                "refused: osc {addr}: no weight is mapped to it (learn one first)"
+            )),
+        }
+    }
+
+    /// Removes the mapping of OSC address `addr`; false when there is none.
+    pub fn remove_osc(&mut self, addr: &str) -> bool {
+        let before = self.osc.len();
+        self.osc.retain(|o| o.map.addr != addr);
+        before != self.osc.len()
+    }
+
+    /// Replaces the range of `addr`'s mapping (its weight included: `range`'s); false when the
+    /// address is not mapped.
+    pub fn update_osc(&mut self, addr: &str, range: Range) -> bool {
+        let Some(o) = self.osc.iter_mut().find(|o| o.map.addr == addr) else {
+            return false;
+        };
+        o.map.range = range;
+        o.sent = None;
+        o.y = None;
+        true
+    }
+
+    /// Whether any mapping was learned since the patch file was last loaded or saved.
+    pub fn has_learned(&self) -> bool {
+        self.maps.iter().any(|l| l.learned)
+            || self.osc.iter().any(|o| o.learned)
+            || self.perform.has_learned()
+    }
+
+    /// What was learned is now in the patch file (saved): a later reload replaces it too.
+    pub fn mark_saved(&mut self) {
+        self.maps.iter_mut().for_each(|l| l.learned = false);
+        self.osc.iter_mut().for_each(|o| o.learned = false);
+        self.perform.mark_saved();
+    }
+
+    /// The patch file was reloaded (on disk, or the whole buffer evaluated): its mappings
+    /// replace the ones it declared before. Mappings learned since the last load or save and
+    /// not saved are kept, unless the new file maps the same control or the same weight (the
+    /// file wins). MIDI mappings keep their controller's current value as the start (nothing
+    /// is sent until the control moves); OSC ones wait for the next value. Returns a line for
+    /// the log.
+    pub fn replace_file_maps(
+        &mut self,
+        specs: &[crate::patch::mapping::MapSpec],
+        perform: &[PerformMap],
+    ) -> String {
+        use crate::patch::mapping::Control;
+        let mut cc = Vec::new();
+        let mut osc = Vec::new();
+        for m in specs {
+            let curve = if m.exp { Curve::Exp } else { Curve::Linear };
+            // The patch checked the numbers with the same rules.
+            let Ok(range) = Range::new(
+                m.target.clone(),
+                m.source.clone(),
+                (m.min, m.max),
+                curve,
+                m.smoothing,
+            ) else {
+                continue;
+            };
+            match &m.control {
+                Control::Cc {
+                    channel,
+                    controller,
+                } => cc.push(Mapping {
+                    cc: Cc {
+                        channel: *channel,
+                        controller: *controller,
+                    },
+                    range,
+                }),
+                Control::Osc(a) => osc.push(OscMapping {
+                    addr: a.clone(),
+                    range,
+                }),
+            }
+        }
+        let same_weight = |a: &Range, b: &Range| a.target == b.target && a.source == b.source;
+        let before = (self.maps.len(), self.osc.len(), self.perform.list().len());
+        let kept_cc: Vec<Mapping> = self
+            .maps
+            .iter()
+            .filter(|l| l.learned)
+            .map(|l| l.map.clone())
+            .filter(|l| !cc.iter().any(|m| m.cc == l.cc || same_weight(&m.range, &l.range)))
+            .collect();
+        let kept_osc: Vec<OscMapping> = self
+            .osc
+            .iter()
+            .filter(|o| o.learned)
+            .map(|o| o.map.clone())
+            .filter(|l| {
+                !osc.iter()
+                    .any(|m| m.addr == l.addr || same_weight(&m.range, &l.range))
+            })
+            .collect();
+        // Unchanged mappings keep their running state (no jump, nothing sent again).
+        let old_osc: Vec<Osc1> = std::mem::take(&mut self.osc);
+        self.maps.retain(|l| {
+            cc.contains(&l.map) || kept_cc.iter().any(|k| *k == l.map)
+        });
+        for m in cc {
+            if !self.maps.iter().any(|l| l.map == m) {
+                self.add_as(m, false);
+            } else if let Some(l) = self.maps.iter_mut().find(|l| l.map == m) {
+                l.learned = false;
+            }
+        }
+        for o in old_osc {
+            let keep_file = osc.contains(&o.map);
+            if keep_file || kept_osc.contains(&o.map) {
+                self.osc.push(Osc1 {
+                    learned: !keep_file,
+                    ..o
+                });
+            }
+        }
+        for m in osc {
+            if !self.osc.iter().any(|o| o.map == m) {
+                self.map_osc_as(&m.addr, m.range, false);
+            }
+        }
+        self.perform.replace_file(perform, &self.values);
+        let after = (self.maps.len(), self.osc.len(), self.perform.list().len());
+        format!(
+            "mappings reloaded from the patch: {} MIDI, {} OSC, {} crossfader/scene (before: {}, {}, {}){}",
+            after.0,
+            after.1,
+            after.2,
+            before.0,
+            before.1,
+            before.2,
+            if self.has_learned() {
+                "; learned and not yet saved ones kept (Ctrl+S saves them)"
+            } else {
+                ""
+            }
+        )
     }
 
     /// Maps a control onto the crossfader or a scene recall.
@@ -286,7 +547,7 @@ impl MidiMapper {
         self.armed = None;
     }
 
-    /// Removes the mapping of weight `target <- source`; false when there is none.
+    /// Removes the MIDI mapping of weight `target <- source`; false when there is none.
     pub fn remove(&mut self, target: &PortRef, source: &PortRef) -> bool {
         let before = self.maps.len();
         self.maps
@@ -347,7 +608,7 @@ impl MidiMapper {
             map.range.max,
             map.map_line()
         );
-        self.add(map);
+        self.add_as(map, true);
         // It moved already: it drives the weight from now on.
         if let Some(l) = self.maps.last_mut() {
             l.moved = true;
@@ -375,6 +636,25 @@ impl MidiMapper {
                 out.push(Edit::Set {
                     target: l.map.range.target.clone(),
                     source: l.map.range.source.clone(),
+                    weight: y,
+                    morph: 0.0,
+                });
+            }
+        }
+        for o in &mut self.osc {
+            let Some(x) = o.x else { continue };
+            let r = &o.map.range;
+            let want = r.value(x);
+            let y = match o.y {
+                Some(y) => smooth(y, want, dt, r.smoothing),
+                None => want,
+            };
+            o.y = Some(y);
+            if o.sent != Some(y) {
+                o.sent = Some(y);
+                out.push(Edit::Set {
+                    target: r.target.clone(),
+                    source: r.source.clone(),
                     weight: y,
                     morph: 0.0,
                 });
@@ -408,9 +688,17 @@ impl ControlSource for SharedMapper {
     fn pump(&mut self, live: &mut Live) -> Vec<Message> {
         self.with(|m| m.pump(live))
     }
+
+    fn patch_applied(&mut self, p: &crate::patch::Patch) -> Option<String> {
+        self.with(|m| m.patch_applied(p))
+    }
 }
 
 impl ControlSource for MidiMapper {
+    fn patch_applied(&mut self, p: &crate::patch::Patch) -> Option<String> {
+        Some(self.replace_file_maps(&p.mappings, &p.perform_maps))
+    }
+
     fn pump(&mut self, live: &mut Live) -> Vec<Message> {
         if let Some(f) = &self.feed {
             live.engine().attach_midi(f);
@@ -456,5 +744,94 @@ impl ControlSource for MidiMapper {
             self.sent += 1;
         }
         log
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::mapping::MapSpec;
+
+    fn pr(s: &str) -> PortRef {
+        PortRef::parse(s).unwrap()
+    }
+
+    fn range(t: &str, max: f64) -> Range {
+        Range::new(pr(t), pr("k.out"), (0.0, max), Curve::Linear, 0.0).unwrap()
+    }
+
+    fn spec(line: &str) -> MapSpec {
+        MapSpec::parse(line).unwrap()
+    }
+
+    /// One learn state for both sources: an OSC address completes a learn armed in the window,
+    /// and after that a MIDI control that moves learns nothing.
+    #[test]
+    fn an_osc_address_completes_the_one_learn_and_is_driven_per_tick() {
+        let values = Arc::new(MidiValues::default());
+        let mut w = super::super::midi::MidiWriter::new(values.clone());
+        let mut m = MidiMapper::new(values, vec![]);
+        assert!(m.osc_value("/a", 0.5).is_err(), "not mapped: refused");
+        m.learn(range("x.in", 2.0));
+        let line = m.osc_value("/a", 0.5).unwrap().expect("learned");
+        assert!(line.contains("map osc /a x.in <- k.out 0.0..2.0"), "{line}");
+        assert!(m.armed().is_none());
+        w.feed(0, &[0xB0, 7, 99]);
+        assert_eq!(m.step(0.01).1, None, "the learn was over: the CC learns nothing");
+        assert!(m.mappings().is_empty());
+        let (edits, _) = m.step(0.01);
+        assert!(edits.is_empty(), "sent in the step before");
+        assert_eq!(m.osc_value("/a", 7.0), Ok(None));
+        match m.step(0.01).0.as_slice() {
+            [Edit::Set { weight, .. }] => assert_eq!(*weight, 2.0, "clamped to the range"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.osc_value("/a", f64::NAN), Ok(None));
+        match m.step(0.01).0.as_slice() {
+            [Edit::Set { weight, .. }] => assert_eq!(*weight, 0.0, "NaN counts as 0"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A reload replaces the file's mappings; learned and unsaved ones stay unless the file maps
+    /// the same control or weight; once saved, they are the file's and a reload replaces them.
+    #[test]
+    fn a_reload_replaces_the_files_mappings_and_keeps_unsaved_learned_ones() {
+        let values = Arc::new(MidiValues::default());
+        let mut m = MidiMapper::new(values.clone(), vec![]);
+        m.map_osc("/file", range("x.in", 1.0));
+        m.add(Mapping {
+            cc: Cc {
+                channel: 1,
+                controller: 1,
+            },
+            range: range("y.in", 1.0),
+        });
+        m.learn(range("z.in", 3.0));
+        m.osc_value("/learned", 0.2).unwrap();
+        m.learn(range("w.in", 3.0));
+        m.osc_value("/clash", 0.2).unwrap();
+        assert!(m.has_learned());
+        let line = m.replace_file_maps(
+            &[
+                spec("osc /new x.in <- k.out 0..4"),
+                spec("osc /clash q.in <- k.out 0..1"),
+            ],
+            &[],
+        );
+        assert!(line.contains("learned and not yet saved ones kept"), "{line}");
+        let mut addrs: Vec<String> = m.osc_mappings().into_iter().map(|o| o.addr).collect();
+        addrs.sort();
+        assert_eq!(addrs, ["/clash", "/learned", "/new"]);
+        let clash = m.osc_mappings().into_iter().find(|o| o.addr == "/clash").unwrap();
+        assert_eq!(clash.range.target, pr("q.in"), "the file wins");
+        assert!(m.mappings().is_empty(), "the file's CC mapping went with it");
+        assert!(m.osc_value("/file", 0.5).is_err(), "no longer mapped");
+        // Saved: a reload without them drops them.
+        m.mark_saved();
+        assert!(!m.has_learned());
+        m.replace_file_maps(&[spec("cc 2:3 y.in <- k.out 0..1")], &[]);
+        assert!(m.osc_mappings().is_empty());
+        assert_eq!(m.mappings().len(), 1);
     }
 }

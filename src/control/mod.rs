@@ -163,26 +163,53 @@ pub fn start(live: &mut crate::live::Live, opts: &ControlOptions) -> Vec<String>
     start_shared(live, opts).0
 }
 
-/// Like `start`; also returns the MIDI mapper (when MIDI is on) for the window's learn buttons
-/// and mappings list.
+/// Like `start`; also returns the mapper (when MIDI or OSC in is on) for the window's learn
+/// buttons and mappings list. One mapper holds the MIDI and the OSC mappings and one learn
+/// state: a learn armed in the window is completed by whichever comes first, a MIDI control
+/// that moves or an OSC address that sends a number.
 pub fn start_shared(
     live: &mut crate::live::Live,
     opts: &ControlOptions,
 ) -> (Vec<String>, Option<learn::SharedMapper>) {
     let mut notes = Vec::new();
-    let mut shared = None;
+    let values = std::sync::Arc::new(midi::MidiValues::default());
+    // The mappings are kept (listed, saved) even when a port cannot be opened.
+    let mut mapper = learn::MidiMapper::new(values.clone(), opts.midi_maps.clone());
+    for pm in &opts.perform_maps {
+        mapper.add_perform(pm.clone());
+    }
+    for (addr, range) in &opts.osc_maps {
+        mapper.map_osc(addr, range.clone());
+    }
+    let mut midi_on = false;
+    if opts.midi || !opts.midi_maps.is_empty() || !opts.perform_maps.is_empty() {
+        let (tx, rx) = midi::feed();
+        match midi::MidiPorts::start(values.clone(), Some(tx)) {
+            Ok(p) => {
+                notes.push(format!(
+                    "midi: listening to every input port ({} mappings)",
+                    opts.midi_maps.len()
+                ));
+                mapper = mapper.with_ports(p).with_feed(rx);
+                midi_on = true;
+            }
+            Err(e) => notes.push(format!("{e}; MIDI is off")),
+        }
+    }
+    let mut osc_in = None;
     if let Some(addr) = opts.osc_in {
         match osc::OscListener::bind(addr) {
             Ok(l) => {
                 notes.push(format!("osc: listening on udp {}", l.local_addr()));
-                let mut c = pump::OscControl::new(l);
-                for (addr, range) in &opts.osc_maps {
-                    c.map(addr, range.clone());
-                }
-                live.attach(Box::new(c));
+                osc_in = Some(pump::OscControl::new(l));
+                mapper = mapper.with_osc();
             }
             Err(e) => notes.push(format!("{e}; OSC in is off")),
         }
+    }
+    let shared = (midi_on || osc_in.is_some()).then(|| learn::SharedMapper::new(mapper));
+    if let (Some(c), Some(m)) = (osc_in, &shared) {
+        live.attach(Box::new(c.with_mapper(m.clone())));
     }
     if let Some(o) = &opts.osc_out {
         match out::OscOut::new(o.clone()) {
@@ -193,27 +220,8 @@ pub fn start_shared(
             Err(e) => notes.push(format!("{e}; OSC out is off")),
         }
     }
-    if opts.midi || !opts.midi_maps.is_empty() || !opts.perform_maps.is_empty() {
-        let values = std::sync::Arc::new(midi::MidiValues::default());
-        let (tx, rx) = midi::feed();
-        match midi::MidiPorts::start(values.clone(), Some(tx)) {
-            Ok(p) => {
-                notes.push(format!(
-                    "midi: listening to every input port ({} mappings)",
-                    opts.midi_maps.len()
-                ));
-                let mut m = learn::MidiMapper::new(values, opts.midi_maps.clone())
-                    .with_ports(p)
-                    .with_feed(rx);
-                for pm in &opts.perform_maps {
-                    m.add_perform(pm.clone());
-                }
-                let m = learn::SharedMapper::new(m);
-                shared = Some(m.clone());
-                live.attach(Box::new(m));
-            }
-            Err(e) => notes.push(format!("{e}; MIDI is off")),
-        }
+    if let Some(m) = &shared {
+        live.attach(Box::new(m.clone()));
     }
     (notes, shared)
 }

@@ -21,6 +21,8 @@ struct Watched {
     /// The CC's value (xfade: nothing is sent until it moves) or the note's strike count.
     cc: f32,
     ons: u64,
+    /// Learned since the patch file was last loaded or saved (a reload keeps it).
+    learned: bool,
 }
 
 /// The performance mappings, and the one being learned.
@@ -42,12 +44,52 @@ fn snapshot(v: &MidiValues) -> (Vec<f32>, Vec<u64>) {
 impl PerformMaps {
     /// Maps `m` (replacing the mapping of the same aim).
     pub fn add(&mut self, m: PerformMap, v: &MidiValues) {
+        self.add_as(m, v, false);
+    }
+
+    fn add_as(&mut self, m: PerformMap, v: &MidiValues, learned: bool) {
         self.maps.retain(|w| w.map.aim != m.aim);
         self.maps.push(Watched {
             cc: v.cc(m.channel, m.number),
             ons: v.note_ons(m.channel, m.number),
             map: m,
+            learned,
         });
+    }
+
+    pub fn has_learned(&self) -> bool {
+        self.maps.iter().any(|w| w.learned)
+    }
+
+    pub fn mark_saved(&mut self) {
+        self.maps.iter_mut().for_each(|w| w.learned = false);
+    }
+
+    /// The patch file's mappings replace the ones it declared; learned ones stay unless the
+    /// file maps the same aim or the same control. An unchanged mapping keeps its state.
+    pub fn replace_file(&mut self, file: &[PerformMap], v: &MidiValues) {
+        let same_control = |a: &PerformMap, b: &PerformMap| {
+            a.channel == b.channel
+                && a.number == b.number
+                && matches!(a.aim, PerformAim::Xfade) == matches!(b.aim, PerformAim::Xfade)
+        };
+        self.maps.retain(|w| {
+            file.contains(&w.map)
+                || (w.learned
+                    && !file
+                        .iter()
+                        .any(|f| f.aim == w.map.aim || same_control(f, &w.map)))
+        });
+        for w in &mut self.maps {
+            if file.contains(&w.map) {
+                w.learned = false;
+            }
+        }
+        for f in file {
+            if !self.maps.iter().any(|w| w.map == *f) {
+                self.add_as(f.clone(), v, false);
+            }
+        }
     }
 
     pub fn list(&self) -> Vec<PerformMap> {
@@ -90,7 +132,7 @@ impl PerformMaps {
         };
         self.armed = None;
         let line = format!("learned: {map}; to keep it in the patch: map {map}");
-        self.add(map, v);
+        self.add_as(map, v, true);
         // A learned CC has moved already: it drives α from now on.
         if let Some(w) = self.maps.last_mut()
             && w.map.aim == PerformAim::Xfade

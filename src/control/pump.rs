@@ -9,7 +9,8 @@
 //!   held back; nothing else is logged (the outcome of each request is reported by the engine).
 
 use super::Command;
-use super::learn::Range;
+use super::learn::{MidiMapper, Range, SharedMapper};
+use super::midi::MidiValues;
 use super::osc::{Inbound, OscListener};
 use crate::engine::edits::Edit;
 use crate::engine::{Level, Message};
@@ -122,9 +123,11 @@ pub struct OscControl {
     eval_errors: RateLimit,
     drops: RateLimit,
     dropped_seen: u64,
-    /// Learned or mapped addresses: a value 0–1 drives the weight through its range.
-    maps: Vec<(String, Range)>,
-    armed: Option<Range>,
+    /// Learned or mapped addresses live in the mapper (one learn state with MIDI): a value
+    /// 0–1 drives the weight through its range, smoothed, at most one `set` per tick.
+    mapper: SharedMapper,
+    /// The mapper is this listener's own (not attached to `Live` by itself): pumped here.
+    own_mapper: bool,
     pub stats: Arc<PumpStats>,
 }
 
@@ -138,50 +141,46 @@ impl OscControl {
             eval_errors: RateLimit::default(),
             drops: RateLimit::default(),
             dropped_seen: 0,
-            maps: Vec::new(),
-            armed: None,
+            mapper: SharedMapper::new(
+                MidiMapper::new(Arc::new(MidiValues::default()), Vec::new()).with_osc(),
+            ),
+            own_mapper: true,
             stats: Arc::new(PumpStats::default()),
         }
     }
 
-    /// The next address outside `/dmm/` that sends one number is mapped to `range`.
+    /// Keeps the OSC mappings and the learn state in `mapper`, shared with the MIDI mappings
+    /// and the window (`control::start_shared` attaches the mapper to `Live` itself).
+    pub fn with_mapper(mut self, mapper: SharedMapper) -> OscControl {
+        mapper.with(|m| {
+            for o in self.mapper.with(|own| own.osc_mappings()) {
+                m.map_osc(&o.addr, o.range);
+            }
+        });
+        self.mapper = mapper;
+        self.own_mapper = false;
+        self
+    }
+
+    /// The next address outside `/dmm/` that sends one number (or MIDI control that moves) is
+    /// mapped to `range`.
     pub fn learn(&mut self, range: Range) {
-        self.armed = Some(range);
+        self.mapper.with(|m| m.learn(range));
     }
 
     /// Maps `addr` (0–1) onto `range` (replacing its earlier mapping).
     pub fn map(&mut self, addr: &str, range: Range) {
-        self.maps.retain(|(a, _)| a != addr);
-        self.maps.push((addr.to_string(), range));
+        self.mapper.with(|m| m.map_osc(addr, range));
     }
 
-    /// A learned address's value becomes a `W` command; an unmapped one is refused.
+    /// A mapped address's value goes to the mapper (a learn in progress maps it first); an
+    /// unmapped one is refused.
     fn value(&mut self, addr: String, x: f64, log: &mut Vec<String>, now: Instant) {
-        if let Some(range) = self.armed.take() {
-            log.push(format!(
-                "learned: osc {addr} -> {} <- {} ({}..{})",
-                range.target, range.source, range.min, range.max
-            ));
-            self.map(&addr, range);
-        }
-        match self.maps.iter().find(|(a, _)| *a == addr) {
-            Some((_, r)) => {
-                let c = Command::W {
-                    target: r.target.clone(),
-                    source: r.source.clone(),
-                    value: r.value(x),
-                    morph: 0.0,
-                };
-                if self.queue.push(c) {
-                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            None => {
+        match self.mapper.with(|m| m.osc_value(&addr, x)) {
+            Ok(learned) => log.extend(learned),
+            Err(line) => {
                 self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                log.extend(self.refusals.line(
-                    now,
-                    format!("refused: osc {addr}: no weight is mapped to it (learn one first)"),
-                ));
+                log.extend(self.refusals.line(now, line));
             }
         }
     }
@@ -350,13 +349,30 @@ impl ControlSource for OscControl {
         self.receive(live, &mut lines);
         self.flush(live, &mut lines);
         let tick = live.engine().latest().map_or(0, |s| s.tick);
-        lines
+        let mut out: Vec<Message> = lines
             .into_iter()
             .map(|text| Message {
                 tick,
-                level: Level::Error,
+                level: if text.starts_with("learned:") {
+                    Level::Notice
+                } else {
+                    Level::Error
+                },
                 text: crate::patch::one_line(&text).into_owned(),
             })
-            .collect()
+            .collect();
+        if self.own_mapper {
+            out.extend(self.mapper.clone().pump(live));
+        }
+        out
+    }
+
+    fn patch_applied(&mut self, p: &crate::patch::Patch) -> Option<String> {
+        // A shared mapper is attached to `Live` by itself and told there.
+        if self.own_mapper {
+            self.mapper.patch_applied(p)
+        } else {
+            None
+        }
     }
 }

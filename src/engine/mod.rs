@@ -5,6 +5,7 @@ mod log;
 pub mod machine;
 mod matrix;
 pub mod meter;
+pub mod midi_log;
 mod schedule;
 pub mod staging;
 pub mod tap;

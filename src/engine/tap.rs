@@ -32,6 +32,11 @@ pub enum TapItem {
     },
     /// A request the engine took just before running `tick`.
     Edit { tick: u64, edit: Edit },
+    /// A MIDI event the engine took just before running `tick` (`midi_*` neurons read it).
+    Midi {
+        tick: u64,
+        ev: crate::neurons::control::MidiIn,
+    },
     /// The audio block of `tick`.
     Block {
         tick: u64,
@@ -90,6 +95,11 @@ impl ActiveTap {
                 edit: edit.clone(),
             })
             .is_ok()
+    }
+
+    /// Logs a MIDI event taken before `tick`; false when the recorder is gone.
+    pub(super) fn midi(&self, tick: u64, ev: crate::neurons::control::MidiIn) -> bool {
+        self.tap.tx.send(TapItem::Midi { tick, ev }).is_ok()
     }
 
     /// Sends what tick `tick` played (and showed); false when the recorder is gone.

@@ -341,6 +341,11 @@ impl Loop {
             midi_feeds.extend(self.midi_rx.try_iter());
             for feed in &midi_feeds {
                 for ev in feed.try_iter() {
+                    // Stamped with the tick that takes it (the recording replays it there).
+                    let t = machine.tick_count();
+                    if tap.as_ref().is_some_and(|tp| !tp.midi(t, ev)) {
+                        tap = None;
+                    }
                     machine.midi_in(ev);
                 }
             }

@@ -69,8 +69,13 @@ impl Live {
         self.file.midi_maps = Some((cc, perform));
     }
 
+    /// The window's OSC mappings (`set_osc_maps`) for the running network's patch.
+    pub fn set_osc_maps(&mut self, osc: Vec<MapSpec>) {
+        self.file.osc_maps = Some(osc);
+    }
+
     /// A saved patch keeps its mappings: the file's `map osc` lines, and its MIDI ones, or the
-    /// window's when it has a mapper. A mapping whose weight's neurons are gone is left out
+    /// window's (MIDI, OSC) when it has a mapper. A mapping whose weight's neurons are gone is left out
     /// (the file would not load with it).
     fn keep_mappings(&self, p: &mut Patch) {
         let base = &self.file.base;
@@ -85,12 +90,17 @@ impl Live {
                 base.perform_maps.clone(),
             ),
         };
-        let osc = base
-            .mappings
-            .iter()
-            .filter(|m| matches!(m.control, Control::Osc(_)))
-            .cloned();
+        let osc: Vec<MapSpec> = match &self.file.osc_maps {
+            Some(osc) => osc.clone(),
+            None => base
+                .mappings
+                .iter()
+                .filter(|m| matches!(m.control, Control::Osc(_)))
+                .cloned()
+                .collect(),
+        };
         p.mappings = osc
+            .into_iter()
             .chain(cc)
             .filter(|m| m.check(&p.network).is_ok())
             .collect();

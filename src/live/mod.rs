@@ -155,6 +155,12 @@ pub trait ControlSource: Send {
     /// Takes what arrived since the last call and sends it on as edit requests; returns lines
     /// for the log.
     fn pump(&mut self, live: &mut Live) -> Vec<Message>;
+
+    /// The patch file was applied anew (a change on disk, or the whole buffer evaluated):
+    /// its `map` lines replace the ones it declared before. Returns a line for the log.
+    fn patch_applied(&mut self, _p: &crate::patch::Patch) -> Option<String> {
+        None
+    }
 }
 
 /// The open patch file, as last loaded or saved.
@@ -172,6 +178,8 @@ struct PatchFile {
     /// The window's MIDI mappings (`map cc` and the crossfader/scene ones), when it has a
     /// mapper: a save writes these in place of the file's own (see `files.rs`).
     midi_maps: Option<(Vec<MapSpec>, Vec<PerformMap>)>,
+    /// The window's OSC mappings (`set_osc_maps`), when its mapper holds them.
+    osc_maps: Option<Vec<MapSpec>>,
 }
 
 /// Hot reload's state (see `reload.rs`).
@@ -337,6 +345,7 @@ impl Live {
                 base: patch,
                 dirty: AtomicBool::new(false),
                 midi_maps: None,
+                osc_maps: None,
             },
             engine: Some(engine),
             audio,

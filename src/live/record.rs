@@ -2,7 +2,9 @@
 //!
 //! - `start.json`: the program as it ran when the recording started (network and W);
 //! - `edits.jsonl`: every edit request with the tick (from the start) at which the engine took
-//!   it, in `render --edits` form;
+//!   it, in `render --edits` form (OSC and MIDI mappings onto weights arrive here, as `set`s);
+//! - `midi.jsonl`: every MIDI event with the tick that took it, in `render --midi` form
+//!   (`engine::midi_log`): what the `midi_*` neurons read;
 //! - `audio.wav`: 32-bit float stereo, its header rewritten at every flush (4 times a second),
 //!   so a crash or `kill -9` leaves a file that plays up to the last flush;
 //! - `frames/NAME_TICK.png` at the chosen rate, or `NAME.mp4` per display when `ffmpeg` is on
@@ -66,6 +68,8 @@ pub struct RecordSummary {
     pub dir: PathBuf,
     pub ticks: u64,
     pub edits: usize,
+    /// MIDI events recorded (`midi.jsonl`).
+    pub midi: usize,
     pub frames: usize,
     /// The command that re-renders it.
     pub render: String,
@@ -180,6 +184,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
 struct Files {
     wav: WavSink,
     edits: BufWriter<File>,
+    midi: BufWriter<File>,
     start: u64,
     seed: u64,
     backend: String,
@@ -194,6 +199,7 @@ struct Writer {
     videos: Vec<(String, Child, ChildStdin)>,
     ticks: u64,
     edits: usize,
+    midi: usize,
     frames: usize,
 }
 
@@ -207,6 +213,7 @@ impl Writer {
             videos: Vec::new(),
             ticks: 0,
             edits: 0,
+            midi: 0,
             frames: 0,
         }
     }
@@ -249,6 +256,15 @@ impl Writer {
                         }
                         self.edits += 1;
                     }
+                    TapItem::Midi { tick, ev } => {
+                        let s = crate::engine::midi_log::StampedMidi {
+                            tick: tick - files.start,
+                            ev,
+                        };
+                        writeln!(files.midi, "{}", crate::engine::midi_log::line(&s))
+                            .map_err(io(&self.dir))?;
+                        self.midi += 1;
+                    }
                     TapItem::Block { left, right, .. } => {
                         files
                             .wav
@@ -264,6 +280,7 @@ impl Writer {
                 }
             }
             files.edits.flush().map_err(io(&self.dir))?;
+            files.midi.flush().map_err(io(&self.dir))?;
             if since_flush >= files.blocks_per_flush {
                 since_flush = 0;
                 files.wav.flush().map_err(|err| RecordError::Wav {
@@ -294,9 +311,12 @@ impl Writer {
             })?;
         let edits_path = self.dir.join("edits.jsonl");
         let edits = BufWriter::new(File::create(&edits_path).map_err(io(&edits_path))?);
+        let midi_path = self.dir.join("midi.jsonl");
+        let midi = BufWriter::new(File::create(&midi_path).map_err(io(&midi_path))?);
         Ok(Files {
             wav,
             edits,
+            midi,
             start,
             seed,
             backend,
@@ -369,6 +389,7 @@ impl Writer {
     fn end(mut self, mut files: Files) -> Result<RecordSummary, RecordError> {
         let wav_path = self.dir.join("audio.wav");
         files.edits.flush().map_err(io(&self.dir))?;
+        files.midi.flush().map_err(io(&self.dir))?;
         files.wav.finish().map_err(|err| RecordError::Wav {
             path: wav_path.clone(),
             err,
@@ -383,8 +404,13 @@ impl Writer {
                 ));
             }
         }
+        let midi = if self.midi > 0 {
+            format!(" --midi {}", self.dir.join("midi.jsonl").display())
+        } else {
+            String::new()
+        };
         let render = format!(
-            "dmm-synth render {} --edits {} --ticks {} --seed {} --backend {} --out {}",
+            "dmm-synth render {} --edits {}{midi} --ticks {} --seed {} --backend {} --out {}",
             self.dir.join("start.json").display(),
             self.dir.join("edits.jsonl").display(),
             self.ticks,
@@ -402,6 +428,7 @@ impl Writer {
             "seed": files.seed,
             "backend": files.backend,
             "edits": self.edits,
+            "midi": self.midi,
             "frames": self.frames,
             "render": render,
         });
@@ -412,6 +439,7 @@ impl Writer {
             dir: self.dir,
             ticks: self.ticks,
             edits: self.edits,
+            midi: self.midi,
             frames: self.frames,
             render,
         })
@@ -431,7 +459,7 @@ impl super::Live {
             Recording::start(opts, snap.net.settings.tick_rate, self.file.comment.clone())?;
         self.engine().set_tap(Some(tap));
         let line = format!(
-            "recording into {} (audio.wav, edits.jsonl, start.json; {})",
+            "recording into {} (audio.wav, edits.jsonl, midi.jsonl, start.json; {})",
             rec.dir().display(),
             rec.frames_note
         );

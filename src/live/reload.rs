@@ -177,6 +177,17 @@ impl Live {
         self.file.base = p.clone();
         self.file.dirty.store(false, Ordering::Relaxed);
         self.no_program = false;
+        // The new text's `map` lines replace the file's mappings in the running mappers.
+        let tick = self.engine().latest().map_or(0, |s| s.tick);
+        for c in &mut self.controls {
+            if let Some(text) = c.patch_applied(p) {
+                ev.push(LiveEvent::Message(Message {
+                    tick,
+                    level: Level::Notice,
+                    text,
+                }));
+            }
+        }
         Ok(())
     }
 }

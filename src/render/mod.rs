@@ -33,6 +33,9 @@ pub struct RenderOptions {
     /// Write frames on ticks t with (t + 1) % every == 0.
     pub every: u64,
     pub edits: Vec<TimedEdit>,
+    /// Stamped MIDI events to feed the `midi_*` neurons (`render --midi`, `midi.jsonl`): each
+    /// taken at the start of its tick, as the live engine took it.
+    pub midi: Vec<crate::engine::midi_log::StampedMidi>,
     pub seed: u64,
 }
 
@@ -101,11 +104,15 @@ pub fn render(
     let mut report = RenderReport::default();
     let every = opts.every.max(1);
     let mut pending = opts.edits.iter().peekable();
+    let mut midi = opts.midi.iter().peekable();
     let start = Instant::now();
     let mut names: Option<(std::sync::Arc<crate::neurons::Network>, Vec<String>)> = None;
     for t in 0..opts.ticks {
         while let Some(e) = pending.next_if(|e| e.tick <= t) {
             m.submit(e.edit.clone());
+        }
+        while let Some(s) = midi.next_if(|s| s.tick <= t) {
+            m.midi_at(t, s.ev);
         }
         let capture = (t + 1) % every == 0;
         m.tick(capture)?;

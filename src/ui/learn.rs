@@ -1,10 +1,10 @@
-//! MIDI learn in the panel: the *learn* button beside the connection editor's weight slider, and
+//! Learn in the panel (MIDI controls and OSC addresses, one learn state): the *learn* button beside the connection editor's weight slider, and
 //! the list of mappings (remove; edit min, max, curve, smoothing). Plain functions over the
 //! panel's `Editor`: they read `ed.learn` (what the mapper holds now) and leave what the performer
 //! asked for in `ed.map_actions`; the session hands those to the mapper (`apply`).
 
 use super::panel::Editor;
-use crate::control::learn::{Curve, Mapping, MidiMapper, Range};
+use crate::control::learn::{Curve, Mapping, MidiMapper, OscMapping, Range};
 use crate::patch::mapping::{PerformAim, PerformMap};
 use crate::stream::PortRef;
 use egui::Ui;
@@ -12,11 +12,15 @@ use egui::Ui;
 /// What the mapper holds, as the panel shows it.
 #[derive(Clone, Debug, Default)]
 pub struct LearnView {
-    /// MIDI is on (`--midi`): there is a mapper to learn with.
+    /// MIDI or OSC in is on: there is a mapper to learn with.
     pub available: bool,
+    /// OSC addresses reach the mapper (OSC in is on).
+    pub osc_on: bool,
     /// The weight waiting for a controller to move.
     pub armed: Option<(PortRef, PortRef)>,
     pub mappings: Vec<Mapping>,
+    /// OSC addresses mapped onto weights.
+    pub osc: Vec<OscMapping>,
     /// MIDI onto the crossfader and scene recall.
     pub perform: Vec<PerformMap>,
 }
@@ -25,8 +29,10 @@ impl LearnView {
     pub fn of(m: &MidiMapper) -> LearnView {
         LearnView {
             available: true,
+            osc_on: m.osc_on(),
             armed: m.armed().map(|r| (r.target.clone(), r.source.clone())),
             mappings: m.mappings(),
+            osc: m.osc_mappings(),
             perform: m.perform.list(),
         }
     }
@@ -46,6 +52,10 @@ pub enum MapAction {
     Update(Range),
     /// Unmaps the crossfader or a scene.
     RemovePerform(PerformAim),
+    /// Unmaps an OSC address.
+    RemoveOsc(String),
+    /// A new range for a mapped OSC address.
+    UpdateOsc { addr: String, range: Range },
 }
 
 /// Hands the panel's requests to the mapper; returns a line for the log for each.
@@ -55,7 +65,7 @@ pub fn apply(m: &mut MidiMapper, actions: Vec<MapAction>) -> Vec<String> {
         .map(|a| match a {
             MapAction::Learn(r) => {
                 let line = format!(
-                    "learn: move a MIDI control for {} <- {} ({}..{})",
+                    "learn: move a MIDI control or send an OSC address for {} <- {} ({}..{})",
                     r.target, r.source, r.min, r.max
                 );
                 m.learn(r);
@@ -75,6 +85,18 @@ pub fn apply(m: &mut MidiMapper, actions: Vec<MapAction>) -> Vec<String> {
                     PerformAim::Xfade => "mapping of the crossfader removed".into(),
                     PerformAim::Scene(n) => format!("mapping of scene {n} removed"),
                 }
+            }
+            MapAction::RemoveOsc(addr) => {
+                m.remove_osc(&addr);
+                format!("mapping of osc {addr} removed")
+            }
+            MapAction::UpdateOsc { addr, range } => {
+                let line = format!(
+                    "mapping of osc {addr} -> {} <- {}: {}..{}",
+                    range.target, range.source, range.min, range.max
+                );
+                m.update_osc(&addr, range);
+                line
             }
             MapAction::Update(r) => {
                 let line = format!(
@@ -111,8 +133,10 @@ pub fn learn_button(ui: &mut Ui, ed: &mut Editor) {
             ed.learn.available && chosen.is_some(),
             egui::Button::new(text).selected(armed_here),
         )
-        .on_disabled_hover_text("choose a weight; MIDI learn needs --midi")
-        .on_hover_text("map the next MIDI control that moves onto this weight");
+        .on_disabled_hover_text("choose a weight; learn needs --midi or OSC in")
+        .on_hover_text(
+            "map the next MIDI control that moves, or OSC address that sends a number, onto this weight",
+        );
     if !r.clicked() {
         return;
     }
@@ -125,13 +149,15 @@ pub fn learn_button(ui: &mut Ui, ed: &mut Editor) {
 }
 
 /// Arms learning for the weight the editor has selected (the learn button, a right click on a
-/// W-map cell). Nothing happens without MIDI or without a type-correct weight.
+/// W-map cell). Nothing happens without MIDI or OSC in, or without a type-correct weight.
 pub fn arm(ed: &mut Editor) {
     let (Some(t), Some(s)) = (ed.target.clone(), ed.source.clone()) else {
         return;
     };
     if !ed.learn.available {
-        ed.problem = Some("MIDI learn needs MIDI on (start with --midi)".into());
+        ed.problem = Some(
+            "learn needs MIDI (start with --midi) or OSC in (on unless --no-osc)".into(),
+        );
         return;
     }
     match default_range(&t, &s, ed.weight) {
@@ -146,7 +172,7 @@ pub fn arm(ed: &mut Editor) {
 /// One row per mapping: its control and weight, min, max, curve, smoothing, remove.
 pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
     if !ed.learn.available {
-        ui.label("MIDI is off (start with --midi to learn)");
+        ui.label("MIDI and OSC in are off (start with --midi, or without --no-osc, to learn)");
         return;
     }
     for m in &ed.learn.perform {
@@ -157,10 +183,11 @@ pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
             }
         });
     }
-    if ed.learn.mappings.is_empty() {
+    if ed.learn.mappings.is_empty() && ed.learn.osc.is_empty() {
         ui.label("no mappings: choose a weight and press learn");
     }
     let mut actions = Vec::new();
+    let mut problem = None;
     for (i, m) in ed.learn.mappings.iter_mut().enumerate() {
         let r = &mut m.range;
         ui.push_id(i, |ui| {
@@ -169,41 +196,10 @@ pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
                 m.cc.channel, m.cc.controller, r.target, r.source
             ));
             ui.horizontal(|ui| {
-                let (mut min, mut max, mut exp, mut smooth) =
-                    (r.min, r.max, r.curve == Curve::Exp, r.smoothing);
-                let mut changed = false;
-                changed |= ui
-                    .add(egui::DragValue::new(&mut min).speed(0.01).prefix("min "))
-                    .changed();
-                changed |= ui
-                    .add(egui::DragValue::new(&mut max).speed(0.01).prefix("max "))
-                    .changed();
-                changed |= ui.checkbox(&mut exp, "exp").changed();
-                changed |= ui
-                    .add(
-                        egui::DragValue::new(&mut smooth)
-                            .range(0.0..=60.0)
-                            .speed(0.01)
-                            .prefix("smooth ")
-                            .suffix(" s"),
-                    )
-                    .changed();
-                if changed {
-                    let curve = if exp { Curve::Exp } else { Curve::Linear };
-                    match Range::new(
-                        r.target.clone(),
-                        r.source.clone(),
-                        (min, max),
-                        curve,
-                        smooth,
-                    ) {
-                        Ok(new) => {
-                            *r = new.clone();
-                            actions.push(MapAction::Update(new));
-                        }
-                        // Refused (NaN, an exponential range through 0): nothing changes.
-                        Err(e) => ed.problem = Some(e.to_string()),
-                    }
+                match range_row(ui, r) {
+                    Some(Ok(new)) => actions.push(MapAction::Update(new)),
+                    Some(Err(e)) => problem = Some(e),
+                    None => {}
                 }
                 if ui.button("remove").clicked() {
                     actions.push(MapAction::Remove {
@@ -214,5 +210,70 @@ pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
             });
         });
     }
+    for (i, m) in ed.learn.osc.iter_mut().enumerate() {
+        let r = &mut m.range;
+        ui.push_id(("osc", i), |ui| {
+            ui.label(format!("osc {} -> {} <- {}", m.addr, r.target, r.source));
+            ui.horizontal(|ui| {
+                match range_row(ui, r) {
+                    Some(Ok(range)) => actions.push(MapAction::UpdateOsc {
+                        addr: m.addr.clone(),
+                        range,
+                    }),
+                    Some(Err(e)) => problem = Some(e),
+                    None => {}
+                }
+                if ui.button("remove").clicked() {
+                    actions.push(MapAction::RemoveOsc(m.addr.clone()));
+                }
+            });
+        });
+    }
+    if let Some(e) = problem {
+        ed.problem = Some(e);
+    }
     ed.map_actions.extend(actions);
+}
+
+/// min, max, exp and smoothing of one mapping: `Some(Ok(new))` when changed (and taken into
+/// `r`), `Some(Err(why))` when refused (NaN, an exponential range through 0: nothing changes).
+fn range_row(ui: &mut Ui, r: &mut Range) -> Option<Result<Range, String>> {
+    let (mut min, mut max, mut exp, mut smooth) =
+        (r.min, r.max, r.curve == Curve::Exp, r.smoothing);
+    let mut changed = false;
+    changed |= ui
+        .add(egui::DragValue::new(&mut min).speed(0.01).prefix("min "))
+        .changed();
+    changed |= ui
+        .add(egui::DragValue::new(&mut max).speed(0.01).prefix("max "))
+        .changed();
+    changed |= ui.checkbox(&mut exp, "exp").changed();
+    changed |= ui
+        .add(
+            egui::DragValue::new(&mut smooth)
+                .range(0.0..=60.0)
+                .speed(0.01)
+                .prefix("smooth ")
+                .suffix(" s"),
+        )
+        .changed();
+    if !changed {
+        return None;
+    }
+    let curve = if exp { Curve::Exp } else { Curve::Linear };
+    Some(
+        match Range::new(
+            r.target.clone(),
+            r.source.clone(),
+            (min, max),
+            curve,
+            smooth,
+        ) {
+            Ok(new) => {
+                *r = new.clone();
+                Ok(new)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    )
 }

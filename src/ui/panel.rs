@@ -115,7 +115,7 @@ pub fn panel(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
             egui::CollapsingHeader::new("Connection")
                 .default_open(true)
                 .show(ui, |ui| edits.extend(connection_editor(ui, st, ed)));
-            egui::CollapsingHeader::new("MIDI mappings")
+            egui::CollapsingHeader::new("Mappings (MIDI, OSC)")
                 .default_open(false)
                 .show(ui, |ui| super::learn::mappings_list(ui, ed));
             egui::CollapsingHeader::new("W")
@@ -309,7 +309,7 @@ pub fn heat_cell_center(rect: Rect, st: &PanelState, row: usize, col: usize) -> 
 
 /// W as a live heat map: rows = input ports, columns = output ports. Hover shows both port names
 /// and the value; a click selects that weight in the connection editor, a right click selects
-/// it and arms MIDI learn for it.
+/// it and arms learn (MIDI or OSC) for it.
 pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
     let (rows, cols) = (st.inputs.len(), st.outputs.len());
     if rows == 0 || cols == 0 {

@@ -157,11 +157,22 @@ fn scenes(ui: &mut Ui, v: &PerformView, st: &mut PerformUi, out: &mut Vec<Perfor
         ui.label("recall");
         for n in 1..=SLOTS {
             let aim = PerformAim::Scene(n as u8);
-            let b = ui.add_enabled(
-                v.filled[n - 1],
-                egui::Button::new(n.to_string()).selected(v.learning == Some(aim)),
-            );
-            let b = b.on_hover_text(format!("Ctrl+{n}; right click: learn a MIDI note for it"));
+            // An empty slot stays clickable (a recall is refused with a log line) so that a
+            // note can be learned onto it before anything is stored there; it is drawn dim.
+            let filled = v.filled[n - 1];
+            let label = if filled {
+                egui::RichText::new(n.to_string())
+            } else {
+                egui::RichText::new(n.to_string()).weak()
+            };
+            let b = ui.add(egui::Button::new(label).selected(v.learning == Some(aim)));
+            let b = b.on_hover_text(if filled {
+                format!("Ctrl+{n}; right click: learn a MIDI note for it")
+            } else {
+                format!(
+                    "scene {n} is empty (Ctrl+Shift+{n} stores it); right click: learn a MIDI note for it"
+                )
+            });
             if b.clicked() {
                 out.push(PerformAction::Recall(n));
             }

@@ -51,6 +51,7 @@ pub fn render_to(
         out_dir: dir.to_path_buf(),
         every,
         edits,
+        midi: Vec::new(),
         seed,
     };
     render(p, Box::new(CpuBackend::new()), &opts, |_| {}).unwrap_or_else(|e| panic!("{e}"))

@@ -305,9 +305,14 @@ impl CodeEditor {
     /// ones are added at the end; `map osc` lines and everything else stay as typed. Returns
     /// whether the buffer changed.
     pub fn sync_midi_map_lines(&mut self, wanted: &[String]) -> bool {
+        self.sync_map_lines(wanted, false)
+    }
+
+    /// Like `sync_midi_map_lines`; with `osc`, the `map osc` lines are made the given ones too.
+    pub fn sync_map_lines(&mut self, wanted: &[String], osc: bool) -> bool {
         let is_midi_map = |l: &str| {
             let t = l.trim_start();
-            t.starts_with("map cc ") || t.starts_with("map note ")
+            t.starts_with("map cc ") || t.starts_with("map note ") || (osc && t.starts_with("map osc "))
         };
         let have: Vec<&str> = self
             .text

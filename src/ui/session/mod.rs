@@ -89,43 +89,62 @@ pub struct Session {
 }
 
 impl Session {
-    /// Gives the panel's learn buttons and mappings list the MIDI mapper.
+    /// Gives the panel's learn buttons and mappings list the mapper (MIDI and OSC mappings).
     pub fn set_midi(&mut self, m: Option<crate::control::learn::SharedMapper>) {
         self.midi = m;
     }
 
-    /// The MIDI mapper's mappings as the patch file's `map` lines (None without a mapper).
-    fn midi_map_lines(&self) -> Option<Vec<String>> {
+    /// The mapper's mappings as the patch file's `map` lines (None without a mapper), and
+    /// whether its OSC mappings are among them (OSC in is on).
+    fn map_lines(&self) -> Option<(Vec<String>, bool)> {
         let m = self.midi.as_ref()?;
         Some(m.with(|m| {
             let cc = m.mappings().into_iter().map(|x| x.map_line());
             let perform = m.perform.list().into_iter().map(|p| format!("map {p}"));
-            cc.chain(perform).collect()
+            let osc = m.osc_mappings().into_iter().map(|x| x.map_line());
+            let osc_on = m.osc_on();
+            let lines = cc
+                .chain(perform)
+                .chain(osc.filter(|_| osc_on))
+                .collect();
+            (lines, osc_on)
         }))
     }
 
-    /// Saves the code buffer, its MIDI `map` lines first made the mapper's (what was learned
-    /// is saved, and shows in the code).
+    /// Saves the code buffer, its `map` lines first made the mapper's (what was learned, over
+    /// MIDI or OSC, is saved, and shows in the code).
     fn save_code(&mut self) -> Result<String, String> {
-        if let Some(lines) = self.midi_map_lines()
-            && self.code.sync_midi_map_lines(&lines)
+        if let Some((lines, osc)) = self.map_lines()
+            && self.code.sync_map_lines(&lines, osc)
         {
             self.st.push_log(
                 Level::Notice,
-                "the code's MIDI map lines now are the learned mappings",
+                "the code's map lines now are the mappings in use (learned ones included)",
             );
         }
-        self.code.save()
+        let r = self.code.save();
+        if r.is_ok()
+            && let Some(m) = &self.midi
+        {
+            m.with(|m| m.mark_saved());
+        }
+        r
     }
 
     /// `Live`, told the mapper's mappings so that a save of the running network keeps them.
     fn with_midi_maps(&mut self) -> &mut Live {
         if let Some(m) = &self.midi {
-            let (cc, perform) = m.with(|m| {
+            let (cc, perform, osc) = m.with(|m| {
                 let cc: Vec<_> = m.mappings().iter().map(|x| x.spec()).collect();
-                (cc, m.perform.list())
+                let osc: Option<Vec<_>> = m
+                    .osc_on()
+                    .then(|| m.osc_mappings().iter().map(|x| x.spec()).collect());
+                (cc, m.perform.list(), osc)
             });
             self.live.set_midi_maps(cc, perform);
+            if let Some(osc) = osc {
+                self.live.set_osc_maps(osc);
+            }
         }
         &mut self.live
     }
@@ -508,10 +527,15 @@ impl Session {
                 Err(e) => self.st.push_log(Level::Error, format!("save failed: {e}")),
             },
             Action::Save => match self.with_midi_maps().save() {
-                Ok(()) => self.st.push_log(
-                    Level::Notice,
-                    format!("saved {}", self.live.path().display()),
-                ),
+                Ok(()) => {
+                    if let Some(m) = &self.midi {
+                        m.with(|m| m.mark_saved());
+                    }
+                    self.st.push_log(
+                        Level::Notice,
+                        format!("saved {}", self.live.path().display()),
+                    )
+                }
                 Err(e) => {
                     for line in e.lines() {
                         self.st
