@@ -1179,11 +1179,13 @@ map note 1:60 scene 3
                 channel: 1,
                 number: 20,
                 aim: PerformAim::Xfade,
+                osc: None,
             },
             PerformMap {
                 channel: 1,
                 number: 60,
                 aim: PerformAim::Scene(3),
+                osc: None,
             },
         ];
         assert_eq!(p.perform_maps, perform);
@@ -1319,6 +1321,7 @@ map note 1:60 scene 3
             aim: PerformAim::Scene(2),
             channel: 1,
             number: 61,
+            osc: None,
         };
         live.set_midi_maps(vec![learned.clone()], vec![scene.clone()]);
         live.save().unwrap();

@@ -246,6 +246,11 @@ pub struct MidiMapper {
     feed: Option<crossbeam_channel::Receiver<super::midi::MidiIn>>,
     /// MIDI onto the crossfader and scene recall.
     pub perform: PerformMaps,
+    /// OSC addresses onto the crossfader and scene recall (`map osc /a xfade`), with whether
+    /// each was learned since the last load or save.
+    osc_perform: Vec<(PerformMap, bool)>,
+    /// What those addresses asked for since the last poll.
+    osc_acts: Vec<PerformAct>,
 }
 
 impl MidiMapper {
@@ -262,6 +267,8 @@ impl MidiMapper {
             ports: None,
             feed: None,
             perform: PerformMaps::default(),
+            osc_perform: Vec::new(),
+            osc_acts: Vec::new(),
         };
         for map in maps {
             m.add(map);
@@ -344,6 +351,45 @@ impl MidiMapper {
     /// the range; an address that is not mapped is an `Err` with the line saying so.
     pub fn osc_value(&mut self, addr: &str, x: f64) -> Result<Option<String>, String> {
         let mut line = None;
+        if self.armed.is_none()
+            && let Some(aim) = self.perform.armed()
+        {
+            self.perform.cancel_learn();
+            let map = PerformMap {
+                channel: 0,
+                number: 0,
+                aim,
+                osc: Some(addr.to_string()),
+            };
+            line = Some(format!(
+                "learned: {map}; to keep it in the patch: map {map}"
+            ));
+            self.add_perform_as(map, true);
+        }
+        // NaN counts as 0; a button's press (above 0) recalls, its release does nothing.
+        let x = if x.is_finite() { x } else { 0.0 };
+        let mut hit = false;
+        for (m, _) in &self.osc_perform {
+            if m.osc.as_deref() != Some(addr) {
+                continue;
+            }
+            hit = true;
+            match m.aim {
+                PerformAim::Xfade => {
+                    self.osc_acts
+                        .retain(|a| !matches!(a, PerformAct::Xfade(_)));
+                    self.osc_acts.push(PerformAct::Xfade(x.clamp(0.0, 1.0)));
+                }
+                // The press that taught a scene its button does not also recall it.
+                PerformAim::Scene(n) if x > 0.0 && line.is_none() => {
+                    self.osc_acts.push(PerformAct::Recall(n))
+                }
+                PerformAim::Scene(_) => {}
+            }
+        }
+        if hit && !self.osc.iter().any(|o| o.map.addr == addr) && self.armed.is_none() {
+            return Ok(line);
+        }
         if let Some((range, _)) = self.armed.take() {
             let m = OscMapping {
                 addr: addr.to_string(),
@@ -395,6 +441,7 @@ impl MidiMapper {
         self.maps.iter().any(|l| l.learned)
             || self.osc.iter().any(|o| o.learned)
             || self.perform.has_learned()
+            || self.osc_perform.iter().any(|(_, l)| *l)
     }
 
     /// What was learned is now in the patch file (saved): a later reload replaces it too.
@@ -402,6 +449,33 @@ impl MidiMapper {
         self.maps.iter_mut().for_each(|l| l.learned = false);
         self.osc.iter_mut().for_each(|o| o.learned = false);
         self.perform.mark_saved();
+        self.osc_perform.iter_mut().for_each(|(_, l)| *l = false);
+    }
+
+    /// The crossfader and scene mappings, MIDI and OSC.
+    pub fn perform_list(&self) -> Vec<PerformMap> {
+        let mut v = self.perform.list();
+        v.extend(self.osc_perform.iter().map(|(m, _)| m.clone()));
+        v
+    }
+
+    /// Unmaps the crossfader or a scene (MIDI and OSC); false when it was not mapped.
+    pub fn remove_perform(&mut self, aim: PerformAim) -> bool {
+        let before = self.osc_perform.len();
+        self.osc_perform.retain(|(m, _)| m.aim != aim);
+        self.perform.remove(aim) || before != self.osc_perform.len()
+    }
+
+    fn add_perform_as(&mut self, m: PerformMap, learned: bool) {
+        // One control per aim: the new one replaces the old, MIDI or OSC.
+        self.osc_perform
+            .retain(|(o, _)| o.aim != m.aim && o.osc != m.osc);
+        if m.osc.is_some() {
+            self.perform.remove(m.aim);
+            self.osc_perform.push((m, learned));
+        } else {
+            self.perform.add(m, &self.values);
+        }
     }
 
     /// The patch file was reloaded (on disk, or the whole buffer evaluated): its mappings
@@ -448,7 +522,7 @@ impl MidiMapper {
             }
         }
         let same_weight = |a: &Range, b: &Range| a.target == b.target && a.source == b.source;
-        let before = (self.maps.len(), self.osc.len(), self.perform.list().len());
+        let before = (self.maps.len(), self.osc.len(), self.perform_list().len());
         let kept_cc: Vec<Mapping> = self
             .maps
             .iter()
@@ -492,8 +566,28 @@ impl MidiMapper {
                 self.map_osc_as(&m.addr, m.range, false);
             }
         }
-        self.perform.replace_file(perform, &self.values);
-        let after = (self.maps.len(), self.osc.len(), self.perform.list().len());
+        let (osc_file, midi_file): (Vec<PerformMap>, Vec<PerformMap>) =
+            perform.iter().cloned().partition(|m| m.osc.is_some());
+        self.perform.replace_file(&midi_file, &self.values);
+        self.osc_perform.retain(|(m, learned)| {
+            osc_file.contains(m)
+                || (*learned
+                    && !osc_file
+                        .iter()
+                        .chain(&midi_file)
+                        .any(|f| f.aim == m.aim || f.osc == m.osc))
+        });
+        for (m, learned) in &mut self.osc_perform {
+            if osc_file.contains(m) {
+                *learned = false;
+            }
+        }
+        for f in osc_file {
+            if !self.osc_perform.iter().any(|(m, _)| *m == f) {
+                self.osc_perform.push((f, false));
+            }
+        }
+        let after = (self.maps.len(), self.osc.len(), self.perform_list().len());
         format!(
             "mappings reloaded from the patch: {} MIDI, {} OSC, {} crossfader/scene (before: {}, {}, {}){}",
             after.0,
@@ -510,9 +604,10 @@ impl MidiMapper {
         )
     }
 
-    /// Maps a control onto the crossfader or a scene recall.
+    /// Maps a control (a MIDI CC or note, or an OSC address) onto the crossfader or a scene
+    /// recall, replacing the control mapped onto it before.
     pub fn add_perform(&mut self, m: PerformMap) {
-        self.perform.add(m, &self.values);
+        self.add_perform_as(m, false);
     }
 
     /// The next CC that moves (crossfader) or note struck (scene) is mapped to `aim`.
@@ -524,7 +619,9 @@ impl MidiMapper {
     /// says what), then returns what the mapped controls ask for. What `pump` does each poll.
     pub fn perform_step(&mut self) -> (Vec<PerformAct>, Option<String>) {
         let line = self.perform.try_learn(&self.values);
-        (self.perform.due(&self.values), line)
+        let mut acts = self.perform.due(&self.values);
+        acts.append(&mut self.osc_acts);
+        (acts, line)
     }
 
     /// The next controller (channels 1–16) that moves is mapped to `range`.
@@ -791,6 +888,40 @@ mod tests {
             [Edit::Set { weight, .. }] => assert_eq!(*weight, 0.0, "NaN counts as 0"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The crossfader and scene learn complete with an OSC address too: a fader's number is α,
+    /// a button's press recalls (its release does not; the press that taught it does not).
+    #[test]
+    fn osc_addresses_learn_the_crossfader_and_scenes() {
+        let values = Arc::new(MidiValues::default());
+        let mut m = MidiMapper::new(values, vec![]);
+        m.learn_perform(PerformAim::Scene(2));
+        let line = m.osc_value("/push2", 1.0).unwrap().expect("learned");
+        assert!(line.contains("map osc /push2 scene 2"), "{line}");
+        assert_eq!(m.perform.armed(), None);
+        assert_eq!(m.perform_step().0, vec![], "the teaching press recalls nothing");
+        assert_eq!(m.osc_value("/push2", 0.0), Ok(None));
+        assert_eq!(m.perform_step().0, vec![], "a release recalls nothing");
+        m.osc_value("/push2", 1.0).unwrap();
+        assert_eq!(m.perform_step().0, vec![PerformAct::Recall(2)]);
+        m.learn_perform(PerformAim::Xfade);
+        m.osc_value("/fader5", 0.25).unwrap().expect("learned");
+        m.osc_value("/fader5", 0.5).unwrap();
+        m.osc_value("/fader5", 9.0).unwrap();
+        assert_eq!(
+            m.perform_step().0,
+            vec![PerformAct::Xfade(1.0)],
+            "the last alpha of a poll, clamped"
+        );
+        let saved: Vec<String> = m.perform_list().iter().map(|p| p.to_string()).collect();
+        assert_eq!(saved, ["osc /push2 scene 2", "osc /fader5 xfade"]);
+        for p in m.perform_list() {
+            assert_eq!(PerformMap::parse(&p.to_string()).unwrap(), p);
+        }
+        assert!(m.osc_value("/other", 1.0).is_err(), "unmapped: refused");
+        assert!(m.remove_perform(PerformAim::Xfade));
+        assert_eq!(m.perform_list().len(), 1);
     }
 
     /// A reload replaces the file's mappings; learned and unsaved ones stay unless the file maps

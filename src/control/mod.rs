@@ -84,8 +84,8 @@ pub struct ControlOptions {
     pub midi_maps: Vec<learn::Mapping>,
     /// OSC addresses mapped onto weights (from the patch file's `map osc` lines).
     pub osc_maps: Vec<(String, learn::Range)>,
-    /// MIDI onto the crossfader and scene recall (the patch file's `map cc .. xfade` and
-    /// `map note .. scene N` lines; they turn MIDI on).
+    /// MIDI or OSC onto the crossfader and scene recall (the patch file's `map cc .. xfade`,
+    /// `map note .. scene N` lines, which turn MIDI on, and `map osc /a xfade|scene N`).
     pub perform_maps: Vec<crate::patch::mapping::PerformMap>,
 }
 
@@ -182,7 +182,8 @@ pub fn start_shared(
         mapper.map_osc(addr, range.clone());
     }
     let mut midi_on = false;
-    if opts.midi || !opts.midi_maps.is_empty() || !opts.perform_maps.is_empty() {
+    let midi_perform = opts.perform_maps.iter().any(|m| m.osc.is_none());
+    if opts.midi || !opts.midi_maps.is_empty() || midi_perform {
         let (tx, rx) = midi::feed();
         match midi::MidiPorts::start(values.clone(), Some(tx)) {
             Ok(p) => {

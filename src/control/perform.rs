@@ -129,6 +129,7 @@ impl PerformMaps {
             channel: (i / 128) as u8 + 1,
             number: (i % 128) as u8,
             aim: *aim,
+            osc: None,
         };
         self.armed = None;
         let line = format!("learned: {map}; to keep it in the patch: map {map}");

@@ -163,17 +163,31 @@ pub enum PerformAim {
 }
 
 /// A control mapped onto the crossfader or a scene recall: `cc CH:CC xfade`,
-/// `note CH:NOTE scene N` (CH 0 = any channel).
+/// `note CH:NOTE scene N` (CH 0 = any channel), or an OSC address: `osc /ADDRESS xfade` (its
+/// number 0–1 is α), `osc /ADDRESS scene N` (a number above 0, a button's press, recalls).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PerformMap {
-    /// MIDI channel (0: any).
+    /// MIDI channel (0: any; 0 for an OSC address).
     pub channel: u8,
-    /// The controller (xfade) or the note number (scene), 0–127.
+    /// The controller (xfade) or the note number (scene), 0–127 (0 for an OSC address).
     pub number: u8,
     pub aim: PerformAim,
+    /// The OSC address that drives it, in place of a MIDI control.
+    pub osc: Option<String>,
 }
 
-const PERFORM_GRAMMAR: &str = "cc CH:CC xfade | note CH:NOTE scene N";
+const PERFORM_GRAMMAR: &str =
+    "cc CH:CC xfade | note CH:NOTE scene N | osc /ADDRESS xfade | osc /ADDRESS scene N";
+
+/// An OSC address a mapping may use: `/something` outside `/dmm/`.
+fn osc_address(addr: &str) -> Result<String, String> {
+    if !addr.starts_with('/') || addr.len() < 2 || addr.starts_with("/dmm/") {
+        return Err(format!(
+            "OSC address {addr:?}: expected /something outside /dmm/"
+        ));
+    }
+    Ok(addr.to_string())
+}
 
 impl PerformMap {
     /// Whether `text` is meant as a performance mapping (its third word is `xfade` or `scene`).
@@ -186,6 +200,29 @@ impl PerformMap {
     pub fn parse(text: &str) -> Result<PerformMap, String> {
         let bad = |why: String| format!("{why} (expected `{PERFORM_GRAMMAR}`)");
         let words: Vec<&str> = text.split_whitespace().collect();
+        let slot = |n: &str| match n.parse::<u8>() {
+            Ok(n) if (1..=9).contains(&n) => Ok(n),
+            _ => Err(bad(format!("scene {n:?}: expected a slot 1..=9"))),
+        };
+        match words.as_slice() {
+            ["osc", addr, "xfade"] => {
+                return Ok(PerformMap {
+                    channel: 0,
+                    number: 0,
+                    aim: PerformAim::Xfade,
+                    osc: Some(osc_address(addr).map_err(bad)?),
+                });
+            }
+            ["osc", addr, "scene", n] => {
+                return Ok(PerformMap {
+                    channel: 0,
+                    number: 0,
+                    aim: PerformAim::Scene(slot(n)?),
+                    osc: Some(osc_address(addr).map_err(bad)?),
+                });
+            }
+            _ => {}
+        }
         let (channel, number, aim) = match words.as_slice() {
             ["cc", ch_cc, "xfade"] => {
                 let (c, n) = ch_num(ch_cc, "controller").map_err(bad)?;
@@ -193,11 +230,7 @@ impl PerformMap {
             }
             ["note", ch_note, "scene", n] => {
                 let (c, k) = ch_num(ch_note, "note").map_err(bad)?;
-                let n = match n.parse::<u8>() {
-                    Ok(n) if (1..=9).contains(&n) => n,
-                    _ => return Err(bad(format!("scene {n:?}: expected a slot 1..=9"))),
-                };
-                (c, k, PerformAim::Scene(n))
+                (c, k, PerformAim::Scene(slot(n)?))
             }
             ["cc", _, "scene", ..] => {
                 return Err(bad("a scene is recalled by a note, not a CC".into()));
@@ -211,6 +244,7 @@ impl PerformMap {
             channel,
             number,
             aim,
+            osc: None,
         })
     }
 }
@@ -231,6 +265,12 @@ fn ch_num(s: &str, what: &str) -> Result<(u8, u8), String> {
 /// The canonical form (what the files hold; `parse` reads it back unchanged).
 impl fmt::Display for PerformMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(a) = &self.osc {
+            return match self.aim {
+                PerformAim::Xfade => write!(f, "osc {a} xfade"),
+                PerformAim::Scene(n) => write!(f, "osc {a} scene {n}"),
+            };
+        }
         match self.aim {
             PerformAim::Xfade => write!(f, "cc {}:{} xfade", self.channel, self.number),
             PerformAim::Scene(n) => {
@@ -246,7 +286,13 @@ mod perform_tests {
 
     #[test]
     fn perform_maps_round_trip_and_refuse_with_reasons() {
-        for text in ["cc 1:20 xfade", "note 1:60 scene 3", "note 0:127 scene 9"] {
+        for text in [
+            "cc 1:20 xfade",
+            "note 1:60 scene 3",
+            "note 0:127 scene 9",
+            "osc /1/fader5 xfade",
+            "osc /1/push1 scene 2",
+        ] {
             assert!(PerformMap::is_perform(text), "{text}");
             let m = PerformMap::parse(text).unwrap();
             assert_eq!(m.to_string(), text);
@@ -263,6 +309,9 @@ mod perform_tests {
             ("note 1:60 xfade", "by a CC"),
             ("note 1 scene 2", "CH:NOTE"),
             ("cc 1:20 xfade extra", "not a crossfader"),
+            ("osc /dmm/x xfade", "outside /dmm/"),
+            ("osc fader scene 1", "outside /dmm/"),
+            ("osc /b scene 0", "slot 1..=9"),
         ] {
             let e = PerformMap::parse(text).unwrap_err();
             assert!(e.contains(why), "{text}: {e}");

@@ -21,7 +21,7 @@ pub struct LearnView {
     pub mappings: Vec<Mapping>,
     /// OSC addresses mapped onto weights.
     pub osc: Vec<OscMapping>,
-    /// MIDI onto the crossfader and scene recall.
+    /// MIDI and OSC onto the crossfader and scene recall.
     pub perform: Vec<PerformMap>,
 }
 
@@ -33,7 +33,7 @@ impl LearnView {
             armed: m.armed().map(|r| (r.target.clone(), r.source.clone())),
             mappings: m.mappings(),
             osc: m.osc_mappings(),
-            perform: m.perform.list(),
+            perform: m.perform_list(),
         }
     }
 }
@@ -80,7 +80,7 @@ pub fn apply(m: &mut MidiMapper, actions: Vec<MapAction>) -> Vec<String> {
                 format!("mapping of {target} <- {source} removed")
             }
             MapAction::RemovePerform(aim) => {
-                m.perform.remove(aim);
+                m.remove_perform(aim);
                 match aim {
                     PerformAim::Xfade => "mapping of the crossfader removed".into(),
                     PerformAim::Scene(n) => format!("mapping of scene {n} removed"),

@@ -167,10 +167,10 @@ fn scenes(ui: &mut Ui, v: &PerformView, st: &mut PerformUi, out: &mut Vec<Perfor
             };
             let b = ui.add(egui::Button::new(label).selected(v.learning == Some(aim)));
             let b = b.on_hover_text(if filled {
-                format!("Ctrl+{n}; right click: learn a MIDI note for it")
+                format!("Ctrl+{n}; right click: learn a MIDI note or OSC button for it")
             } else {
                 format!(
-                    "scene {n} is empty (Ctrl+Shift+{n} stores it); right click: learn a MIDI note for it"
+                    "scene {n} is empty (Ctrl+Shift+{n} stores it); right click: learn a MIDI note or OSC button for it"
                 )
             });
             if b.clicked() {
@@ -208,9 +208,9 @@ fn scenes(ui: &mut Ui, v: &PerformView, st: &mut PerformUi, out: &mut Vec<Perfor
         let b = ui
             .add(egui::Button::new(text).selected(learning))
             .on_hover_text(if v.midi {
-                "map the next MIDI CC that moves onto the crossfader"
+                "map the next MIDI CC that moves, or OSC address that sends a number, onto the crossfader"
             } else {
-                "MIDI learn needs --midi"
+                "learn needs --midi or OSC in"
             });
         if b.clicked() {
             out.push(learn_or_cancel(v, PerformAim::Xfade));
@@ -296,7 +296,7 @@ pub fn apply(live: &mut Live, a: PerformAction) -> Result<(), LiveError> {
         PerformAction::Crossfade { a, b, alpha } => live.crossfade(a, b, alpha),
         // The window hands these to its MIDI mapper; they come here only without one.
         PerformAction::Learn(_) | PerformAction::CancelLearn => Err(LiveError::Scene(
-            "MIDI learn needs MIDI on (start with --midi)".into(),
+            "learn needs MIDI (start with --midi) or OSC in (on unless --no-osc)".into(),
         )),
     }
 }

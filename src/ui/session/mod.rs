@@ -99,10 +99,14 @@ impl Session {
     fn map_lines(&self) -> Option<(Vec<String>, bool)> {
         let m = self.midi.as_ref()?;
         Some(m.with(|m| {
-            let cc = m.mappings().into_iter().map(|x| x.map_line());
-            let perform = m.perform.list().into_iter().map(|p| format!("map {p}"));
-            let osc = m.osc_mappings().into_iter().map(|x| x.map_line());
             let osc_on = m.osc_on();
+            let cc = m.mappings().into_iter().map(|x| x.map_line());
+            let perform = m
+                .perform_list()
+                .into_iter()
+                .filter(|p| osc_on || p.osc.is_none())
+                .map(|p| format!("map {p}"));
+            let osc = m.osc_mappings().into_iter().map(|x| x.map_line());
             let lines = cc
                 .chain(perform)
                 .chain(osc.filter(|_| osc_on))
@@ -139,7 +143,7 @@ impl Session {
                 let osc: Option<Vec<_>> = m
                     .osc_on()
                     .then(|| m.osc_mappings().iter().map(|x| x.spec()).collect());
-                (cc, m.perform.list(), osc)
+                (cc, m.perform_list(), osc)
             });
             self.live.set_midi_maps(cc, perform);
             if let Some(osc) = osc {
@@ -375,8 +379,12 @@ impl Session {
             PerformAction::Learn(aim) => {
                 m.with(|m| m.learn_perform(*aim));
                 Some(match aim {
-                    PerformAim::Xfade => "learn: move a MIDI CC for the crossfader".into(),
-                    PerformAim::Scene(n) => format!("learn: strike a MIDI note for scene {n}"),
+                    PerformAim::Xfade => {
+                        "learn: move a MIDI CC or an OSC fader for the crossfader".into()
+                    }
+                    PerformAim::Scene(n) => {
+                        format!("learn: strike a MIDI note or press an OSC button for scene {n}")
+                    }
                 })
             }
             PerformAction::CancelLearn => {
