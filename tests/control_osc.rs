@@ -785,7 +785,9 @@ fn osc_learn_from_the_window_maps_the_next_address() {
         s.latest()
             .map_or(f64::NAN, |l| l.w.get(&pr("y.in"), &pr("k.out")))
     };
-    run_until(&mut h, "a snapshot", &|s| s.latest().is_some_and(|l| l.tick > 2));
+    run_until(&mut h, "a snapshot", &|s| {
+        s.latest().is_some_and(|l| l.tick > 2)
+    });
     let c = h.state().code.text.find("<- 2 k").expect("the row") + 3;
     let at = h.state().code.point_of_char(c).expect("drawn");
     h.hover_at(at);
@@ -798,7 +800,9 @@ fn osc_learn_from_the_window_maps_the_next_address() {
             modifiers: egui::Modifiers::NONE,
         });
     }
-    run_until(&mut h, "learn armed", &|_| mapper.with(|m| m.armed().is_some()));
+    run_until(&mut h, "learn armed", &|_| {
+        mapper.with(|m| m.armed().is_some())
+    });
     let r = mapper.with(|m| m.armed().cloned()).unwrap();
     assert_eq!((r.target, r.source), (pr("y.in"), pr("k.out")));
     assert_eq!((r.min, r.max), (0.0, 2.0), "0 up to the weight");
@@ -832,7 +836,8 @@ fn osc_learn_from_the_window_maps_the_next_address() {
         .find_map(|l| {
             let rest = l.text.strip_prefix("tick ")?;
             let (t, text) = rest.split_once(": ")?;
-            text.starts_with("learned: osc /fader1").then(|| t.parse().unwrap())
+            text.starts_with("learned: osc /fader1")
+                .then(|| t.parse().unwrap())
         })
         .expect("a log line for the learned address, with its tick");
     // The panel's mappings list shows it.
@@ -840,8 +845,8 @@ fn osc_learn_from_the_window_maps_the_next_address() {
     h.run();
     h.run();
     assert!(
-        h.query_by_label_contains("osc /fader1 -> y.in <- k.out")
-            .is_some()
+        h.query_by_label("osc /fader1 -> y.in <- k.out").is_some(),
+        "the list's row for the learned address"
     );
 
     // Ctrl+S: the code pane's file gets the learned mapping's line.
@@ -863,11 +868,14 @@ fn osc_learn_from_the_window_maps_the_next_address() {
     run_until(&mut h, "the mappings reloaded", &|_| {
         mapper.with(|m| m.osc_mappings().iter().any(|o| o.addr == "/fader2"))
     });
-    let addrs: Vec<String> = mapper.with(|m| m.osc_mappings().into_iter().map(|o| o.addr).collect());
+    let addrs: Vec<String> =
+        mapper.with(|m| m.osc_mappings().into_iter().map(|o| o.addr).collect());
     assert_eq!(addrs, ["/fader2"], "saved, then replaced by the file's");
     send("/fader1", 0.0);
     send("/fader2", 0.25);
-    run_until(&mut h, "the new address drives the weight", &|s| w(s) == -2.0);
+    run_until(&mut h, "the new address drives the weight", &|s| {
+        w(s) == -2.0
+    });
     let s = h.into_state();
     s.into_live().stop();
 

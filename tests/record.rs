@@ -287,8 +287,8 @@ fn a_recorded_cc_ramp_renders_offline_identically() {
         trace: Some(live_trace.clone()),
         ..null_sink()
     };
-    let mut live = Live::open(&patch, Box::new(CpuBackend::new()), opts)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut live =
+        Live::open(&patch, Box::new(CpuBackend::new()), opts).unwrap_or_else(|e| panic!("{e}"));
     let (tx, rx) = dmm_synth::control::midi::feed();
     live.engine().attach_midi(&rx);
     let tick = |live: &Live| live.engine().latest().map_or(0, |s| s.tick);
@@ -364,14 +364,24 @@ fn a_recorded_cc_ramp_renders_offline_identically() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["tick"].as_u64().unwrap(), v["scalars"]["x.out"].as_f64().unwrap())
+            (
+                v["tick"].as_u64().unwrap(),
+                v["scalars"]["x.out"].as_f64().unwrap(),
+            )
         })
         .collect();
     let lived: Vec<f64> = (start_tick..start_tick + summary.ticks)
-        .map(|t| *live_rows.get(&t).unwrap_or_else(|| panic!("no live tick {t}")))
+        .map(|t| {
+            *live_rows
+                .get(&t)
+                .unwrap_or_else(|| panic!("no live tick {t}"))
+        })
         .collect();
     assert_eq!(rendered.len() as u64, summary.ticks);
-    assert_eq!(rendered, lived, "the re-render's x.out differs from the live one");
+    assert_eq!(
+        rendered, lived,
+        "the re-render's x.out differs from the live one"
+    );
     let top = 2.0 * f64::from(*values.last().unwrap()) / 127.0;
     assert!(
         (rendered.last().unwrap() - top).abs() < 1e-6,

@@ -341,7 +341,18 @@ fn a_note_learned_on_an_empty_scene_recalls_it_once_stored() {
     let values = std::sync::Arc::new(MidiValues::default());
     let mut midi = MidiWriter::new(values.clone());
     let mapper = SharedMapper::new(MidiMapper::new(values, vec![]));
-    let mut s = open(&path);
+    // As `control::start_shared` does: `Live` drives the mapper, the window arms it.
+    let o = LiveOptions {
+        audio: false,
+        watch: false,
+        capture_every: 1,
+        morph: Some(0.0),
+        trace: None,
+    };
+    let mut live =
+        Live::open(&path, Box::new(CpuBackend::new()), o).unwrap_or_else(|e| panic!("{e}"));
+    live.attach(Box::new(mapper.clone()));
+    let mut s = Session::new(live, Vec::new(), true);
     s.set_midi(Some(mapper.clone()));
     let mut h = Harness::builder()
         .with_size(egui::vec2(1000.0, 900.0))
@@ -349,7 +360,10 @@ fn a_note_learned_on_an_empty_scene_recalls_it_once_stored() {
     run_until(&mut h, "a snapshot", |s| {
         s.latest().is_some_and(|l| l.tick > 2)
     });
-    assert!(!h.state().live().scenes().filled()[2], "scene 3 starts empty");
+    assert!(
+        !h.state().live().scenes().filled()[2],
+        "scene 3 starts empty"
+    );
     // The recall buttons come first (then the store buttons, with the same labels).
     h.get_all_by_label("3")
         .next()
@@ -391,7 +405,9 @@ fn a_note_learned_on_an_empty_scene_recalls_it_once_stored() {
         .send(Edit::set("x.in", "k.out", 5.0).unwrap());
     run_until(&mut h, "x at 5", |s| weight(s) == Some(5.0));
     midi.feed(20, &[0x80, 60, 0, 0x90, 60, 90]);
-    run_until(&mut h, "the note recalls scene 3", |s| weight(s) == Some(1.0));
+    run_until(&mut h, "the note recalls scene 3", |s| {
+        weight(s) == Some(1.0)
+    });
     assert!(log_has(h.state(), "recall scene 3"));
     let s = h.into_state();
     s.into_live().stop();

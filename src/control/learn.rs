@@ -376,8 +376,7 @@ impl MidiMapper {
             hit = true;
             match m.aim {
                 PerformAim::Xfade => {
-                    self.osc_acts
-                        .retain(|a| !matches!(a, PerformAct::Xfade(_)));
+                    self.osc_acts.retain(|a| !matches!(a, PerformAct::Xfade(_)));
                     self.osc_acts.push(PerformAct::Xfade(x.clamp(0.0, 1.0)));
                 }
                 // The press that taught a scene its button does not also recall it.
@@ -528,7 +527,10 @@ impl MidiMapper {
             .iter()
             .filter(|l| l.learned)
             .map(|l| l.map.clone())
-            .filter(|l| !cc.iter().any(|m| m.cc == l.cc || same_weight(&m.range, &l.range)))
+            .filter(|l| {
+                !cc.iter()
+                    .any(|m| m.cc == l.cc || same_weight(&m.range, &l.range))
+            })
             .collect();
         let kept_osc: Vec<OscMapping> = self
             .osc
@@ -542,9 +544,8 @@ impl MidiMapper {
             .collect();
         // Unchanged mappings keep their running state (no jump, nothing sent again).
         let old_osc: Vec<Osc1> = std::mem::take(&mut self.osc);
-        self.maps.retain(|l| {
-            cc.contains(&l.map) || kept_cc.iter().any(|k| *k == l.map)
-        });
+        self.maps
+            .retain(|l| cc.contains(&l.map) || kept_cc.iter().any(|k| *k == l.map));
         for m in cc {
             if !self.maps.iter().any(|l| l.map == m) {
                 self.add_as(m, false);
@@ -874,7 +875,11 @@ mod tests {
         assert!(line.contains("map osc /a x.in <- k.out 0.0..2.0"), "{line}");
         assert!(m.armed().is_none());
         w.feed(0, &[0xB0, 7, 99]);
-        assert_eq!(m.step(0.01).1, None, "the learn was over: the CC learns nothing");
+        assert_eq!(
+            m.step(0.01).1,
+            None,
+            "the learn was over: the CC learns nothing"
+        );
         assert!(m.mappings().is_empty());
         let (edits, _) = m.step(0.01);
         assert!(edits.is_empty(), "sent in the step before");
@@ -900,7 +905,11 @@ mod tests {
         let line = m.osc_value("/push2", 1.0).unwrap().expect("learned");
         assert!(line.contains("map osc /push2 scene 2"), "{line}");
         assert_eq!(m.perform.armed(), None);
-        assert_eq!(m.perform_step().0, vec![], "the teaching press recalls nothing");
+        assert_eq!(
+            m.perform_step().0,
+            vec![],
+            "the teaching press recalls nothing"
+        );
         assert_eq!(m.osc_value("/push2", 0.0), Ok(None));
         assert_eq!(m.perform_step().0, vec![], "a release recalls nothing");
         m.osc_value("/push2", 1.0).unwrap();
@@ -950,13 +959,23 @@ mod tests {
             ],
             &[],
         );
-        assert!(line.contains("learned and not yet saved ones kept"), "{line}");
+        assert!(
+            line.contains("learned and not yet saved ones kept"),
+            "{line}"
+        );
         let mut addrs: Vec<String> = m.osc_mappings().into_iter().map(|o| o.addr).collect();
         addrs.sort();
         assert_eq!(addrs, ["/clash", "/learned", "/new"]);
-        let clash = m.osc_mappings().into_iter().find(|o| o.addr == "/clash").unwrap();
+        let clash = m
+            .osc_mappings()
+            .into_iter()
+            .find(|o| o.addr == "/clash")
+            .unwrap();
         assert_eq!(clash.range.target, pr("q.in"), "the file wins");
-        assert!(m.mappings().is_empty(), "the file's CC mapping went with it");
+        assert!(
+            m.mappings().is_empty(),
+            "the file's CC mapping went with it"
+        );
         assert!(m.osc_value("/file", 0.5).is_err(), "no longer mapped");
         // Saved: a reload without them drops them.
         m.mark_saved();

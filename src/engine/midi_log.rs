@@ -225,20 +225,42 @@ mod tests {
         assert_eq!(parse_midi_jsonl(&text).unwrap(), stamped);
         // The bytes are what a controller sends: the app's own MIDI parser reads them alike.
         assert_eq!(to_bytes(&evs[0]), [0xB0, 74, 64]);
-        assert_eq!(to_bytes(&evs[4]), [0xE2, 0, 0]);
+        assert_eq!(
+            to_bytes(&evs[4]),
+            [0xE1, 0, 0],
+            "channel 2, bend fully down"
+        );
     }
 
     #[test]
     fn bad_lines_are_refused_with_the_line_and_what_was_expected() {
         for (text, why) in [
             ("{\"tick\": 1, \"time_us\": 0}", "\"midi\""),
-            ("{\"tick\": -1, \"time_us\": 0, \"midi\": [248]}", "\"tick\""),
-            ("{\"tick\": 1, \"time_us\": 0, \"midi\": [176, 74]}", "too short"),
-            ("{\"tick\": 1, \"time_us\": 0, \"midi\": [176, 74, 200]}", "0..=127"),
-            ("{\"tick\": 1, \"time_us\": 0, \"midi\": [176, 1, 2, 3]}", "has 3"),
-            ("{\"tick\": 1, \"time_us\": 0, \"midi\": [240]}", "status 240"),
+            (
+                "{\"tick\": -1, \"time_us\": 0, \"midi\": [248]}",
+                "\"tick\"",
+            ),
+            (
+                "{\"tick\": 1, \"time_us\": 0, \"midi\": [176, 74]}",
+                "too short",
+            ),
+            (
+                "{\"tick\": 1, \"time_us\": 0, \"midi\": [176, 74, 200]}",
+                "0..=127",
+            ),
+            (
+                "{\"tick\": 1, \"time_us\": 0, \"midi\": [176, 1, 2, 3]}",
+                "has 3",
+            ),
+            (
+                "{\"tick\": 1, \"time_us\": 0, \"midi\": [240]}",
+                "status 240",
+            ),
             ("{\"tick\": 1, \"time_us\": 0, \"midi\": [300]}", "0..=255"),
-            ("{\"tick\": 1, \"time_us\": 0, \"midi\": [248], \"x\": 1}", "unknown key"),
+            (
+                "{\"tick\": 1, \"time_us\": 0, \"midi\": [248], \"x\": 1}",
+                "unknown key",
+            ),
             ("[1]", "not an object"),
             ("nope", "not JSON"),
         ] {

@@ -55,7 +55,10 @@ pub enum MapAction {
     /// Unmaps an OSC address.
     RemoveOsc(String),
     /// A new range for a mapped OSC address.
-    UpdateOsc { addr: String, range: Range },
+    UpdateOsc {
+        addr: String,
+        range: Range,
+    },
 }
 
 /// Hands the panel's requests to the mapper; returns a line for the log for each.
@@ -155,9 +158,8 @@ pub fn arm(ed: &mut Editor) {
         return;
     };
     if !ed.learn.available {
-        ed.problem = Some(
-            "learn needs MIDI (start with --midi) or OSC in (on unless --no-osc)".into(),
-        );
+        ed.problem =
+            Some("learn needs MIDI (start with --midi) or OSC in (on unless --no-osc)".into());
         return;
     }
     match default_range(&t, &s, ed.weight) {

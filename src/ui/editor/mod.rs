@@ -312,7 +312,9 @@ impl CodeEditor {
     pub fn sync_map_lines(&mut self, wanted: &[String], osc: bool) -> bool {
         let is_midi_map = |l: &str| {
             let t = l.trim_start();
-            t.starts_with("map cc ") || t.starts_with("map note ") || (osc && t.starts_with("map osc "))
+            t.starts_with("map cc ")
+                || t.starts_with("map note ")
+                || (osc && t.starts_with("map osc "))
         };
         let have: Vec<&str> = self
             .text

@@ -107,10 +107,7 @@ impl Session {
                 .filter(|p| osc_on || p.osc.is_none())
                 .map(|p| format!("map {p}"));
             let osc = m.osc_mappings().into_iter().map(|x| x.map_line());
-            let lines = cc
-                .chain(perform)
-                .chain(osc.filter(|_| osc_on))
-                .collect();
+            let lines = cc.chain(perform).chain(osc.filter(|_| osc_on)).collect();
             (lines, osc_on)
         }))
     }
