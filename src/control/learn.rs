@@ -545,7 +545,7 @@ impl MidiMapper {
         // Unchanged mappings keep their running state (no jump, nothing sent again).
         let old_osc: Vec<Osc1> = std::mem::take(&mut self.osc);
         self.maps
-            .retain(|l| cc.contains(&l.map) || kept_cc.iter().any(|k| *k == l.map));
+            .retain(|l| cc.contains(&l.map) || kept_cc.contains(&l.map));
         for m in cc {
             if !self.maps.iter().any(|l| l.map == m) {
                 self.add_as(m, false);
