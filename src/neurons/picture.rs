@@ -53,8 +53,8 @@ pub fn load_picture(
 /// sum to 1 and the cell gets the mean of the pixels under it (area average).
 struct Axis {
     cell: Vec<u32>,
-    w0: Vec<f32>,
-    w1: Vec<f32>,
+    w0: Vec<f64>,
+    w1: Vec<f64>,
 }
 
 impl Axis {
@@ -72,10 +72,25 @@ impl Axis {
             let edge = (j + 1) * n64;
             let first = hi.min(edge) - lo;
             a.cell.push(j as u32);
-            a.w0.push((first as f64 / n64 as f64) as f32);
-            a.w1.push(((m64 - first) as f64 / n64 as f64) as f32);
+            a.w0.push(first as f64 / n64 as f64);
+            a.w1.push((m64 - first) as f64 / n64 as f64);
         }
         a
+    }
+
+    /// Adds the samples of one row (at x0, x0 + dx, ...) into their cells, weighted.
+    fn spread(&self, samples: &[f32], x0: u32, dx: u32, out: &mut [f64]) {
+        let at = self.cell.iter().zip(&self.w0).zip(&self.w1);
+        for (&g, ((&c, &w0), &w1)) in samples
+            .iter()
+            .zip(at.skip(x0 as usize).step_by(dx as usize))
+        {
+            let (c, g) = (c as usize, g as f64);
+            out[c] += g * w0;
+            if w1 != 0.0 {
+                out[c + 1] += g * w1;
+            }
+        }
     }
 }
 
@@ -117,8 +132,9 @@ fn decode_averaged(path: &Path, rows: u32, cols: u32) -> Result<(u32, u32, Vec<f
     let interlaced = reader.info().interlaced;
     let (ih, iw) = (h.min(rows), w.min(cols));
     let (ax, ay) = (Axis::new(w, iw), Axis::new(h, ih));
-    let mut cells = vec![0f32; ih as usize * iw as usize];
-    let mut row = vec![0f32; iw as usize];
+    // f64 sums: a cell may hold the mean of millions of pixels.
+    let mut cells = vec![0f64; ih as usize * iw as usize];
+    let mut row = vec![0f64; iw as usize];
     let mut grey = Vec::with_capacity(w as usize);
     // Which pass and line of an interlaced file the next row should be.
     let (mut pass, mut line) = (0usize, 0u32);
@@ -144,27 +160,18 @@ fn decode_averaged(path: &Path, rows: u32, cols: u32) -> Result<(u32, u32, Vec<f
         }
         grey_row(r.data(), channels, wide, &mut grey);
         row.fill(0.0);
-        for (k, &g) in grey.iter().enumerate() {
-            let x = (x0 + k as u32 * dx) as usize;
-            let Some(&c) = ax.cell.get(x) else { break };
-            let c = c as usize;
-            row[c] += g * ax.w0[x];
-            if ax.w1[x] != 0.0 {
-                row[c + 1] += g * ax.w1[x];
-            }
-        }
-        let y = y as usize;
-        let at = ay.cell[y] as usize * iw as usize;
-        add_scaled(&mut cells[at..at + iw as usize], &row, ay.w0[y]);
+        ax.spread(&grey, x0, dx, &mut row);
+        let (y, iw) = (y as usize, iw as usize);
+        let at = ay.cell[y] as usize * iw;
+        add_scaled(&mut cells[at..at + iw], &row, ay.w0[y]);
         if ay.w1[y] != 0.0 {
-            let at = at + iw as usize;
-            add_scaled(&mut cells[at..at + iw as usize], &row, ay.w1[y]);
+            add_scaled(&mut cells[at + iw..at + 2 * iw], &row, ay.w1[y]);
         }
     }
-    Ok((ih, iw, cells))
+    Ok((ih, iw, cells.into_iter().map(|v| v as f32).collect()))
 }
 
-fn add_scaled(dst: &mut [f32], src: &[f32], w: f32) {
+fn add_scaled(dst: &mut [f64], src: &[f64], w: f64) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d += s * w;
     }
@@ -205,20 +212,18 @@ fn too_large(path: &Path) -> String {
 fn grey_row(data: &[u8], channels: usize, wide: bool, out: &mut Vec<f32>) {
     out.clear();
     let luma = |r: f32, g: f32, b: f32| 0.299 * r + 0.587 * g + 0.114 * b;
-    let step = if wide { 2 * channels } else { channels };
-    for px in data.chunks_exact(step) {
-        let s = |c: usize| {
-            if wide {
-                u16f(u16::from_be_bytes([px[2 * c], px[2 * c + 1]]))
-            } else {
-                u8f(px[c])
-            }
-        };
-        out.push(if channels >= 3 {
-            luma(s(0), s(1), s(2))
-        } else {
-            luma1(s(0))
-        });
+    let be = |p: &[u8], c: usize| u16f(u16::from_be_bytes([p[2 * c], p[2 * c + 1]]));
+    match (wide, channels >= 3) {
+        (false, false) => out.extend(data.chunks_exact(channels).map(|p| luma1(u8f(p[0])))),
+        (false, true) => out.extend(
+            data.chunks_exact(channels)
+                .map(|p| luma(u8f(p[0]), u8f(p[1]), u8f(p[2]))),
+        ),
+        (true, false) => out.extend(data.chunks_exact(2 * channels).map(|p| luma1(be(p, 0)))),
+        (true, true) => out.extend(
+            data.chunks_exact(2 * channels)
+                .map(|p| luma(be(p, 0), be(p, 1), be(p, 2))),
+        ),
     }
 }
 
