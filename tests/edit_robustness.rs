@@ -290,7 +290,9 @@ fn morph_times_are_bounded_and_checked() {
     for errors in &r {
         assert!(matches!(errors[..], [Rejection::BadMorph(_)]), "{errors:?}");
         assert!(errors[0].to_string().contains("0..=3600"), "{}", errors[0]);
+        assert!(errors[0].to_string().len() < 80, "short: {}", errors[0]);
     }
+    assert!(r[0][0].to_string().ends_with("found 1e300"), "{}", r[0][0]);
     // The longest allowed morph is taken; the removal ends the set's morph and fades from there.
     m.submit(Edit::Set {
         target: pr("x.in"),

@@ -32,7 +32,7 @@ pub enum Rejection {
         target: PortRef,
         source_port: PortRef,
     },
-    #[error("morph must be seconds in 0..={MAX_MORPH_SECONDS}, found {0}")]
+    #[error("morph must be seconds in 0..={MAX_MORPH_SECONDS}, found {}", short(*.0))]
     BadMorph(f64),
     #[error("add_neuron {name:?}{}: {msg}", if .field.is_empty() { String::new() } else { format!(" setting {:?}", .field) })]
     BadNeuron {
@@ -73,6 +73,15 @@ pub enum Rejection {
         "a morph of {ticks} ticks from tick {tick} ends beyond the last tick the engine counts"
     )]
     TickOverflow { tick: u64, ticks: u64 },
+}
+
+/// A number as it reads best on one line: `1e300`, not its 301 digits.
+fn short(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 /// What the staging of one request may look at: the machine as it is this tick.
