@@ -262,6 +262,9 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 }
 
 fn main() {
+    // No `XDG_RUNTIME_DIR is invalid` lines from the GPU probe (see the function).
+    // SAFETY: first thing in `main`, before any other thread exists.
+    unsafe { dmm_synth::backend::gpu::context::quiet_gpu_probe() };
     // `cargo bench --bench engine -- WORD` runs only the sections whose name contains WORD
     // (matmul, poster, share, frames, osc, small).
     let filter: Vec<String> = std::env::args()

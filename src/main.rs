@@ -342,7 +342,8 @@ struct RenderArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.command.is_some() {
-        quiet_gpu_probe();
+        // SAFETY: first thing in `main`, before any other thread exists.
+        unsafe { dmm_synth::backend::gpu::context::quiet_gpu_probe() };
     }
     match run(cli) {
         Ok(code) => code,
@@ -350,20 +351,6 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Commands without a window need no display server. Mesa's Vulkan device-selection layer
-/// connects to one anyway to learn which GPU drives it, and where there is none
-/// (`XDG_RUNTIME_DIR` unset: a server, a container, CI) libwayland prints
-/// `error: XDG_RUNTIME_DIR is invalid or not set` on every GPU probe. The layer only reorders
-/// adapters; wgpu picks its own. Turn it off for these commands, unless the user set it.
-fn quiet_gpu_probe() {
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
-        && std::env::var_os("NODEVICE_SELECT").is_none()
-    {
-        // SAFETY: called first thing in `main`, before any other thread exists.
-        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
 }
 

@@ -290,7 +290,9 @@ fn morph_times_are_bounded_and_checked() {
     for errors in &r {
         assert!(matches!(errors[..], [Rejection::BadMorph(_)]), "{errors:?}");
         assert!(errors[0].to_string().contains("0..=3600"), "{}", errors[0]);
+        assert!(errors[0].to_string().len() < 80, "short: {}", errors[0]);
     }
+    assert!(r[0][0].to_string().ends_with("found 1e300"), "{}", r[0][0]);
     // The longest allowed morph is taken; the removal ends the set's morph and fades from there.
     m.submit(Edit::Set {
         target: pr("x.in"),
@@ -485,4 +487,66 @@ fn an_init_beyond_f32_is_refused() {
         "{r:?}"
     );
     assert!(r[0][0].to_string().contains("f32"), "{}", r[0][0]);
+}
+
+/// Finding 7 for requests: an `add_neuron` that would take the network's streams beyond the
+/// memory budget is refused with the figures, before anything is allocated, and changes
+/// nothing; a neuron that fits is then added as usual.
+#[test]
+fn an_added_neuron_beyond_the_memory_budget_is_refused() {
+    let p = patch_str(
+        r#"{
+      "settings": { "tick_rate": 100, "sample_rate": 1000, "memory_budget_mb": 1 },
+      "neurons": { "k": { "type": "one" }, "x": { "type": "identity" } },
+      "weights": { "x.in": { "k.out": 1 } }
+    }"#,
+    );
+    let mut m = machine(&p);
+    m.tick(false).unwrap();
+    let w = m.w().clone();
+    let neurons = m.network().neurons.len();
+    // 512² image, an input and an output: 2 MiB.
+    let big = NeuronSpec::new("identity")
+        .with("kind", "image")
+        .with("rows", 512)
+        .with("cols", 512);
+    m.submit(Edit::AddNeuron {
+        name: "big".into(),
+        neuron: big,
+        weights: WMatrix::new(),
+    });
+    for _ in 0..EDIT_LATENCY_TICKS + 2 {
+        m.tick(false).unwrap();
+    }
+    let r = rejections(&mut m, 1);
+    let msg = r[0][0].to_string();
+    assert!(
+        matches!(&r[..], [e] if matches!(&e[..], [Rejection::OverBudget { .. }])),
+        "{r:?}"
+    );
+    assert!(
+        msg.contains("add_neuron \"big\"") && msg.contains("this neuron 2.0 MiB"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("budget of 1.0 MiB (settings.memory_budget_mb)"),
+        "{msg}"
+    );
+    assert!(!m.network().contains("big"));
+    assert_eq!(m.network().neurons.len(), neurons);
+    assert_eq!(m.w(), &w, "nothing changed");
+    // 64² fits (32 KiB).
+    m.submit(Edit::AddNeuron {
+        name: "small".into(),
+        neuron: NeuronSpec::new("identity")
+            .with("kind", "image")
+            .with("rows", 64)
+            .with("cols", 64),
+        weights: WMatrix::new(),
+    });
+    for _ in 0..EDIT_LATENCY_TICKS + 2 {
+        m.tick(false).unwrap();
+    }
+    assert!(rejections(&mut m, 1).is_empty());
+    assert!(m.network().contains("small"));
 }

@@ -477,6 +477,84 @@ fn wgsl_entry_list_equals_the_table() {
     assert_eq!(entry_points(src), vec!["me".to_string()]);
 }
 
+/// Every entry point's `@workgroup_size` fits the grid its table row (or the backend) dispatches
+/// it on, checked when the kernels load; a kernel whose size does not fit is refused, naming the
+/// entry, the file, the size and what the grid needs.
+#[test]
+fn wgsl_workgroup_sizes_fit_the_table_grids() {
+    use dmm_synth::backend::gpu::kernels::{
+        COMMON, FILES, check_workgroups, entry_points, needed_grids, workgroup_size,
+    };
+    use dmm_synth::neurons::table::Grid;
+    let needed = needed_grids();
+    check_workgroups(FILES, &needed).unwrap_or_else(|e| panic!("{e}"));
+    // The sizes are really read, literal or const, for every entry.
+    let file_of = |entry: &str| {
+        FILES
+            .iter()
+            .find(|(_, src)| entry_points(src).iter().any(|e| e == entry))
+            .copied()
+            .unwrap_or_else(|| panic!("{entry} defined nowhere"))
+    };
+    let size = |entry: &str| workgroup_size(&format!("{}\n{}", COMMON.1, file_of(entry).1), entry);
+    for (entry, grid, who) in &needed {
+        let wg = size(entry).unwrap_or_else(|e| panic!("{entry} ({who}): {e}"));
+        assert!(wg.iter().all(|&d| d >= 1), "{entry}: {wg:?}");
+        if *grid == Grid::Elements {
+            assert_eq!(wg, [256, 1, 1], "{entry} ({who})");
+        }
+    }
+    assert_eq!(size("matmul_tiled"), Ok([16, 16, 1]));
+    assert_eq!(size("softmax_cols"), Ok([64, 4, 1]));
+    assert_eq!(
+        workgroup_size(
+            "const WG: u32 = 128u;\n@compute @workgroup_size(WG, 2)\nfn f() {}",
+            "f"
+        ),
+        Ok([128, 2, 1])
+    );
+    // An elementwise kernel of 64 would leave three quarters of every element uncomputed.
+    let (file, src) = file_of("relu");
+    let bad = src.replacen(
+        "@compute @workgroup_size(256)\nfn relu(",
+        "@compute @workgroup_size(64)\nfn relu(",
+        1,
+    );
+    assert_ne!(bad, src);
+    let err = check_workgroups(&[(file, bad.as_str())], &needed)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"relu\"") && err.contains(file), "{err}");
+    assert!(
+        err.contains("@workgroup_size(64, 1, 1) does not fit"),
+        "{err}"
+    );
+    assert!(err.contains("256 invocations to a workgroup"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+    // A matmul tile that is not a whole number of workgroups.
+    let (file, src) = file_of("matmul_tiled");
+    let bad = src.replacen("@workgroup_size(16, 16)", "@workgroup_size(24, 16)", 1);
+    assert_ne!(bad, src);
+    let err = check_workgroups(&[(file, bad.as_str())], &needed)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("matmul_tiled") && err.contains("64x64"),
+        "{err}"
+    );
+    // softmax_cols gives each workgroup 64 columns.
+    assert!(
+        Grid::Columns { per_group: 64 }
+            .check_workgroup([32, 4, 1])
+            .is_err()
+    );
+    assert!(
+        Grid::Columns { per_group: 64 }
+            .check_workgroup([64, 4, 1])
+            .is_ok()
+    );
+}
+
 /// `dmm-synth types` prints the table, and the README shows the same table.
 #[test]
 fn readme_neuron_table_is_the_types_output() {

@@ -5,7 +5,10 @@
 use super::EDIT_LATENCY_TICKS;
 use super::edits::{Edit, MAX_MORPH_SECONDS};
 use super::schedule::{Morph, Schedule};
-use crate::neurons::{AssetDirs, EDITS, Init, Network, NeuronDef, NeuronSpec, SELF, WeightError};
+use crate::neurons::{
+    AssetDirs, EDITS, Init, Network, NeuronDef, NeuronSpec, SELF, WeightError, budget,
+    resolve_shape,
+};
 use crate::stream::wmatrix::{MAX_WEIGHT, PortRef, WMatrix, weight_in_bounds};
 use std::collections::HashSet;
 use thiserror::Error;
@@ -29,7 +32,7 @@ pub enum Rejection {
         target: PortRef,
         source_port: PortRef,
     },
-    #[error("morph must be seconds in 0..={MAX_MORPH_SECONDS}, found {0}")]
+    #[error("morph must be seconds in 0..={MAX_MORPH_SECONDS}, found {}", short(*.0))]
     BadMorph(f64),
     #[error("add_neuron {name:?}{}: {msg}", if .field.is_empty() { String::new() } else { format!(" setting {:?}", .field) })]
     BadNeuron {
@@ -39,6 +42,19 @@ pub enum Rejection {
     },
     #[error("add_neuron {name:?} init: {err}")]
     BadInit { name: String, err: WeightError },
+    #[error(
+        "add_neuron {name:?}: the network's streams would need {total} of memory (this neuron {needs}), beyond the budget of {limit} ({source_of})"
+    )]
+    OverBudget {
+        name: String,
+        /// This neuron's stream memory, in MiB (or KiB), as printed.
+        needs: String,
+        /// The whole network's with it.
+        total: String,
+        limit: String,
+        /// Where the budget comes from (the setting or the default).
+        source_of: String,
+    },
     #[error("{target} <- {source_port}: neuron {neuron:?} is being removed")]
     TouchesRemoved {
         target: PortRef,
@@ -57,6 +73,15 @@ pub enum Rejection {
         "a morph of {ticks} ticks from tick {tick} ends beyond the last tick the engine counts"
     )]
     TickOverflow { tick: u64, ticks: u64 },
+}
+
+/// A number as it reads best on one line: `1e300`, not its 301 digits.
+fn short(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 /// What the staging of one request may look at: the machine as it is this tick.
@@ -331,6 +356,7 @@ impl Staged {
                 gone,
             });
         }
+        self.check_budget(name, neuron)?;
         self.net.add(name, neuron, ctx.assets).map_err(|e| {
             vec![Rejection::BadNeuron {
                 name: name.to_string(),
@@ -366,6 +392,28 @@ impl Staged {
         self.additions.push((due, def));
         self.emit(ctx, weights.clone(), 0, None);
         Ok(())
+    }
+
+    /// The memory budget (`neurons::budget`), on the neuron's shape before anything is loaded or
+    /// allocated: the catalogue as requested (neurons running, joining or on their way out) plus
+    /// this one. A spec that does not resolve is left to `Network::add`, which says why.
+    fn check_budget(&self, name: &str, neuron: &NeuronSpec) -> Result<()> {
+        let Ok(def) = resolve_shape(name, neuron, &self.net.settings) else {
+            return Ok(());
+        };
+        let needs = budget::neuron_bytes(&def, self.net.block_len());
+        let total = budget::network_bytes(&self.net).saturating_add(needs);
+        let (limit, source_of) = budget::budget(&self.net.settings);
+        if total <= limit {
+            return Ok(());
+        }
+        one(Rejection::OverBudget {
+            name: name.to_string(),
+            needs: budget::mib(needs),
+            total: budget::mib(total),
+            limit: budget::mib(limit),
+            source_of,
+        })
     }
 
     /// The neuron's connections go through Self (fading out over `morph`), then the neuron

@@ -287,139 +287,114 @@ struct Loop {
     capture_every: u64,
 }
 
+/// What the engine loop carries from tick to tick besides the machine.
+struct LoopState {
+    tick_dt: Duration,
+    /// While the ring is full, sleep this long (a quarter block, within 0.2..2 ms) and look again.
+    nap: Duration,
+    /// The wall clock's origin: `start_tick` was due at `start`.
+    start: Instant,
+    start_tick: u64,
+    backend: String,
+    /// Our own ids for the machine's submissions map back to the sender's ids.
+    ids: BTreeMap<u64, u64>,
+    /// The trace's column names, and the catalogue they are for.
+    names: Option<(Arc<Network>, Arc<Vec<String>>)>,
+    /// The device's callback count when it last changed, and when.
+    last_cb: u64,
+    last_cb_at: Instant,
+    tap: Option<ActiveTap>,
+    scope: Option<ActiveScope>,
+    meter: TickMeter,
+    midi_feeds: Vec<Receiver<MidiIn>>,
+}
+
+impl LoopState {
+    /// On the audio clock, whether the ring wants another block. A stream that is gone hands
+    /// the pace to the wall clock from here; a device that has played and then stops calling
+    /// back (unplugged, suspended) must not freeze the engine: it keeps wall-clock time (the
+    /// blocks are dropped) until the device calls again.
+    fn due(&mut self, machine: &Machine, pace: &mut Pace) -> Due {
+        let Pace::Audio(feed) = pace else {
+            return Due::Tick { stalled: false };
+        };
+        if feed.abandoned() {
+            *pace = Pace::WallClock;
+            self.start = Instant::now();
+            self.start_tick = machine.tick_count();
+            return Due::Tick { stalled: false };
+        }
+        if !feed.full_enough(machine.network().block_len()) {
+            return Due::Tick { stalled: false };
+        }
+        let cb = feed.stats().callbacks();
+        if cb != self.last_cb {
+            (self.last_cb, self.last_cb_at) = (cb, Instant::now());
+        }
+        if cb == 0 || self.last_cb_at.elapsed() < DEVICE_STALL {
+            Due::Wait
+        } else {
+            Due::Tick { stalled: true }
+        }
+    }
+}
+
+/// Whether to tick now.
+enum Due {
+    /// The ring is full enough: look again after a nap.
+    Wait,
+    /// Tick; `stalled`: the device stopped calling back, so keep wall-clock time after it.
+    Tick { stalled: bool },
+}
+
 impl Loop {
     fn run(&self, machine: &mut Machine, pace: &mut Pace) -> Result<(), EngineError> {
-        let tick_rate = machine.network().settings.tick_rate;
-        let tick_dt = Duration::from_secs_f64(1.0 / tick_rate);
-        // While the ring is full, sleep a quarter block (within 0.2..2 ms) and look again.
-        let nap = tick_dt
-            .div_f64(4.0)
-            .clamp(Duration::from_micros(200), Duration::from_millis(2));
-        let mut start = Instant::now();
-        let mut start_tick = machine.tick_count();
-        let backend = machine.backend_name();
-        // Our own ids for the machine's submissions map back to the sender's ids.
-        let mut ids: BTreeMap<u64, u64> = BTreeMap::new();
-        let mut names: Option<(Arc<Network>, Arc<Vec<String>>)> = None;
-        let (mut last_cb, mut last_cb_at, mut stalled) = (0u64, Instant::now(), false);
-        let mut tap: Option<ActiveTap> = None;
-        let mut scope: Option<ActiveScope> = None;
-        let mut meter = TickMeter::default();
-        let mut midi_feeds: Vec<Receiver<MidiIn>> = Vec::new();
+        let tick_dt = Duration::from_secs_f64(1.0 / machine.network().settings.tick_rate);
+        let mut st = LoopState {
+            tick_dt,
+            nap: tick_dt
+                .div_f64(4.0)
+                .clamp(Duration::from_micros(200), Duration::from_millis(2)),
+            start: Instant::now(),
+            start_tick: machine.tick_count(),
+            backend: machine.backend_name(),
+            ids: BTreeMap::new(),
+            names: None,
+            last_cb: 0,
+            last_cb_at: Instant::now(),
+            tap: None,
+            scope: None,
+            meter: TickMeter::default(),
+            midi_feeds: Vec::new(),
+        };
         while !self.stop.load(Ordering::Relaxed) {
-            if let Pace::Audio(feed) = pace {
-                if feed.abandoned() {
-                    // The stream is gone: keep running on the wall clock from here.
-                    *pace = Pace::WallClock;
-                    start = Instant::now();
-                    start_tick = machine.tick_count();
-                } else {
-                    let block = machine.network().block_len();
-                    stalled = false;
-                    if feed.full_enough(block) {
-                        let cb = feed.stats().callbacks();
-                        if cb != last_cb {
-                            (last_cb, last_cb_at) = (cb, Instant::now());
-                        }
-                        // A device that has played and then stops calling back (unplugged,
-                        // suspended) must not freeze the engine: keep wall-clock time (the
-                        // blocks are dropped) until it calls again.
-                        if cb == 0 || last_cb_at.elapsed() < DEVICE_STALL {
-                            std::thread::sleep(nap);
-                            continue;
-                        }
-                        stalled = true;
-                    }
-                }
-            }
-            for c in self.ctl_rx.try_iter() {
-                match c {
-                    Control::Tap(t) => tap = t.and_then(|t| ActiveTap::start(t, machine)),
-                    Control::Scope(s) => scope = s.map(ActiveScope::new),
-                }
-            }
-            midi_feeds.extend(self.midi_rx.try_iter());
-            for feed in &midi_feeds {
-                for ev in feed.try_iter() {
-                    // Stamped with the tick that takes it (the recording replays it there).
-                    let t = machine.tick_count();
-                    if tap.as_ref().is_some_and(|tp| !tp.midi(t, ev)) {
-                        tap = None;
-                    }
-                    machine.midi_in(ev);
-                }
-            }
+            let Due::Tick { stalled } = st.due(machine, pace) else {
+                std::thread::sleep(st.nap);
+                continue;
+            };
             let tick = machine.tick_count();
-            for (id, edit) in self.edit_rx.try_iter() {
-                if tap.as_ref().is_some_and(|t| !t.edit(tick, &edit)) {
-                    tap = None;
-                }
-                ids.insert(machine.submit(edit), id);
-            }
+            self.take_inputs(&mut st, machine, tick);
             let timer = TickTimer::start();
             let capture = (self.capture_every > 0 && tick.is_multiple_of(self.capture_every))
-                || tap.as_ref().is_some_and(|t| t.wants_frames(tick));
+                || st.tap.as_ref().is_some_and(|t| t.wants_frames(tick));
             let out = machine.tick(capture)?;
             let (cpu, tick_seconds) = timer.stop();
-            meter.add(cpu, tick_seconds);
+            st.meter.add(cpu, tick_seconds);
             if let Pace::Audio(feed) = pace {
                 feed.push_block(&out.left, &out.right);
             }
-            // A full channel (nobody reading) drops the block without copying it first.
-            if self.audio_tx.is_full() {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            } else {
-                match self
-                    .audio_tx
-                    .try_send((out.left.clone(), out.right.clone()))
-                {
-                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                    Err(TrySendError::Full(_)) => {
-                        self.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            if let Some(s) = &mut scope {
-                s.feed(machine);
-            }
-            if let Some(t) = &tap
-                && !t.outputs(tick, machine.outputs(), machine.network())
-            {
-                tap = None;
-            }
-            if let Some(tx) = &self.trace {
-                let net = machine.network();
-                let fresh = match &names {
-                    Some((n, _)) => !Arc::ptr_eq(n, net),
-                    None => true,
-                };
-                if fresh {
-                    names = Some((net.clone(), Arc::new(machine.scalar_names())));
-                }
-                let row = TraceRow {
-                    tick,
-                    names: names.as_ref().map(|(_, n)| n.clone()).unwrap_or_default(),
-                    values: machine.outputs().scalars.clone(),
-                };
-                if let Err(TrySendError::Full(_)) = tx.try_send(row) {
-                    self.dropped_trace.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            for m in machine.take_messages() {
-                let _ = self.report_tx.send(Report::Message(m));
-            }
-            for (mid, outcome) in machine.take_outcomes() {
-                let id = ids.remove(&mid).unwrap_or(mid);
-                let _ = self.report_tx.send(Report::Outcome { id, outcome });
-            }
+            self.send_audio(machine);
+            self.feed_taps(&mut st, machine, tick);
+            self.send_reports(&mut st, machine);
             if capture || self.capture_every == 0 {
-                self.publish(machine, capture, &backend, tick_seconds, meter.load());
+                self.publish(machine, capture, &st.backend, tick_seconds, st.meter.load());
             }
             if stalled {
-                std::thread::sleep(tick_dt);
+                std::thread::sleep(st.tick_dt);
             }
             if matches!(pace, Pace::WallClock) {
-                let due = start + tick_dt.mul_f64((machine.tick_count() - start_tick) as f64);
+                let done = machine.tick_count() - st.start_tick;
+                let due = st.start + st.tick_dt.mul_f64(done as f64);
                 let now = Instant::now();
                 if due > now {
                     std::thread::sleep(due - now);
@@ -427,6 +402,98 @@ impl Loop {
             }
         }
         Ok(())
+    }
+
+    /// Control messages (tap, scope), MIDI events and edit requests that arrived since the
+    /// last tick.
+    fn take_inputs(&self, st: &mut LoopState, machine: &mut Machine, tick: u64) {
+        for c in self.ctl_rx.try_iter() {
+            match c {
+                Control::Tap(t) => st.tap = t.and_then(|t| ActiveTap::start(t, machine)),
+                Control::Scope(s) => st.scope = s.map(ActiveScope::new),
+            }
+        }
+        st.midi_feeds.extend(self.midi_rx.try_iter());
+        for feed in &st.midi_feeds {
+            for ev in feed.try_iter() {
+                // Stamped with the tick that takes it (the recording replays it there).
+                if st.tap.as_ref().is_some_and(|tp| !tp.midi(tick, ev)) {
+                    st.tap = None;
+                }
+                machine.midi_in(ev);
+            }
+        }
+        for (id, edit) in self.edit_rx.try_iter() {
+            if st.tap.as_ref().is_some_and(|t| !t.edit(tick, &edit)) {
+                st.tap = None;
+            }
+            st.ids.insert(machine.submit(edit), id);
+        }
+    }
+
+    /// The tick's audio block to whoever listens; a full channel (nobody reading) drops the
+    /// block without copying it first.
+    fn send_audio(&self, machine: &Machine) {
+        if self.audio_tx.is_full() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let out = machine.outputs();
+        match self
+            .audio_tx
+            .try_send((out.left.clone(), out.right.clone()))
+        {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The scope, the recording tap and the trace get the tick's outputs.
+    fn feed_taps(&self, st: &mut LoopState, machine: &mut Machine, tick: u64) {
+        if let Some(s) = &mut st.scope {
+            s.feed(machine);
+        }
+        if let Some(t) = &st.tap
+            && !t.outputs(tick, machine.outputs(), machine.network())
+        {
+            st.tap = None;
+        }
+        let Some(tx) = &self.trace else {
+            return;
+        };
+        let net = machine.network();
+        let fresh = match &st.names {
+            Some((n, _)) => !Arc::ptr_eq(n, net),
+            None => true,
+        };
+        if fresh {
+            st.names = Some((net.clone(), Arc::new(machine.scalar_names())));
+        }
+        let row = TraceRow {
+            tick,
+            names: st
+                .names
+                .as_ref()
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default(),
+            values: machine.outputs().scalars.clone(),
+        };
+        if let Err(TrySendError::Full(_)) = tx.try_send(row) {
+            self.dropped_trace.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The tick's messages and request outcomes (under the sender's ids), once each.
+    fn send_reports(&self, st: &mut LoopState, machine: &mut Machine) {
+        for m in machine.take_messages() {
+            let _ = self.report_tx.send(Report::Message(m));
+        }
+        for (mid, outcome) in machine.take_outcomes() {
+            let id = st.ids.remove(&mid).unwrap_or(mid);
+            let _ = self.report_tx.send(Report::Outcome { id, outcome });
+        }
     }
 
     fn publish(

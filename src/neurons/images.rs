@@ -96,7 +96,7 @@ pub static TYPES: &[TypeInfo] = &[
         outputs: &[("out", Image)],
         kinds: Kinds::None,
         settings: &["file"],
-        doc: "A PNG asset as a grey matrix in [0, 1] (BT.601 luma), resized to rows×cols.",
+        doc: "A PNG asset as a grey matrix in [0, 1] (BT.601 luma), area-averaged to rows×cols while decoding (a larger file costs time, not memory; a smaller one is enlarged).",
         example: r#"{"file": "camera.png"}"#,
         cpu: None,
         start: Some(picture_start),

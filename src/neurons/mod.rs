@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod bridges;
+pub mod budget;
 pub mod clock;
 pub mod control;
 pub mod dmm;
@@ -19,7 +20,7 @@ pub mod warp;
 
 pub use dmm::{init_outputs, state_lens};
 pub use network::{EDITS, Network, SELF, WeightError};
-pub use picture::{MAX_PICTURE_DECODE_BYTES, MAX_PICTURE_SIDE, load_picture};
+pub use picture::{MAX_PICTURE_DECODE_BYTES, MAX_PICTURE_PIXELS, MAX_PICTURE_SIDE, load_picture};
 pub use table::{Kinds, Op, PortKind, TYPES, TypeInfo, UpCtx, type_info, type_names};
 
 use crate::stream::WMatrix;
@@ -265,53 +266,12 @@ fn resolve_with(
             ),
         );
     };
-    // Unknown settings keys are errors: a typo must not be silently ignored.
-    let shape = info.has_shape();
-    for key in spec.settings.keys() {
-        let known = key == "comment"
-            || (info.kinds != Kinds::None && key == "kind")
-            || (shape && (key == "rows" || key == "cols" || key == "frame_rate"))
-            || info.settings.contains(&key.as_str());
-        if !known {
-            let mut allowed: Vec<&str> = vec!["comment"];
-            if info.kinds != Kinds::None {
-                allowed.push("kind");
-            }
-            if shape {
-                allowed.extend(["rows", "cols", "frame_rate"]);
-            }
-            allowed.extend(info.settings);
-            return err(
-                key,
-                format!(
-                    "unknown setting {key:?} for type {}; allowed: {}",
-                    info.name,
-                    allowed.join(", ")
-                ),
-            );
-        }
-    }
+    check_keys(info, spec)?;
     let [dr, dc] = settings.image_size;
     let rows = get_usize(spec, "rows", dr)?;
     let cols = get_usize(spec, "cols", dc)?;
     let inner = get_usize(spec, "inner", cols)?;
-    let kind = match (info.kinds, spec.settings.get("kind")) {
-        (Kinds::None, _) | (_, None) => Kind::Scalar,
-        (ks, Some(v)) => match v.as_str() {
-            Some("scalar") => Kind::Scalar,
-            Some("audio") => Kind::Audio,
-            Some("image") => Kind::Image { rows, cols },
-            Some("matrix") if ks == Kinds::All => Kind::Matrix,
-            _ => {
-                let allowed = if ks == Kinds::All {
-                    "\"scalar\", \"audio\", \"image\" or \"matrix\""
-                } else {
-                    "\"scalar\", \"audio\" or \"image\""
-                };
-                return err("kind", format!("expected {allowed}, found {v}"));
-            }
-        },
-    };
+    let kind = resolve_kind(info, spec, rows, cols)?;
     let port = |(pname, pk): &(&'static str, PortKind)| Port {
         name: pname,
         kind: match pk {
@@ -328,75 +288,10 @@ fn resolve_with(
             PortKind::MatB => Kind::Image { rows: inner, cols },
         },
     };
-    let mut params = Params {
-        temperature: 1.0,
-        ..Params::default()
-    };
-    if let Some(v) = spec.settings.get("init") {
-        params.init = match (kind, v) {
-            (Kind::Matrix, Json::Object(_)) => {
-                let m: WMatrix = serde_json::from_value(v.clone()).map_err(|e| SpecError {
-                    field: "init".into(),
-                    msg: format!("expected a W-shaped map {{\"n.in\": {{\"m.out\": w}}}}: {e}"),
-                })?;
-                if let Some((t, s, w)) = m.entries().find(|(_, _, w)| !w.is_finite()) {
-                    return err("init", format!("weight {t} <- {s} is not finite ({w})"));
-                }
-                Init::Matrix(m)
-            }
-            (Kind::Matrix, _) => {
-                return err(
-                    "init",
-                    format!("a matrix neuron's init is a W-shaped map, found {v}"),
-                );
-            }
-            (_, _) => match v.as_f64() {
-                // Dense values are f32: 1e39 would start the neuron at infinity.
-                Some(x) if (x as f32).is_finite() => Init::Fill(x as f32),
-                _ => {
-                    return err(
-                        "init",
-                        format!(
-                            "expected a finite number within f32's range (|x| <= 3.4e38), found {v}"
-                        ),
-                    );
-                }
-            },
-        };
-    }
-    if let Some(s) = spec.settings.get("seed") {
-        params.seed = s.as_u64().ok_or_else(|| SpecError {
-            field: "seed".into(),
-            msg: format!("expected a non-negative integer, found {s}"),
-        })?;
-    }
-    if let Some(t) = get_f64(spec, "temperature")? {
-        if t <= 0.0 {
-            return err(
-                "temperature",
-                format!("expected a positive number, found {t}"),
-            );
-        }
-        params.temperature = t as f32;
-    }
-    params.consts = warp::consts(info, spec, rows, cols)?;
-    params.midi = control::params(info.name, spec)?;
+    let mut params = resolve_params(info, spec, kind, rows, cols)?;
     if info.op() == Op::Picture {
-        let Some(file) = spec.settings.get("file") else {
-            return err("file", "a picture needs \"file\": the path of a PNG asset");
-        };
-        let Some(file) = file.as_str() else {
-            return err("file", format!("expected a path string, found {file}"));
-        };
-        if let Some(assets) = assets {
-            let pixels = load_picture(file, rows, cols, assets).map_err(|m| SpecError {
-                field: "file".into(),
-                msg: m,
-            })?;
-            params.picture = Some(Arc::new(pixels));
-        }
+        params.picture = resolve_picture(spec, rows, cols, assets)?;
     }
-    params.frame_rate = get_f64(spec, "frame_rate")?;
     let (image, len) = match kind {
         _ if info.kinds == Kinds::None => (Some((rows, cols)), rows * cols),
         Kind::Image { rows, cols } => (Some((rows, cols)), rows * cols),
@@ -424,6 +319,150 @@ fn resolve_with(
     }
     check_own_frame_rate(&def)?;
     Ok(def)
+}
+
+/// Unknown settings keys are errors: a typo must not be silently ignored.
+fn check_keys(info: &TypeInfo, spec: &NeuronSpec) -> Result<(), SpecError> {
+    let shape = info.has_shape();
+    for key in spec.settings.keys() {
+        let known = key == "comment"
+            || (info.kinds != Kinds::None && key == "kind")
+            || (shape && (key == "rows" || key == "cols" || key == "frame_rate"))
+            || info.settings.contains(&key.as_str());
+        if !known {
+            let mut allowed: Vec<&str> = vec!["comment"];
+            if info.kinds != Kinds::None {
+                allowed.push("kind");
+            }
+            if shape {
+                allowed.extend(["rows", "cols", "frame_rate"]);
+            }
+            allowed.extend(info.settings);
+            return err(
+                key,
+                format!(
+                    "unknown setting {key:?} for type {}; allowed: {}",
+                    info.name,
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `kind` setting of an any-kind type (scalar when absent; matrix only where allowed).
+fn resolve_kind(
+    info: &TypeInfo,
+    spec: &NeuronSpec,
+    rows: usize,
+    cols: usize,
+) -> Result<Kind, SpecError> {
+    Ok(match (info.kinds, spec.settings.get("kind")) {
+        (Kinds::None, _) | (_, None) => Kind::Scalar,
+        (ks, Some(v)) => match v.as_str() {
+            Some("scalar") => Kind::Scalar,
+            Some("audio") => Kind::Audio,
+            Some("image") => Kind::Image { rows, cols },
+            Some("matrix") if ks == Kinds::All => Kind::Matrix,
+            _ => {
+                let allowed = if ks == Kinds::All {
+                    "\"scalar\", \"audio\", \"image\" or \"matrix\""
+                } else {
+                    "\"scalar\", \"audio\" or \"image\""
+                };
+                return err("kind", format!("expected {allowed}, found {v}"));
+            }
+        },
+    })
+}
+
+/// The settings every type may read: `init`, `seed`, `temperature`, `warp`'s constants, the
+/// MIDI bindings, `frame_rate`.
+fn resolve_params(
+    info: &TypeInfo,
+    spec: &NeuronSpec,
+    kind: Kind,
+    rows: usize,
+    cols: usize,
+) -> Result<Params, SpecError> {
+    let mut params = Params {
+        temperature: 1.0,
+        ..Params::default()
+    };
+    if let Some(v) = spec.settings.get("init") {
+        params.init = resolve_init(kind, v)?;
+    }
+    if let Some(s) = spec.settings.get("seed") {
+        params.seed = s.as_u64().ok_or_else(|| SpecError {
+            field: "seed".into(),
+            msg: format!("expected a non-negative integer, found {s}"),
+        })?;
+    }
+    if let Some(t) = get_f64(spec, "temperature")? {
+        if t <= 0.0 {
+            return err(
+                "temperature",
+                format!("expected a positive number, found {t}"),
+            );
+        }
+        params.temperature = t as f32;
+    }
+    params.consts = warp::consts(info, spec, rows, cols)?;
+    params.midi = control::params(info.name, spec)?;
+    params.frame_rate = get_f64(spec, "frame_rate")?;
+    Ok(params)
+}
+
+/// The `init` setting: a W-shaped map for a matrix neuron, else a number an f32 can hold.
+fn resolve_init(kind: Kind, v: &Json) -> Result<Init, SpecError> {
+    match (kind, v) {
+        (Kind::Matrix, Json::Object(_)) => {
+            let m: WMatrix = serde_json::from_value(v.clone()).map_err(|e| SpecError {
+                field: "init".into(),
+                msg: format!("expected a W-shaped map {{\"n.in\": {{\"m.out\": w}}}}: {e}"),
+            })?;
+            if let Some((t, s, w)) = m.entries().find(|(_, _, w)| !w.is_finite()) {
+                return err("init", format!("weight {t} <- {s} is not finite ({w})"));
+            }
+            Ok(Init::Matrix(m))
+        }
+        (Kind::Matrix, _) => err(
+            "init",
+            format!("a matrix neuron's init is a W-shaped map, found {v}"),
+        ),
+        (_, _) => match v.as_f64() {
+            // Dense values are f32: 1e39 would start the neuron at infinity.
+            Some(x) if (x as f32).is_finite() => Ok(Init::Fill(x as f32)),
+            _ => err(
+                "init",
+                format!("expected a finite number within f32's range (|x| <= 3.4e38), found {v}"),
+            ),
+        },
+    }
+}
+
+/// A `picture`'s `file`, loaded at rows×cols when `assets` is given (else only checked).
+fn resolve_picture(
+    spec: &NeuronSpec,
+    rows: usize,
+    cols: usize,
+    assets: Option<&AssetDirs>,
+) -> Result<Option<Arc<Vec<f32>>>, SpecError> {
+    let Some(file) = spec.settings.get("file") else {
+        return err("file", "a picture needs \"file\": the path of a PNG asset");
+    };
+    let Some(file) = file.as_str() else {
+        return err("file", format!("expected a path string, found {file}"));
+    };
+    let Some(assets) = assets else {
+        return Ok(None);
+    };
+    let pixels = load_picture(file, rows, cols, assets).map_err(|m| SpecError {
+        field: "file".into(),
+        msg: m,
+    })?;
+    Ok(Some(Arc::new(pixels)))
 }
 
 /// A neuron's own `frame_rate` is a positive rate, on a neuron that runs on frame ticks.

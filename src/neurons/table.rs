@@ -127,6 +127,39 @@ pub enum Grid {
     Tiles { cols: u32, rows: u32 },
 }
 
+impl Grid {
+    /// Checks a kernel's `@workgroup_size` against what this grid's workgroup counts assume
+    /// (`backend::gpu::plan::groups`): `Elements` counts 256 invocations to a workgroup, in x;
+    /// `Columns` gives each workgroup `per_group` columns, one x lane each; a `Tiles` tile is a
+    /// whole number of workgroups in x and y (each invocation computing a few elements);
+    /// `Single` and `Rows` kernels loop over their work, so any size fits them.
+    pub fn check_workgroup(self, wg: [u32; 3]) -> Result<(), String> {
+        let ok = match self {
+            Grid::Elements => wg == [256, 1, 1],
+            Grid::Single | Grid::Rows => true,
+            Grid::Columns { per_group } => wg[0] == per_group && wg[2] == 1,
+            Grid::Tiles { cols, rows } => {
+                wg[0] > 0 && wg[1] > 0 && cols % wg[0] == 0 && rows % wg[1] == 0 && wg[2] == 1
+            }
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match self {
+            Grid::Elements => {
+                "the dispatch counts 256 invocations to a workgroup: @workgroup_size(256)".into()
+            }
+            Grid::Columns { per_group } => format!(
+                "the dispatch gives each workgroup {per_group} columns: @workgroup_size({per_group}, N)"
+            ),
+            Grid::Tiles { cols, rows } => format!(
+                "the dispatch covers {cols}x{rows} elements per workgroup: a workgroup size dividing {cols} in x and {rows} in y"
+            ),
+            Grid::Single | Grid::Rows => unreachable!("any size fits"),
+        })
+    }
+}
+
 /// A WGSL entry point (a function of a file in `shaders/`) and its grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -307,16 +340,24 @@ impl Gpu {
 
     /// Every entry point this row names (both variants, the audio kernel, `partial`).
     pub fn entries(&self) -> Vec<&'static str> {
+        self.entry_grids().into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// Every entry point this row names, each with the grid it is dispatched on. `partial` runs
+    /// up to 256 workgroups of 256 (a strided loop and a 256-wide tree): `Elements`' size.
+    pub fn entry_grids(&self) -> Vec<(&'static str, Grid)> {
         let mut v = Vec::new();
         for k in [Some(self.kernel), self.audio].into_iter().flatten() {
             match k {
                 Kernel::None => {}
-                Kernel::One(e) => v.push(e.name),
-                Kernel::Variants { tiled, regs } => v.extend([tiled.name, regs.name]),
+                Kernel::One(e) => v.push((e.name, e.grid)),
+                Kernel::Variants { tiled, regs } => {
+                    v.extend([(tiled.name, tiled.grid), (regs.name, regs.grid)])
+                }
             }
         }
         if self.reduce.is_some() {
-            v.push(PARTIAL_ENTRY);
+            v.push((PARTIAL_ENTRY, Grid::Elements));
         }
         v
     }
@@ -421,6 +462,20 @@ pub fn wgsl_entries() -> Vec<(&'static str, &'static str)> {
         }
     }
     v.sort();
+    v
+}
+
+/// Every (WGSL entry point, grid) pair the table names, each with the first type naming it: an
+/// entry two rows dispatch on different grids is listed once per grid.
+pub fn wgsl_entry_grids() -> Vec<(&'static str, Grid, &'static str)> {
+    let mut v: Vec<(&str, Grid, &str)> = Vec::new();
+    for t in TYPES {
+        for (e, g) in t.gpu.entry_grids() {
+            if !v.iter().any(|&(n, h, _)| n == e && h == g) {
+                v.push((e, g, t.name));
+            }
+        }
+    }
     v
 }
 

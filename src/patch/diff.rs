@@ -89,100 +89,16 @@ pub fn writes_own_w(p: &Patch) -> bool {
 }
 
 fn diff_with(running: &Patch, wanted: &Patch, base: Option<&Patch>, morph: f64) -> Diff {
-    let have: HashMap<&str, &NeuronSpec> = running
-        .neurons
-        .iter()
-        .map(|(n, s)| (n.as_str(), s))
-        .collect();
-    let want: HashMap<&str, &NeuronSpec> = wanted
-        .neurons
-        .iter()
-        .map(|(n, s)| (n.as_str(), s))
-        .collect();
+    let c = Changes::of(running, wanted);
     let mut d = Diff::default();
-
-    let removed: BTreeSet<&str> = running
-        .neurons
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| !want.contains_key(n))
-        .collect();
-    let replaced: BTreeSet<&str> = running
-        .neurons
-        .iter()
-        .filter(|(n, s)| {
-            want.get(n.as_str())
-                .is_some_and(|w| essence(w) != essence(s))
-        })
-        .map(|(n, _)| n.as_str())
-        .collect();
-
-    for (name, _) in &running.neurons {
-        // A removed neuron's connections fade out over the morph time; a replaced one goes at
-        // once (it comes back in `later`, as soon as the removal has landed).
-        if removed.contains(name.as_str()) {
-            d.now.push(Edit::RemoveNeuron {
-                name: name.clone(),
-                morph,
-            });
-        } else if replaced.contains(name.as_str()) {
-            d.now.push(Edit::RemoveNeuron {
-                name: name.clone(),
-                morph: 0.0,
-            });
-        }
-    }
-    for (name, spec) in &wanted.neurons {
-        if !have.contains_key(name.as_str()) {
-            d.now.push(Edit::AddNeuron {
-                name: name.clone(),
-                neuron: spec.clone(),
-                weights: WMatrix::new(),
-            });
-        }
-    }
-
-    let touches = |set: &BTreeSet<&str>, t: &PortRef, s: &PortRef| {
-        set.contains(t.neuron.as_str()) || set.contains(s.neuron.as_str())
-    };
-    let set = |t: &PortRef, s: &PortRef, w: f64, morph: f64| Edit::Set {
-        target: t.clone(),
-        source: s.clone(),
-        weight: w,
-        morph,
-    };
-    // Weights that change or appear (replaced neurons' connections come back later, at once).
-    let added: BTreeSet<&str> = wanted
-        .neurons
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| !have.contains_key(n))
-        .collect();
+    c.catalogue_now(running, wanted, morph, &mut d);
     // The weights we compare the file with: the running ones, or (for a network that writes
     // its own W) the file's previous text.
     let old = base.map(|b| &b.weights).unwrap_or(&running.weights);
-    let mut back = Vec::new();
-    for (t, s, w) in wanted.weights.entries() {
-        if touches(&replaced, t, s) {
-            back.push(set(t, s, w, 0.0));
-        } else if (old.get(t, s) != w || touches(&added, t, s)) && running.weights.get(t, s) != w {
-            d.now.push(set(t, s, w, morph));
-        }
-    }
-    // Weights that go (removed neurons' connections go with them).
-    for (t, s, w) in old.entries() {
-        if w != 0.0
-            && wanted.weights.get(t, s) == 0.0
-            && running.weights.get(t, s) != 0.0
-            && !touches(&removed, t, s)
-            && !touches(&replaced, t, s)
-        {
-            d.now.push(set(t, s, 0.0, morph));
-        }
-    }
-    if !replaced.is_empty() {
+    let back = c.weights(running, wanted, old, morph, &mut d);
+    if !c.replaced.is_empty() {
         for (name, spec) in &wanted.neurons {
-            if replaced.contains(name.as_str()) {
+            if c.replaced.contains(name.as_str()) {
                 d.later.push(Edit::AddNeuron {
                     name: name.clone(),
                     neuron: spec.clone(),
@@ -193,6 +109,128 @@ fn diff_with(running: &Patch, wanted: &Patch, base: Option<&Patch>, morph: f64) 
         d.later.extend(back);
     }
     d
+}
+
+/// Which neurons the file removes, replaces (same name, other type or settings) and adds.
+struct Changes<'a> {
+    removed: BTreeSet<&'a str>,
+    replaced: BTreeSet<&'a str>,
+    added: BTreeSet<&'a str>,
+}
+
+fn set(t: &PortRef, s: &PortRef, w: f64, morph: f64) -> Edit {
+    Edit::Set {
+        target: t.clone(),
+        source: s.clone(),
+        weight: w,
+        morph,
+    }
+}
+
+fn touches(set: &BTreeSet<&str>, t: &PortRef, s: &PortRef) -> bool {
+    set.contains(t.neuron.as_str()) || set.contains(s.neuron.as_str())
+}
+
+impl<'a> Changes<'a> {
+    fn of(running: &'a Patch, wanted: &'a Patch) -> Changes<'a> {
+        let have: HashMap<&str, &NeuronSpec> = running
+            .neurons
+            .iter()
+            .map(|(n, s)| (n.as_str(), s))
+            .collect();
+        let want: HashMap<&str, &NeuronSpec> = wanted
+            .neurons
+            .iter()
+            .map(|(n, s)| (n.as_str(), s))
+            .collect();
+        let removed = running
+            .neurons
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !want.contains_key(n))
+            .collect();
+        let replaced = running
+            .neurons
+            .iter()
+            .filter(|(n, s)| {
+                want.get(n.as_str())
+                    .is_some_and(|w| essence(w) != essence(s))
+            })
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let added = wanted
+            .neurons
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !have.contains_key(n))
+            .collect();
+        Changes {
+            removed,
+            replaced,
+            added,
+        }
+    }
+
+    /// Removals (a removed neuron's connections fade out over the morph time; a replaced one
+    /// goes at once and comes back in `later`, as soon as the removal has landed) and additions.
+    fn catalogue_now(&self, running: &Patch, wanted: &Patch, morph: f64, d: &mut Diff) {
+        for (name, _) in &running.neurons {
+            if self.removed.contains(name.as_str()) {
+                d.now.push(Edit::RemoveNeuron {
+                    name: name.clone(),
+                    morph,
+                });
+            } else if self.replaced.contains(name.as_str()) {
+                d.now.push(Edit::RemoveNeuron {
+                    name: name.clone(),
+                    morph: 0.0,
+                });
+            }
+        }
+        for (name, spec) in &wanted.neurons {
+            if self.added.contains(name.as_str()) {
+                d.now.push(Edit::AddNeuron {
+                    name: name.clone(),
+                    neuron: spec.clone(),
+                    weights: WMatrix::new(),
+                });
+            }
+        }
+    }
+
+    /// Weights that change or appear (over the morph time) and that go (removed neurons'
+    /// connections go with them), into `d.now`; returns the replaced neurons' connections, which
+    /// come back later, at once.
+    fn weights(
+        &self,
+        running: &Patch,
+        wanted: &Patch,
+        old: &WMatrix,
+        morph: f64,
+        d: &mut Diff,
+    ) -> Vec<Edit> {
+        let mut back = Vec::new();
+        for (t, s, w) in wanted.weights.entries() {
+            if touches(&self.replaced, t, s) {
+                back.push(set(t, s, w, 0.0));
+            } else if (old.get(t, s) != w || touches(&self.added, t, s))
+                && running.weights.get(t, s) != w
+            {
+                d.now.push(set(t, s, w, morph));
+            }
+        }
+        for (t, s, w) in old.entries() {
+            if w != 0.0
+                && wanted.weights.get(t, s) == 0.0
+                && running.weights.get(t, s) != 0.0
+                && !touches(&self.removed, t, s)
+                && !touches(&self.replaced, t, s)
+            {
+                d.now.push(set(t, s, 0.0, morph));
+            }
+        }
+        back
+    }
 }
 
 #[cfg(test)]

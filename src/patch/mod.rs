@@ -9,7 +9,6 @@
 //! Every error names the file, the place (line:column for syntax, the JSON path for meaning) and
 //! what was expected.
 
-pub mod budget;
 pub mod diff;
 pub mod infer;
 pub mod mapping;
@@ -22,6 +21,7 @@ pub mod watch;
 
 use crate::neurons::AssetDirs;
 use crate::neurons::NeuronSpec;
+pub use crate::neurons::budget;
 use crate::neurons::network::{EDITS, Network, SELF};
 use crate::stream::kind::Settings;
 use crate::stream::wmatrix::{MAX_WEIGHT, WMatrix, weight_in_bounds};

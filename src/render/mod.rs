@@ -5,10 +5,11 @@ use crate::audio::wav::WavSink;
 use crate::backend::{Backend, Frame};
 use crate::engine::edits::{EditOutcome, TimedEdit};
 use crate::engine::machine::{EngineError, Level, Machine, Message};
-use crate::neurons::AssetDirs;
+use crate::neurons::{AssetDirs, Network};
 use crate::patch::Patch;
 use crate::trace::TraceFile;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
 
@@ -93,20 +94,12 @@ pub fn render(
         assets,
         opts.seed,
     )?;
-    let wav_path = opts.out_dir.join("audio.wav");
-    let mut wav =
-        WavSink::create(&wav_path, patch.settings.sample_rate).map_err(|err| RenderError::Wav {
-            path: wav_path.clone(),
-            err,
-        })?;
-    let trace_path = opts.out_dir.join("trace.jsonl");
-    let mut trace = TraceFile::create(&trace_path).map_err(io(&trace_path))?;
+    let mut sinks = Sinks::create(&opts.out_dir, patch.settings.sample_rate)?;
     let mut report = RenderReport::default();
     let every = opts.every.max(1);
     let mut pending = opts.edits.iter().peekable();
     let mut midi = opts.midi.iter().peekable();
     let start = Instant::now();
-    let mut names: Option<(std::sync::Arc<crate::neurons::Network>, Vec<String>)> = None;
     for t in 0..opts.ticks {
         while let Some(e) = pending.next_if(|e| e.tick <= t) {
             m.submit(e.edit.clone());
@@ -116,58 +109,104 @@ pub fn render(
         }
         let capture = (t + 1) % every == 0;
         m.tick(capture)?;
-        let out = m.outputs();
-        wav.write_block(&out.left, &out.right)
-            .map_err(|err| RenderError::Wav {
-                path: wav_path.clone(),
-                err,
-            })?;
-        for f in &out.frames {
-            let name = &m.network().neurons[f.neuron].name;
-            let path = opts.out_dir.join(format!("{name}_{t:06}.png"));
-            write_png(&path, f)?;
-            report.frames_written += 1;
-        }
-        // The names change only with the catalogue.
-        let net = m.network();
-        if names
-            .as_ref()
-            .is_none_or(|(n, _)| !std::sync::Arc::ptr_eq(n, net))
-        {
-            names = Some((net.clone(), m.scalar_names()));
-        }
-        let row_names = names
-            .as_ref()
-            .map(|(_, n)| n.as_slice())
-            .unwrap_or_default();
-        trace
-            .write(t, row_names, &out.scalars)
-            .map_err(io(&trace_path))?;
-        for msg in m.take_messages() {
-            on_message(&msg);
-            report.messages.push(msg);
-        }
-        // A rejection arrives only as its outcome: count it and say it, once.
-        for (_, outcome) in m.take_outcomes() {
-            if let EditOutcome::Rejected { tick, .. } = &outcome {
-                report.rejected_edits += 1;
-                let msg = Message {
-                    tick: *tick,
-                    level: Level::Error,
-                    text: format!("edit rejected: {}", outcome.reasons()),
-                };
-                on_message(&msg);
-                report.messages.push(msg);
-            }
-        }
+        report.frames_written += sinks.write_tick(&m, t)?;
+        report_tick(&mut m, &mut report, &mut on_message);
     }
-    trace.flush().map_err(io(&trace_path))?;
-    wav.finish().map_err(|err| RenderError::Wav {
-        path: wav_path.clone(),
-        err,
-    })?;
+    sinks.finish()?;
     report.ticks = opts.ticks;
     report.wall_seconds = start.elapsed().as_secs_f64();
     report.audio_seconds = opts.ticks as f64 / patch.settings.tick_rate;
     Ok(report)
+}
+
+/// The files a render writes: the sound, the trace, and the frames, beside each other.
+struct Sinks {
+    dir: PathBuf,
+    wav: WavSink,
+    wav_path: PathBuf,
+    trace: TraceFile,
+    trace_path: PathBuf,
+    /// The trace's column names, and the catalogue they are for (they change only with it).
+    names: Option<(Arc<Network>, Vec<String>)>,
+}
+
+impl Sinks {
+    fn create(dir: &Path, sample_rate: u32) -> Result<Sinks, RenderError> {
+        let wav_path = dir.join("audio.wav");
+        let wav = WavSink::create(&wav_path, sample_rate).map_err(|err| RenderError::Wav {
+            path: wav_path.clone(),
+            err,
+        })?;
+        let trace_path = dir.join("trace.jsonl");
+        let trace = TraceFile::create(&trace_path).map_err(io(&trace_path))?;
+        Ok(Sinks {
+            dir: dir.to_path_buf(),
+            wav,
+            wav_path,
+            trace,
+            trace_path,
+            names: None,
+        })
+    }
+
+    /// Writes tick `t`'s audio block, frames and trace line; returns the frames written.
+    fn write_tick(&mut self, m: &Machine, t: u64) -> Result<usize, RenderError> {
+        let out = m.outputs();
+        self.wav
+            .write_block(&out.left, &out.right)
+            .map_err(|err| RenderError::Wav {
+                path: self.wav_path.clone(),
+                err,
+            })?;
+        for f in &out.frames {
+            let name = &m.network().neurons[f.neuron].name;
+            write_png(&self.dir.join(format!("{name}_{t:06}.png")), f)?;
+        }
+        let net = m.network();
+        if self
+            .names
+            .as_ref()
+            .is_none_or(|(n, _)| !Arc::ptr_eq(n, net))
+        {
+            self.names = Some((net.clone(), m.scalar_names()));
+        }
+        let row_names = self
+            .names
+            .as_ref()
+            .map(|(_, n)| n.as_slice())
+            .unwrap_or_default();
+        self.trace
+            .write(t, row_names, &out.scalars)
+            .map_err(io(&self.trace_path))?;
+        Ok(out.frames.len())
+    }
+
+    fn finish(mut self) -> Result<(), RenderError> {
+        self.trace.flush().map_err(io(&self.trace_path))?;
+        self.wav.finish().map_err(|err| RenderError::Wav {
+            path: self.wav_path.clone(),
+            err,
+        })
+    }
+}
+
+/// The tick's messages, and its rejected requests: a rejection arrives only as its outcome,
+/// counted and said once.
+fn report_tick(m: &mut Machine, report: &mut RenderReport, on_message: &mut impl FnMut(&Message)) {
+    for msg in m.take_messages() {
+        on_message(&msg);
+        report.messages.push(msg);
+    }
+    for (_, outcome) in m.take_outcomes() {
+        if let EditOutcome::Rejected { tick, .. } = &outcome {
+            report.rejected_edits += 1;
+            let msg = Message {
+                tick: *tick,
+                level: Level::Error,
+                text: format!("edit rejected: {}", outcome.reasons()),
+            };
+            on_message(&msg);
+            report.messages.push(msg);
+        }
+    }
 }

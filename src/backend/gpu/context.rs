@@ -52,6 +52,25 @@ pub fn adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// Tools without a window need no display server. Mesa's Vulkan device-selection layer
+/// connects to one anyway to learn which GPU drives it, and where there is none
+/// (`XDG_RUNTIME_DIR` unset: a server, a container, CI) libwayland prints
+/// `error: XDG_RUNTIME_DIR is invalid or not set` on every GPU probe. The layer only reorders
+/// adapters; wgpu picks its own. This turns it off (`NODEVICE_SELECT=1`), unless the user set
+/// it; the CLI's commands without a window and the benchmark call it.
+///
+/// # Safety
+/// It sets an environment variable: call it before any other thread exists (first thing in
+/// `main`).
+pub unsafe fn quiet_gpu_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        // SAFETY: the caller guarantees no other thread exists.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
+}
+
 pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,

@@ -4,7 +4,7 @@
 //! that no file defines stops the backend at load, naming it.
 
 use crate::backend::BackendError;
-use crate::neurons::table::wgsl_entries;
+use crate::neurons::table::{Grid, wgsl_entries, wgsl_entry_grids};
 use std::collections::HashMap;
 
 /// Prepended to every kernel file.
@@ -56,8 +56,13 @@ pub const FILES: &[(&str, &str)] = &[
 ];
 
 /// The entry points the backend runs for itself, not for a neuron type: the down stroke and the
-/// read-back (scalars and audio, display frames).
-pub const BACKEND_ENTRIES: &[&str] = &["lincomb", "gather", "frame"];
+/// read-back (scalars and audio, display frames), each with its grid (all 256 elements to a
+/// workgroup: `plan::lincomb_groups`, `plan::groups_1d`).
+pub const BACKEND_ENTRIES: &[(&str, Grid)] = &[
+    ("lincomb", Grid::Elements),
+    ("gather", Grid::Elements),
+    ("frame", Grid::Elements),
+];
 
 /// Every entry point the backend needs, each with who names it: the neuron table's rows, then the
 /// backend's own.
@@ -69,9 +74,130 @@ pub fn needed_entries() -> Vec<(&'static str, String)> {
     v.extend(
         BACKEND_ENTRIES
             .iter()
-            .map(|&e| (e, "the gpu backend".to_string())),
+            .map(|&(e, _)| (e, "the gpu backend".to_string())),
     );
     v
+}
+
+/// Every entry point with the grid it is dispatched on and who names it (an entry dispatched on
+/// two grids is listed twice).
+pub fn needed_grids() -> Vec<(&'static str, Grid, String)> {
+    let mut v: Vec<(&'static str, Grid, String)> = wgsl_entry_grids()
+        .into_iter()
+        .map(|(e, g, t)| (e, g, format!("neuron type {t}")))
+        .collect();
+    v.extend(
+        BACKEND_ENTRIES
+            .iter()
+            .map(|&(e, g)| (e, g, "the gpu backend".to_string())),
+    );
+    v
+}
+
+/// Checks each entry's `@workgroup_size` against the grid it is dispatched on (see
+/// `Grid::check_workgroup`): a mismatch would leave elements uncomputed or write past them, with
+/// no error from the GPU, so it stops the backend at load, naming the entry, the file, the size
+/// and what the grid needs. Entries no file defines are left to `locate`.
+pub fn check_workgroups(
+    files: &[(&str, &str)],
+    needed: &[(&'static str, Grid, String)],
+) -> Result<(), BackendError> {
+    for (entry, grid, who) in needed {
+        let Some(&(file, src)) = files
+            .iter()
+            .find(|(_, src)| entry_points(src).iter().any(|e| e == entry))
+        else {
+            continue;
+        };
+        let code = strip_comments(&format!("{}\n{src}", COMMON.1));
+        let fail = |msg: String| BackendError::Entry {
+            entry: entry.to_string(),
+            msg: format!("named by {who} ({grid:?}), in {file}: {msg}"),
+        };
+        let wg = workgroup_size(&code, entry).map_err(fail)?;
+        grid.check_workgroup(wg).map_err(|why| {
+            fail(format!(
+                "@workgroup_size({}, {}, {}) does not fit: {why}",
+                wg[0], wg[1], wg[2]
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The `@workgroup_size` of the entry point `entry` in `code` (comments stripped), its missing
+/// dimensions 1; a dimension may be a literal (`256`, `256u`) or a `const` of `code`.
+pub fn workgroup_size(code: &str, entry: &str) -> Result<[u32; 3], String> {
+    let attrs = attributes_of(code, entry).ok_or_else(|| format!("no fn {entry}"))?;
+    let at = attrs
+        .find("@workgroup_size")
+        .ok_or_else(|| format!("fn {entry} has no @workgroup_size"))?;
+    let rest = attrs[at + "@workgroup_size".len()..].trim_start();
+    let args = rest
+        .strip_prefix('(')
+        .and_then(|r| r.split_once(')'))
+        .map(|(a, _)| a)
+        .ok_or_else(|| format!("fn {entry}: @workgroup_size without (...)"))?;
+    let mut wg = [1u32; 3];
+    let dims: Vec<&str> = args
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    if dims.is_empty() || dims.len() > 3 {
+        return Err(format!("fn {entry}: @workgroup_size({args})"));
+    }
+    for (slot, d) in wg.iter_mut().zip(&dims) {
+        *slot = dimension(code, d)
+            .ok_or_else(|| format!("fn {entry}: cannot read @workgroup_size({args})"))?;
+    }
+    Ok(wg)
+}
+
+/// The attributes written before `fn entry` (back to the previous `;` or `}`).
+fn attributes_of<'a>(code: &'a str, entry: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(i) = code[from..].find(entry) {
+        let at = from + i;
+        from = at + entry.len();
+        let ends_word = !code[from..].chars().next().is_some_and(is_ident);
+        let head = code[..at].trim_end();
+        let spaced = code[..at].ends_with(char::is_whitespace);
+        let Some(head) = head.strip_suffix("fn") else {
+            continue;
+        };
+        if ends_word && spaced && !head.chars().next_back().is_some_and(is_ident) {
+            let start = head.rfind([';', '}']).map_or(0, |p| p + 1);
+            return Some(&head[start..]);
+        }
+    }
+    None
+}
+
+/// A literal (`64`, `64u`, `64i`) or the literal value of a module `const`.
+fn dimension(code: &str, d: &str) -> Option<u32> {
+    let literal = |t: &str| t.trim_end_matches(['u', 'i']).parse::<u32>().ok();
+    if let Some(v) = literal(d) {
+        return Some(v);
+    }
+    if !d.chars().all(is_ident) {
+        return None;
+    }
+    let mut from = 0;
+    while let Some(i) = code[from..].find("const") {
+        let rest = code[from + i + "const".len()..].trim_start();
+        from += i + "const".len();
+        let Some(after) = rest.strip_prefix(d) else {
+            continue;
+        };
+        if after.chars().next().is_some_and(is_ident) {
+            continue;
+        }
+        let (_, value) = after.split_once('=')?;
+        let (value, _) = value.split_once(';')?;
+        return literal(value.trim());
+    }
+    None
 }
 
 /// The `@compute` entry points a WGSL source defines, in order of appearance (comments skipped).
@@ -262,6 +388,7 @@ pub const PARAM_SLOT: u64 = 256;
 impl Kernels {
     /// Every kernel the neuron table and the backend name, from `shaders/`.
     pub fn new(device: &wgpu::Device) -> Result<Kernels, BackendError> {
+        check_workgroups(FILES, &needed_grids())?;
         Kernels::build(device, FILES, &needed_entries())
     }
 

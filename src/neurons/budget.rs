@@ -1,5 +1,6 @@
 //! The memory budget (DESIGN §5): a patch's stream memory is computed at load, before anything
-//! is allocated, and a patch above the budget is refused with the figure.
+//! is allocated, and a patch above the budget is refused with the figure; so is an `add_neuron`
+//! request (or a hot-reload replacement) that would take the running network above it.
 //!
 //! What counts, per neuron that runs on a backend (W-valued neurons are sparse and do not):
 //! every input and every output port's buffer (`f32`s: 1 for a scalar, `block_len` for audio,
@@ -11,7 +12,7 @@
 //! memory (`MemTotal` in /proc/meminfo), or half of the process's address-space limit
 //! (`ulimit -v`) when that is lower; 4096 MiB where neither can be read.
 
-use crate::neurons::{NeuronDef, NeuronSpec, Op, resolve_shape};
+use super::{NeuronDef, NeuronSpec, Op, resolve_shape};
 use crate::stream::kind::Settings;
 
 /// Budget used where the machine's memory cannot be read.
@@ -24,7 +25,7 @@ pub fn neuron_bytes(def: &NeuronDef, block_len: usize) -> u64 {
     if def.engine_side() {
         return 0;
     }
-    let floats = |ports: &[crate::neurons::Port]| -> u64 {
+    let floats = |ports: &[super::Port]| -> u64 {
         ports
             .iter()
             .map(|p| p.kind.len(block_len) as u64)
@@ -46,7 +47,7 @@ pub fn neuron_bytes(def: &NeuronDef, block_len: usize) -> u64 {
 }
 
 /// Bytes of stream memory a whole network needs (pictures loaded or not).
-pub fn network_bytes(net: &crate::neurons::Network) -> u64 {
+pub fn network_bytes(net: &super::Network) -> u64 {
     let bl = net.block_len();
     net.neurons
         .iter()
