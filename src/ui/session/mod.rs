@@ -107,6 +107,12 @@ impl Session {
     /// Saves the code buffer, its MIDI `map` lines first made the mapper's (what was learned
     /// is saved, and shows in the code).
     fn save_code(&mut self) -> Result<String, String> {
+        self.sync_code_midi_lines();
+        self.code.save()
+    }
+
+    /// Makes the code's MIDI `map` lines the mapper's (before a save).
+    fn sync_code_midi_lines(&mut self) {
         if let Some(lines) = self.midi_map_lines()
             && self.code.sync_midi_map_lines(&lines)
         {
@@ -115,7 +121,24 @@ impl Session {
                 "the code's MIDI map lines now are the learned mappings",
             );
         }
-        self.code.save()
+    }
+
+    /// Save As from the code pane: the buffer goes to `path` as Ctrl+S would write it, and
+    /// `path` becomes the patch file for the pane (Ctrl+S, the watch on disk) and for `Live`
+    /// (scenes, recovery file, recordings, whole-buffer evaluation) alike.
+    fn save_code_as(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.sync_code_midi_lines();
+        let text = self.code.text.clone();
+        let Some(f) = self.code.file.as_mut() else {
+            return Err("the buffer has no file".into());
+        };
+        if let Some(note) = f.save_as(path, &text)? {
+            self.st.push_log(Level::Error, note);
+        }
+        let written = f.disk_text();
+        self.live
+            .saved_elsewhere(path, written)
+            .map_err(|e| format!("saved {}, but {e}", path.display()))
     }
 
     /// `Live`, told the mapper's mappings so that a save of the running network keeps them.
@@ -624,14 +647,11 @@ impl Session {
         let r = match kind {
             PromptKind::Open => self.live.open_patch(&path),
             PromptKind::SaveAs if self.code.file.is_some() => {
-                let text = self.code.text.clone();
-                match self.code.file.as_mut().map(|f| f.save_as(&path, &text)) {
-                    Some(Err(e)) => {
-                        self.st.push_log(Level::Error, format!("save failed: {e}"));
-                        return;
-                    }
-                    _ => Ok(()),
+                if let Err(e) = self.save_code_as(&path) {
+                    self.st.push_log(Level::Error, format!("save failed: {e}"));
+                    return;
                 }
+                Ok(())
             }
             PromptKind::SaveAs => self.with_midi_maps().save_as(&path),
         };
