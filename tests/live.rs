@@ -627,6 +627,55 @@ fn save_save_as_and_open_patch() {
     live.stop();
 }
 
+/// The code pane's Save As (`saved_elsewhere`): the instrument takes the new file as its own.
+/// Its watch moves (a change to the old file is not taken, one to the new file is), `save`
+/// writes the new file, and the text written there is not reloaded as an outside change.
+#[test]
+fn saved_elsewhere_moves_the_watch_and_the_saves_to_the_new_file() {
+    let (dir, path) = temp_patch(COUNTER);
+    let mut live = open(&path, opts(true, None));
+    wait_ticks(&mut live, 3);
+    let other = dir.path().join("other.json");
+    let written = COUNTER.replace(r#""x.in": { "k.out": 1 }"#, r#""x.in": { "k.out": 2 }"#);
+    std::fs::write(&other, &written).unwrap(); // as the pane wrote it
+    live.saved_elsewhere(&other, written.clone()).unwrap();
+    assert_eq!(live.path(), other.as_path());
+    assert_eq!(live.title(), "other.json");
+    // The old file changes, then the new one: only the new one's weight arrives.
+    editor_save(
+        &path,
+        &COUNTER.replace(r#""x.in": { "k.out": 1 }"#, r#""x.in": { "k.out": 3 }"#),
+    );
+    editor_save(
+        &other,
+        &COUNTER.replace(r#""x.in": { "k.out": 1 }"#, r#""x.in": { "k.out": 5 }"#),
+    );
+    let ev = poll_until(&mut live, "the new file's reload", |l, _| {
+        scalar(l, "x.out") == Some(5.0)
+    });
+    let reloads = ev
+        .iter()
+        .filter(|e| matches!(e, LiveEvent::Reloaded { .. }))
+        .count();
+    assert_eq!(reloads, 1, "one reload, of the new file: {ev:?}");
+    let until = tick(&live) + 40;
+    let ev = poll_until(&mut live, "quiet", |l, _| tick(l) >= until);
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, LiveEvent::Reloaded { .. } | LiveEvent::FileErrors(_))),
+        "{ev:?}"
+    );
+    assert_eq!(scalar(&live, "x.out"), Some(5.0));
+    // Saving the running network writes the new file.
+    live.send(Edit::set("x.in", "k.out", 6.0).unwrap());
+    live.save().unwrap();
+    let p = dmm_synth::patch::Patch::load(&other).unwrap();
+    assert_eq!(p.weights.get(&pr("x.in"), &pr("k.out")), 6.0);
+    let p = dmm_synth::patch::Patch::load(&path).unwrap();
+    assert_eq!(p.weights.get(&pr("x.in"), &pr("k.out")), 3.0, "untouched");
+    live.stop();
+}
+
 #[test]
 fn mute_is_a_flag_the_callback_reads() {
     let (_dir, path) = temp_patch(COUNTER);

@@ -88,6 +88,64 @@ fn each_shipped_dmm_loads_to_the_same_network_as_its_json_twin() {
     }
 }
 
+/// `dmm-synth convert X.dmm X.json` and back gives every shipped `.dmm` (the text-only ones
+/// too) its own text again, up to the alignment of `:` and `<-` (printing aligns them), and
+/// exactly the canonical print of the text. The order of a declaration's settings included
+/// (`spec : spectrum max_hz=3000 ... size=1024` came back as `size=1024 max_hz=3000 ...`:
+/// removing `"type"` from the JSON object moved its last key first).
+#[test]
+fn every_shipped_dmm_survives_json() {
+    let spaces = |t: &str| -> String {
+        t.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut n = 0;
+    for entry in std::fs::read_dir(common::root().join("patches")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("dmm") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        let p = parse_text(&src, &name, &common::assets()).unwrap_or_else(|e| panic!("{e}"));
+        let back = Patch::parse(&p.to_json_string(), "x.json", &common::assets())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = print_text(&back);
+        let (a, b) = (spaces(&src), spaces(&out));
+        if let Some((i, (x, y))) = a
+            .lines()
+            .zip(b.lines())
+            .enumerate()
+            .find(|(_, (x, y))| x != y)
+        {
+            panic!(
+                "{name}:{}: .dmm -> .json -> .dmm\n  was {x}\n  now {y}",
+                i + 1
+            );
+        }
+        assert_eq!(a.lines().count(), b.lines().count(), "{name}");
+        assert!(out == print_text(&p), "{name}: the canonical print");
+        n += 1;
+    }
+    assert!(n >= 15, "{n} shipped .dmm patches");
+}
+
+/// A JSON patch's optional `memory_budget_mb` survives the text form (it was printed as a
+/// setting the text language then refused).
+#[test]
+fn memory_budget_survives_text() {
+    let json = r#"{"settings": {"tick_rate": 100, "sample_rate": 1000, "memory_budget_mb": 64},
+        "neurons": {"k": {"type": "one"}}, "weights": {}}"#;
+    let p = Patch::parse(json, "m.json", &common::assets()).unwrap();
+    let text = print_text(&p);
+    assert!(text.contains("memory_budget_mb=64"), "{text}");
+    let back = parse_text(&text, "m.dmm", &common::assets()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.settings.memory_budget_mb, Some(64));
+    assert_eq!(back.settings, p.settings);
+}
+
 #[test]
 fn comments_blank_lines_and_row_morphs_survive_text_json_text() {
     let src = "# a patch

@@ -1,6 +1,7 @@
 //! How long parsing and diffing a 300-line text patch takes (the whole-buffer evaluation and hot
 //! reload path), beside the same patch as JSON (the peer, measured in the same run). Prints the
 //! figures; asserts only that both paths agree. `cargo nextest run --test text_perf --no-capture`.
+//! Also: an evaluated line reaches W and the outputs in the documented 2 ticks (exact, in ticks).
 
 mod common;
 
@@ -97,5 +98,53 @@ fn parse_and_diff_a_300_line_patch() {
         json_t.as_secs_f64() * 1e3,
         text_t.as_secs_f64() / json_t.as_secs_f64(),
         print_t.as_secs_f64() * 1e3,
+    );
+}
+
+/// Evaluating a line (the editor's Ctrl+Enter: `eval_snippet`) reaches W in the documented
+/// `EDIT_LATENCY_TICKS` = 2 ticks: taken by `edits` at tick t, in W after tick t+1, driving the
+/// outputs from tick t+2. Prints how long turning the line into its request takes.
+#[test]
+fn an_evaluated_line_reaches_w_in_two_ticks() {
+    use dmm_synth::engine::{EDIT_LATENCY_TICKS, PortRef};
+    use dmm_synth::patch::text::eval_snippet;
+    let assets = common::assets();
+    let src = "settings tick_rate=375 sample_rate=48000\nk : one\nx : identity\nx.in <- k\n";
+    let p = parse_text(src, "l.dmm", &assets).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = common::machine(&p);
+    for _ in 0..5 {
+        m.tick(false).unwrap();
+    }
+    let line = "x.in <- 5 k   # typed";
+    let t0 = Instant::now();
+    let edit = eval_snippet(line, 4, m.network(), m.w(), &assets, 0.0)
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .expect("an edit");
+    let eval_t = t0.elapsed();
+    let (tgt, srcp) = (PortRef::new("x", "in"), PortRef::new("k", "out"));
+    let taken = m.tick_count(); // the tick whose `edits` takes the request
+    m.submit(edit);
+    let mut in_w = None;
+    let mut in_out = None;
+    for _ in 0..6 {
+        let t = m.tick_count();
+        m.tick(false).unwrap();
+        if in_w.is_none() && m.w().get(&tgt, &srcp) == 5.0 {
+            in_w = Some(t);
+        }
+        if in_out.is_none() && m.scalar("x.out") == Some(5.0) {
+            in_out = Some(t);
+        }
+    }
+    assert_eq!(EDIT_LATENCY_TICKS, 2);
+    assert_eq!(in_w, Some(taken + 1), "in W after the up stroke of t+1");
+    assert_eq!(in_out, Some(taken + EDIT_LATENCY_TICKS), "outputs from t+2");
+    println!(
+        "an evaluated line: eval_snippet {:.3} ms; taken by `edits` at tick {taken}, in W after tick {}, outputs changed at tick {} ({} ticks = {:.2} ms at 375 ticks/s)",
+        eval_t.as_secs_f64() * 1e3,
+        in_w.unwrap_or(0),
+        in_out.unwrap_or(0),
+        EDIT_LATENCY_TICKS,
+        EDIT_LATENCY_TICKS as f64 / 375.0 * 1e3
     );
 }

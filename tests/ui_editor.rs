@@ -559,6 +559,103 @@ lfo.x   <-   0.5 k\n";
         h.into_state().into_live().stop();
     }
 
+    /// Save As from the code pane moves everything that follows the patch file to the new
+    /// file: Ctrl+S writes there (the old file untouched), a change on disk to the new file
+    /// reloads and evaluates the buffer (the old one is no longer watched), and the instrument's
+    /// own path (scenes' sidecar, recovery file, title) is the new one.
+    #[test]
+    fn save_as_from_the_code_pane_moves_saves_and_hot_reload_to_the_new_file() {
+        use dmm_synth::live::autosave::recovery_path;
+        use dmm_synth::live::scenes::scenes_path;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join("a.dmm");
+        std::fs::write(&old, DMM).expect("write");
+        std::fs::create_dir(dir.path().join("moved")).expect("mkdir");
+        let new = dir.path().join("moved").join("b.dmm");
+        let mut live = Live::open(
+            &old,
+            Box::new(CpuBackend::new()),
+            LiveOptions {
+                audio: false,
+                watch: false, // the pane watches, as in the window
+                capture_every: 1,
+                morph: None,
+                trace: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        live.set_autosave(true);
+        live.store_scene(1).unwrap_or_else(|e| panic!("{e}"));
+        assert!(scenes_path(&old).exists());
+        let mut s = Session::new(live, Vec::new(), true);
+        s.watch_file();
+        let mut h = harness(s);
+        run_until(&mut h, "the old file's recovery file", |_| {
+            recovery_path(&old).exists()
+        });
+        // Typed but unsaved; Save As writes the buffer as it is.
+        h.event(egui::Event::Text("# saved as\n".into()));
+        h.run();
+        let typed = h.state().code.text.clone();
+        assert!(typed.ends_with("# saved as\n"), "{typed}");
+        h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::S);
+        h.run();
+        h.state_mut()
+            .prompt
+            .as_mut()
+            .expect("the save-as prompt")
+            .text = new.display().to_string();
+        h.run();
+        h.get_by_label("OK").click();
+        h.run();
+        h.run();
+        assert!(h.state().prompt.is_none());
+        assert_eq!(std::fs::read_to_string(&new).expect("new file"), typed);
+        assert_eq!(std::fs::read_to_string(&old).expect("old file"), DMM);
+        assert_eq!(h.state().live().path(), new.as_path(), "Live follows");
+        assert_eq!(h.state().title(), "b.dmm - dmm-synth");
+        assert!(scenes_path(&new).exists(), "the scenes go with the patch");
+        run_until(&mut h, "the new file's recovery file", |_| {
+            recovery_path(&new).exists()
+        });
+        assert!(
+            !recovery_path(&old).exists(),
+            "the old file's recovery file would offer a stale program"
+        );
+
+        // Ctrl+S writes the new file (its previous version kept beside it), not the old one.
+        h.event(egui::Event::Text("lfo.a <- 2*pi\n".into()));
+        h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+        h.run();
+        let saved = h.state().code.text.clone();
+        assert_eq!(std::fs::read_to_string(&new).expect("new file"), saved);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("moved").join("b.dmm.bak")).expect("bak"),
+            typed
+        );
+        assert_eq!(std::fs::read_to_string(&old).expect("old file"), DMM);
+        assert!(!dir.path().join("a.dmm.bak").exists());
+        assert!(!h.state().code.dirty());
+
+        // Hot reload follows the new file: a change to the old one is not taken, one to the
+        // new one is reloaded and evaluated.
+        let on_old = DMM.replace("lfo.x   <-   0.5 k", "lfo.x <- 0.125 k");
+        std::fs::write(&old, &on_old).expect("write");
+        let on_new = saved.replace("lfo.x   <-   0.5 k", "lfo.x <- 0.75 k");
+        assert_ne!(on_new, saved);
+        std::fs::write(&new, &on_new).expect("write");
+        run_until(&mut h, "the reload of the new file", |s| {
+            s.code.text == on_new && w(s, "lfo.x", "k.out") == 0.75
+        });
+        for _ in 0..30 {
+            h.run();
+        }
+        assert_eq!(h.state().code.text, on_new);
+        assert!(h.state().code.disk_notice.is_none());
+        assert_eq!(w(h.state(), "lfo.x", "k.out"), 0.75);
+        h.into_state().into_live().stop();
+    }
+
     #[test]
     fn ctrl_shift_r_regenerates_the_text_from_the_running_network() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -98,6 +98,15 @@ pub(super) struct Autosave {
     pub(super) enabled: bool,
 }
 
+impl Autosave {
+    /// The patch moved to another file: the next poll writes its recovery file at once.
+    pub(super) fn restart(&mut self) {
+        self.last = None;
+        self.last_tick = None;
+        self.said_failing = false;
+    }
+}
+
 /// Temp file in the same folder, synced, renamed over `path`: never half a file. (No `.bak`:
 /// the previous autosave is worth nothing once a newer one is whole.)
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

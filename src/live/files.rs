@@ -138,9 +138,30 @@ impl Live {
     /// Saves to another file, which becomes the open patch (and the watched one).
     pub fn save_as(&mut self, path: &Path) -> Result<(), LiveError> {
         self.write(path)?;
-        let watcher = watch(path, self.opts.watch, &mut self.queued);
+        self.follow(path)
+    }
+
+    /// The patch now lives at `path`, where the window's code pane has just written its buffer
+    /// (Save As from the code pane; `written` is the file's text as written, so that our own
+    /// write is not taken for an outside change). From now on everything that follows the patch
+    /// file follows the new one: hot reload (when `Live` watches), `save`, the scenes' sidecar
+    /// (written beside the new file), the crash-recovery file, recordings, and the assets and
+    /// error places of the next whole-buffer evaluation. The running network is not touched.
+    pub fn saved_elsewhere(&mut self, path: &Path, written: String) -> Result<(), LiveError> {
+        self.file.last_text = written;
+        self.follow(path)
+    }
+
+    /// Makes `path` the open patch's file: a new watch, the scenes written beside it, and the
+    /// old file's recovery file removed (the next autosave writes the new one's).
+    fn follow(&mut self, path: &Path) -> Result<(), LiveError> {
+        if self.autosave.enabled && path != self.file.path {
+            self.discard_recovery();
+            self.autosave.restart();
+        }
+        self.watcher = None; // Before the new one: one watch at a time.
+        self.watcher = watch(path, self.opts.watch, &mut self.queued);
         self.file.path = path.to_path_buf();
-        self.watcher = watcher;
         // The scenes go with the patch (their sidecar beside the new file).
         if self.perf.scenes.filled().contains(&true) {
             self.save_scenes()?;
@@ -167,6 +188,11 @@ impl Live {
         }
         self.queued.extend(ev);
         self.file.last_text = text;
+        // The old patch's recovery file would offer a stale program at its next launch.
+        if self.autosave.enabled && old_path != self.file.path {
+            let _ = std::fs::remove_file(super::autosave::recovery_path(&old_path));
+            self.autosave.restart();
+        }
         self.watcher = None; // Before the new one: one watch at a time.
         self.watcher = watch(path, self.opts.watch, &mut self.queued);
         self.load_scenes();

@@ -366,7 +366,7 @@ pub fn infer_json(
     let mut neurons: Vec<(String, NeuronSpec)> = Vec::new();
     for (name, v) in neurons_raw {
         if let Json::Object(mut m) = v.to_json()
-            && let Some(Json::String(ty)) = m.remove("type")
+            && let Some(Json::String(ty)) = m.shift_remove("type")
         {
             neurons.push((name.clone(), NeuronSpec { ty, settings: m }));
         }

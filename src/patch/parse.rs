@@ -346,7 +346,7 @@ fn neuron_spec(place: &str, v: &Raw, e: &mut Errs) -> Option<NeuronSpec> {
     let Json::Object(mut m) = v.to_json() else {
         unreachable!("checked to be an object")
     };
-    match m.remove("type") {
+    match m.shift_remove("type") {
         Some(Json::String(ty)) => Some(NeuronSpec { ty, settings: m }),
         Some(other) => {
             e.at(

@@ -83,9 +83,11 @@ pub(super) const SETTING_ALIASES: [(&str, &str); 2] =
 
 pub(super) fn settings_from(list: &[Setting]) -> Result<Settings, (Range<usize>, String)> {
     let defaults = serde_json::to_value(Settings::default()).unwrap_or(Json::Null);
-    let Json::Object(known) = defaults else {
+    let Json::Object(mut known) = defaults else {
         return Ok(Settings::default());
     };
+    // Optional settings have no default to list them (the JSON form takes them, so must this).
+    known.entry("memory_budget_mb").or_insert(Json::Null);
     let mut obj = Map::new();
     let mut spans: HashMap<String, Range<usize>> = HashMap::new();
     for st in list {

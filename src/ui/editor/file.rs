@@ -141,21 +141,37 @@ impl PatchFile {
         Ok(())
     }
 
-    /// Saves `buffer` to another path, which becomes this file (watched when this one was).
-    pub fn save_as(&mut self, path: &Path, buffer: &str) -> Result<(), String> {
+    /// Saves `buffer` to another path, which becomes this file: later saves go there, and it is
+    /// watched instead of the old one when the old one was. Returns a note for the log when the
+    /// new file cannot be watched (the save itself went through).
+    pub fn save_as(&mut self, path: &Path, buffer: &str) -> Result<Option<String>, String> {
         let format = Format::of(path);
         let bytes = bytes_of(path, format, buffer)?;
         save_atomic(path, &bytes).map_err(|e| format!("{}: cannot save: {e}", path.display()))?;
         let watched = self.watcher.is_some();
-        self.watcher = None;
+        self.watcher = None; // Before the new one: one watch at a time.
+        let mut note = None;
         if watched {
-            self.watcher = PatchWatcher::new(path).ok();
+            match PatchWatcher::new(path) {
+                Ok(w) => self.watcher = Some(w),
+                Err(e) => {
+                    note = Some(format!(
+                        "{e}; the editor will not see changes on disk to {}",
+                        path.display()
+                    ))
+                }
+            }
         }
         self.path = path.to_path_buf();
         self.format = format;
         self.disk = bytes;
         self.clean = buffer.to_string();
-        Ok(())
+        Ok(note)
+    }
+
+    /// The file's text as last read or written (a `.json` file's JSON, not the buffer).
+    pub fn disk_text(&self) -> String {
+        String::from_utf8_lossy(&self.disk).into_owned()
     }
 
     /// A change on disk since the last call that is not our own save (never blocks).

@@ -115,6 +115,16 @@ impl Session {
     /// Saves the code buffer, its `map` lines first made the mapper's (what was learned, over
     /// MIDI or OSC, is saved, and shows in the code).
     fn save_code(&mut self) -> Result<String, String> {
+        self.sync_code_map_lines();
+        let r = self.code.save();
+        if r.is_ok() {
+            self.mark_mappings_saved();
+        }
+        r
+    }
+
+    /// Makes the code's `map` lines the mappings in use (before a save).
+    fn sync_code_map_lines(&mut self) {
         if let Some((lines, osc)) = self.map_lines()
             && self.code.sync_map_lines(&lines, osc)
         {
@@ -123,13 +133,32 @@ impl Session {
                 "the code's map lines now are the mappings in use (learned ones included)",
             );
         }
-        let r = self.code.save();
-        if r.is_ok()
-            && let Some(m) = &self.midi
-        {
+    }
+
+    /// What was learned is now in the file: a reload keeps treating it as the file's.
+    fn mark_mappings_saved(&mut self) {
+        if let Some(m) = &self.midi {
             m.with(|m| m.mark_saved());
         }
-        r
+    }
+
+    /// Save As from the code pane: the buffer goes to `path` as Ctrl+S would write it, and
+    /// `path` becomes the patch file for the pane (Ctrl+S, the watch on disk) and for `Live`
+    /// (scenes, recovery file, recordings, whole-buffer evaluation) alike.
+    fn save_code_as(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.sync_code_map_lines();
+        let text = self.code.text.clone();
+        let Some(f) = self.code.file.as_mut() else {
+            return Err("the buffer has no file".into());
+        };
+        if let Some(note) = f.save_as(path, &text)? {
+            self.st.push_log(Level::Error, note);
+        }
+        let written = f.disk_text();
+        self.mark_mappings_saved();
+        self.live
+            .saved_elsewhere(path, written)
+            .map_err(|e| format!("saved {}, but {e}", path.display()))
     }
 
     /// `Live`, told the mapper's mappings so that a save of the running network keeps them.
@@ -653,14 +682,11 @@ impl Session {
         let r = match kind {
             PromptKind::Open => self.live.open_patch(&path),
             PromptKind::SaveAs if self.code.file.is_some() => {
-                let text = self.code.text.clone();
-                match self.code.file.as_mut().map(|f| f.save_as(&path, &text)) {
-                    Some(Err(e)) => {
-                        self.st.push_log(Level::Error, format!("save failed: {e}"));
-                        return;
-                    }
-                    _ => Ok(()),
+                if let Err(e) = self.save_code_as(&path) {
+                    self.st.push_log(Level::Error, format!("save failed: {e}"));
+                    return;
                 }
+                Ok(())
             }
             PromptKind::SaveAs => self.with_midi_maps().save_as(&path),
         };
