@@ -10,8 +10,10 @@
 //! neuron); a removed one leaves at the start of t+2, or of t+2+n after a fade of n ticks.
 
 use super::edits::{Edit, EditOutcome};
+use super::inbox::Inbox;
 use super::log::Log;
 use super::matrix;
+use super::midi_feed::MidiFeed;
 use super::schedule::{Due, Schedule};
 use super::staging::{Ctx, Staged};
 use crate::backend::{Backend, BackendError, TickCtx, TickOutputs};
@@ -28,9 +30,7 @@ pub use super::log::{Level, Message};
 /// Ticks from the tick at which `edits` takes a request to the first tick whose outputs show it.
 pub const EDIT_LATENCY_TICKS: u64 = 2;
 
-/// MIDI events waiting for their tick beyond this many are dropped (and counted): a flood or a
-/// replay stamped far ahead must not grow the queue without bound.
-pub const MAX_MIDI_WAITING: usize = 1 << 16;
+pub use super::midi_feed::MAX_MIDI_WAITING;
 
 /// Makes the backend the engine goes on with when its own fails (a lost GPU device).
 pub type Fallback = fn() -> Box<dyn Backend>;
@@ -80,19 +80,14 @@ pub struct Machine {
     plan: PlanCache,
     out: TickOutputs,
     prev_scalars: Vec<f32>,
-    inbox: Vec<(u64, Edit)>,
-    next_id: u64,
+    /// Requests waiting for the next up stroke of `edits`.
+    inbox: Inbox,
     schedule: Schedule,
     log: Log,
     /// The port `self.delta`, kept so that a plain tick builds no strings.
     self_delta: PortRef,
-    /// What MIDI has set (read by the `midi_*` neurons); shared with the tick's context
-    /// without a copy.
-    midi: Arc<MidiState>,
-    /// MIDI events with the tick they are for, in arrival order.
-    midi_waiting: Vec<(u64, MidiIn)>,
-    /// MIDI events dropped because too many were waiting.
-    pub midi_dropped: u64,
+    /// MIDI input: events waiting for their tick, and what MIDI has set.
+    midi: MidiFeed,
 }
 
 /// Checks the initial W: the type rule and the weight bound on every entry.
@@ -188,14 +183,11 @@ impl Machine {
             },
             out: TickOutputs::default(),
             prev_scalars: Vec::new(),
-            inbox: Vec::new(),
-            next_id: 0,
+            inbox: Inbox::default(),
             schedule: Schedule::default(),
             log: Log::default(),
             self_delta: PortRef::new(SELF, "delta"),
-            midi: Arc::default(),
-            midi_waiting: Vec::new(),
-            midi_dropped: 0,
+            midi: MidiFeed::default(),
         })
     }
 
@@ -281,9 +273,7 @@ impl Machine {
     /// Queues an edit for the `edits` neuron; it is taken in the next tick's up stroke.
     /// Returns an id that `take_outcomes` reports on.
     pub fn submit(&mut self, edit: Edit) -> u64 {
-        self.next_id += 1;
-        self.inbox.push((self.next_id, edit));
-        self.next_id
+        self.inbox.push(edit)
     }
 
     /// A MIDI event arriving now: it is taken at the start of the next tick (stamped with it).
@@ -294,33 +284,17 @@ impl Machine {
     /// A MIDI event for tick `tick` (a replay of recorded events): taken at the start of that
     /// tick, or of the next one when `tick` has passed. Events for one tick keep their order.
     pub fn midi_at(&mut self, tick: u64, ev: MidiIn) {
-        if self.midi_waiting.len() >= MAX_MIDI_WAITING {
-            self.midi_dropped += 1;
-            return;
-        }
-        self.midi_waiting.push((tick, ev));
+        self.midi.push(tick, ev);
     }
 
     /// What MIDI has set up to the last tick.
     pub fn midi(&self) -> &MidiState {
-        &self.midi
+        &self.midi.state
     }
 
-    /// Applies the MIDI events due at this tick, in arrival order.
-    fn take_midi(&mut self) {
-        if self.midi_waiting.is_empty() {
-            return;
-        }
-        let tick = self.tick;
-        let state = Arc::make_mut(&mut self.midi);
-        self.midi_waiting.retain(|(t, ev)| {
-            if *t <= tick {
-                state.apply(ev.time_us, ev.event);
-                false
-            } else {
-                true
-            }
-        });
+    /// MIDI events dropped so far because too many were waiting for their tick.
+    pub fn midi_dropped(&self) -> u64 {
+        self.midi.dropped()
     }
 
     pub fn take_messages(&mut self) -> Vec<Message> {
@@ -343,10 +317,10 @@ impl Machine {
         if !due.is_empty() {
             self.apply_due(due)?;
         }
-        self.take_midi();
+        self.midi.take_due(self.tick);
         self.plan.refresh(&self.net, &self.mout[SELF]);
         let x = matrix::down(&self.net, &self.mout, &self.prev_scalars, &self.self_delta);
-        let midi = self.midi.clone();
+        let midi = self.midi.state.clone();
         let ctx = TickCtx {
             tick: self.tick,
             seed: self.seed,
@@ -450,7 +424,7 @@ impl Machine {
     fn take_requests(&mut self, planned: Option<Network>) -> WMatrix {
         let older = self.schedule.morphs.len();
         let mut delta = WMatrix::new();
-        let inbox = std::mem::take(&mut self.inbox);
+        let inbox = self.inbox.take();
         let mut requested = match (inbox.is_empty(), planned) {
             (true, _) => None,
             (false, Some(p)) => Some(p),

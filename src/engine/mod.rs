@@ -1,10 +1,12 @@
 //! The tick (machine), edit staging and morphs, matrix-kind neurons, the thread.
 
 pub mod edits;
+mod inbox;
 mod log;
 pub mod machine;
 mod matrix;
 pub mod meter;
+mod midi_feed;
 pub mod midi_log;
 mod schedule;
 pub mod staging;
