@@ -59,133 +59,152 @@ fn flatten(p: &OscPacket, depth: usize, out: &mut Vec<Command>) -> Result<(), Co
 
 /// One message → one command (see the table above).
 pub fn command(m: &OscMessage) -> Result<Command, ControlError> {
-    let bad = |why: String| ControlError::BadMessage {
+    let args = m.args.as_slice();
+    let parsed = match m.addr.as_str() {
+        "/dmm/w" => weight(args),
+        "/dmm/eval" => eval(args),
+        "/dmm/mute" => mute(args),
+        "/dmm/scene" => scene(args),
+        "/dmm/xfade" => xfade(args),
+        other if !other.starts_with("/dmm/") && other.starts_with('/') => learned(other, args),
+        other => return Err(ControlError::UnknownAddress(other.to_string())),
+    };
+    parsed.map_err(|why| ControlError::BadMessage {
         addr: m.addr.clone(),
         why,
+    })
+}
+
+/// `/dmm/w target.port source.port value [morph]`.
+fn weight(args: &[OscType]) -> Result<Command, String> {
+    if !(3..=4).contains(&args.len()) {
+        return Err(format!(
+            "{} arguments; expected target.port source.port value [morph]",
+            args.len()
+        ));
+    }
+    let port = |i: usize, what: &str| match &args[i] {
+        OscType::String(s) => PortRef::parse(s).map_err(|e| format!("{what}: {e}")),
+        other => Err(format!(
+            "{what}: expected a string neuron.port, found {}",
+            type_name(other)
+        )),
     };
-    match m.addr.as_str() {
-        "/dmm/w" => {
-            if !(3..=4).contains(&m.args.len()) {
-                return Err(bad(format!(
-                    "{} arguments; expected target.port source.port value [morph]",
-                    m.args.len()
-                )));
-            }
-            let port = |i: usize, what: &str| match &m.args[i] {
-                OscType::String(s) => PortRef::parse(s).map_err(|e| bad(format!("{what}: {e}"))),
-                other => Err(bad(format!(
-                    "{what}: expected a string neuron.port, found {}",
-                    type_name(other)
-                ))),
-            };
-            let target = port(0, "target")?;
-            let source = port(1, "source")?;
-            let value = number(&m.args[2]).map_err(|t| bad(format!("value: {t}")))?;
-            if !(value.is_finite() && value.abs() <= MAX_WEIGHT) {
-                return Err(bad(format!(
-                    "value {value}: expected a finite weight, |w| <= {MAX_WEIGHT:e}"
-                )));
-            }
-            let morph = match m.args.get(3) {
-                Some(a) => number(a).map_err(|t| bad(format!("morph: {t}")))?,
-                None => 0.0,
-            };
-            if !(morph.is_finite() && (0.0..=MAX_MORPH_SECONDS).contains(&morph)) {
-                return Err(bad(format!(
-                    "morph {morph}: expected seconds in 0..={MAX_MORPH_SECONDS}"
-                )));
-            }
-            Ok(Command::W {
-                target,
-                source,
-                value,
-                morph,
-            })
-        }
-        "/dmm/eval" => {
-            let (text, first) = match m.args.as_slice() {
-                [OscType::String(s)] => (s, None),
-                [OscType::String(s), n] => (s, Some(n)),
-                args => {
-                    return Err(bad(format!(
-                        "expected a string of patch lines [and its first line number], found {}",
-                        describe(args)
-                    )));
-                }
-            };
-            if text.len() > MAX_EVAL_BYTES {
-                return Err(bad(format!(
-                    "{} bytes of text; at most {MAX_EVAL_BYTES}",
-                    text.len()
-                )));
-            }
-            let first_line = match first.map(number) {
-                None => 1,
-                Some(Ok(n)) if n.fract() == 0.0 && (1.0..=1e9).contains(&n) => n as usize,
-                Some(Ok(n)) => return Err(bad(format!("first line {n}: expected 1 or more"))),
-                Some(Err(t)) => return Err(bad(format!("first line: {t}"))),
-            };
-            Ok(Command::Eval {
-                text: text.clone(),
-                first_line,
-            })
-        }
-        "/dmm/mute" => {
-            let on = match m.args.as_slice() {
-                [OscType::Bool(b)] => Some(*b),
-                [a] => match number(a) {
-                    Ok(0.0) => Some(false),
-                    Ok(1.0) => Some(true),
-                    _ => None,
-                },
-                _ => None,
-            };
-            on.map(Command::Mute).ok_or_else(|| {
-                bad(format!(
-                    "expected 0 or 1, found {}",
-                    describe(m.args.as_slice())
-                ))
-            })
-        }
-        "/dmm/scene" => match m.args.as_slice() {
-            [a] => match number(a) {
-                Ok(n) if n.fract() == 0.0 && (1.0..=9.0).contains(&n) => {
-                    Ok(Command::Scene(n as usize))
-                }
-                Ok(n) => Err(bad(format!("scene {n}: expected a scene number 1 to 9"))),
-                Err(t) => Err(bad(t)),
-            },
-            args => Err(bad(format!(
-                "expected a scene number 1 to 9, found {}",
+    let target = port(0, "target")?;
+    let source = port(1, "source")?;
+    let value = number(&args[2]).map_err(|t| format!("value: {t}"))?;
+    if !(value.is_finite() && value.abs() <= MAX_WEIGHT) {
+        return Err(format!(
+            "value {value}: expected a finite weight, |w| <= {MAX_WEIGHT:e}"
+        ));
+    }
+    let morph = match args.get(3) {
+        Some(a) => number(a).map_err(|t| format!("morph: {t}"))?,
+        None => 0.0,
+    };
+    if !(morph.is_finite() && (0.0..=MAX_MORPH_SECONDS).contains(&morph)) {
+        return Err(format!(
+            "morph {morph}: expected seconds in 0..={MAX_MORPH_SECONDS}"
+        ));
+    }
+    Ok(Command::W {
+        target,
+        source,
+        value,
+        morph,
+    })
+}
+
+/// `/dmm/eval text [first line]`.
+fn eval(args: &[OscType]) -> Result<Command, String> {
+    let (text, first) = match args {
+        [OscType::String(s)] => (s, None),
+        [OscType::String(s), n] => (s, Some(n)),
+        args => {
+            return Err(format!(
+                "expected a string of patch lines [and its first line number], found {}",
                 describe(args)
-            ))),
+            ));
+        }
+    };
+    if text.len() > MAX_EVAL_BYTES {
+        return Err(format!(
+            "{} bytes of text; at most {MAX_EVAL_BYTES}",
+            text.len()
+        ));
+    }
+    let first_line = match first.map(number) {
+        None => 1,
+        Some(Ok(n)) if n.fract() == 0.0 && (1.0..=1e9).contains(&n) => n as usize,
+        Some(Ok(n)) => return Err(format!("first line {n}: expected 1 or more")),
+        Some(Err(t)) => return Err(format!("first line: {t}")),
+    };
+    Ok(Command::Eval {
+        text: text.clone(),
+        first_line,
+    })
+}
+
+/// `/dmm/mute 0|1`.
+fn mute(args: &[OscType]) -> Result<Command, String> {
+    let on = match args {
+        [OscType::Bool(b)] => Some(*b),
+        [a] => match number(a) {
+            Ok(0.0) => Some(false),
+            Ok(1.0) => Some(true),
+            _ => None,
         },
-        "/dmm/xfade" => match m.args.as_slice() {
-            [a] => match number(a) {
-                Ok(x) if (0.0..=1.0).contains(&x) => Ok(Command::Xfade(x)),
-                Ok(x) => Err(bad(format!("alpha {x}: expected 0 to 1"))),
-                Err(t) => Err(bad(t)),
-            },
-            args => Err(bad(format!(
-                "expected alpha, one number 0 to 1, found {}",
-                describe(args)
-            ))),
+        _ => None,
+    };
+    on.map(Command::Mute)
+        .ok_or_else(|| format!("expected 0 or 1, found {}", describe(args)))
+}
+
+/// `/dmm/scene n`, n in 1..=9.
+fn scene(args: &[OscType]) -> Result<Command, String> {
+    match args {
+        [a] => match number(a) {
+            Ok(n) if n.fract() == 0.0 && (1.0..=9.0).contains(&n) => Ok(Command::Scene(n as usize)),
+            Ok(n) => Err(format!("scene {n}: expected a scene number 1 to 9")),
+            Err(t) => Err(t),
         },
-        other if !other.starts_with("/dmm/") && other.starts_with('/') => match m.args.as_slice() {
-            [a] => match number(a) {
-                Ok(x) if x.is_finite() => Ok(Command::Value {
-                    addr: other.to_string(),
-                    x,
-                }),
-                Ok(x) => Err(bad(format!("value {x}: expected a finite number"))),
-                Err(t) => Err(bad(t)),
-            },
-            args => Err(bad(format!(
-                "expected one number (for a learned address), found {}",
-                describe(args)
-            ))),
+        args => Err(format!(
+            "expected a scene number 1 to 9, found {}",
+            describe(args)
+        )),
+    }
+}
+
+/// `/dmm/xfade alpha`, alpha in 0..=1.
+fn xfade(args: &[OscType]) -> Result<Command, String> {
+    match args {
+        [a] => match number(a) {
+            Ok(x) if (0.0..=1.0).contains(&x) => Ok(Command::Xfade(x)),
+            Ok(x) => Err(format!("alpha {x}: expected 0 to 1")),
+            Err(t) => Err(t),
         },
-        other => Err(ControlError::UnknownAddress(other.to_string())),
+        args => Err(format!(
+            "expected alpha, one number 0 to 1, found {}",
+            describe(args)
+        )),
+    }
+}
+
+/// Any other address outside `/dmm/`: one number, for a learned address.
+fn learned(addr: &str, args: &[OscType]) -> Result<Command, String> {
+    match args {
+        [a] => match number(a) {
+            Ok(x) if x.is_finite() => Ok(Command::Value {
+                addr: addr.to_string(),
+                x,
+            }),
+            Ok(x) => Err(format!("value {x}: expected a finite number")),
+            Err(t) => Err(t),
+        },
+        args => Err(format!(
+            "expected one number (for a learned address), found {}",
+            describe(args)
+        )),
     }
 }
 

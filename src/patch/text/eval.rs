@@ -66,6 +66,9 @@ pub fn eval_snippet(
     })
 }
 
+type Types = HashMap<String, &'static TypeInfo>;
+type Specs = Vec<(String, NeuronSpec)>;
+
 struct Eval<'b, 'a> {
     b: &'b mut Builder<'a>,
     net: &'b Network,
@@ -88,60 +91,8 @@ fn essence(spec: &NeuronSpec, keep_kind: bool) -> NeuronSpec {
 
 impl Eval<'_, '_> {
     fn run(&mut self, stmts: &[(usize, Stmt)]) -> Vec<Edit> {
-        let mut types: HashMap<String, &'static TypeInfo> = self
-            .net
-            .neurons
-            .iter()
-            .map(|n| (n.name.clone(), n.info))
-            .collect();
-        // Running neurons with their kinds spelled out (so inference treats them as fixed),
-        // then the new ones.
-        let mut specs: Vec<(String, NeuronSpec)> = self
-            .net
-            .neurons
-            .iter()
-            .filter(|n| n.name != SELF && n.name != EDITS)
-            .map(|n| {
-                let mut s = n.spec.clone();
-                if n.info.kinds != crate::neurons::Kinds::None {
-                    let word = match n.kind {
-                        Kind::Scalar => "scalar",
-                        Kind::Audio => "audio",
-                        Kind::Image { .. } => "image",
-                        Kind::Matrix => "matrix",
-                    };
-                    s.settings.insert("kind".into(), Json::String(word.into()));
-                }
-                (n.name.clone(), s)
-            })
-            .collect();
-        let mut decls: Vec<(usize, &Decl)> = Vec::new();
-        let mut spec_of_decl = Vec::new();
-        let mut removes = Vec::new();
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (line, s) in stmts {
-            match s {
-                Stmt::Settings(_) => self.b.err(*line, 0..8, "settings change only when the whole buffer is evaluated (Ctrl+Shift+Enter) or the file is reloaded"),
-                Stmt::Remove { name, morph } => {
-                    if name.v == SELF || name.v == EDITS {
-                        self.b.err(*line, name.span.clone(), format!("`{}` is part of every network and cannot be removed", name.v));
-                    } else if !self.net.contains(&name.v) {
-                        self.b.err(*line, name.span.clone(), format!("there is no neuron `{}` to remove", name.v));
-                    } else {
-                        removes.push(Edit::RemoveNeuron { name: name.v.clone(), morph: morph.unwrap_or(self.default_morph) });
-                    }
-                }
-                Stmt::Decl(d) => {
-                    if let Some(first) = seen.insert(&d.name.v, *line) {
-                        self.b.err(*line, d.name.span.clone(), format!("duplicate declaration of `{}` (first declared at line {first})", d.name.v));
-                        continue;
-                    }
-                    self.decl(*line, d, &mut types, &mut specs, &mut decls, &mut spec_of_decl);
-                }
-                Stmt::Row(_) => {}
-                Stmt::Map(m) => self.b.err(*line, m.span.clone(), "a `map` line takes effect when the patch is loaded (start, or reload the file), not when lines are evaluated"),
-            }
-        }
+        let (mut types, mut specs) = self.running();
+        let (decls, spec_of_decl, removes) = self.take_lines(stmts, &mut types, &mut specs);
         let uses_t = !types.contains_key(TIME) && stmts.iter().any(|(_, s)| stmt_uses(s, TIME));
         let mut new_specs: Vec<(String, NeuronSpec)> = Vec::new();
         if uses_t && let Some(info) = type_info("time") {
@@ -177,7 +128,103 @@ impl Eval<'_, '_> {
         // The new neurons, checked on a copy of the running network.
         let mut scratch = self.net.clone();
         let mut edits = removes;
-        for (name, spec) in &new_specs {
+        self.check_new(&mut scratch, &new_specs, &decls, &specs, &spec_of_decl);
+        for (name, spec) in new_specs
+            .iter()
+            .chain(spec_of_decl.iter().map(|&i| &specs[i]))
+        {
+            edits.push(Edit::AddNeuron {
+                name: name.clone(),
+                neuron: spec.clone(),
+                weights: WMatrix::new(),
+            });
+        }
+        self.rows(stmts, &rows, &scratch, &one_of, &kinds, &mut edits);
+        edits
+    }
+
+    /// The running neurons' types, and their specs with their kinds spelled out (so inference
+    /// treats them as fixed).
+    fn running(&self) -> (Types, Specs) {
+        let types: Types = self
+            .net
+            .neurons
+            .iter()
+            .map(|n| (n.name.clone(), n.info))
+            .collect();
+        let specs: Specs = self
+            .net
+            .neurons
+            .iter()
+            .filter(|n| n.name != SELF && n.name != EDITS)
+            .map(|n| {
+                let mut s = n.spec.clone();
+                if n.info.kinds != crate::neurons::Kinds::None {
+                    let word = match n.kind {
+                        Kind::Scalar => "scalar",
+                        Kind::Audio => "audio",
+                        Kind::Image { .. } => "image",
+                        Kind::Matrix => "matrix",
+                    };
+                    s.settings.insert("kind".into(), Json::String(word.into()));
+                }
+                (n.name.clone(), s)
+            })
+            .collect();
+        (types, specs)
+    }
+
+    /// Sorts the evaluated lines: declarations (checked and added to `types` and `specs`),
+    /// removals (returned as edits), and lines that cannot be evaluated alone (errors).
+    /// Returns the declarations, the index in `specs` of each, and the removals.
+    #[allow(clippy::type_complexity)]
+    fn take_lines<'d>(
+        &mut self,
+        stmts: &'d [(usize, Stmt)],
+        types: &mut Types,
+        specs: &mut Specs,
+    ) -> (Vec<(usize, &'d Decl)>, Vec<usize>, Vec<Edit>) {
+        let mut decls: Vec<(usize, &Decl)> = Vec::new();
+        let mut spec_of_decl = Vec::new();
+        let mut removes = Vec::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (line, s) in stmts {
+            match s {
+                Stmt::Settings(_) => self.b.err(*line, 0..8, "settings change only when the whole buffer is evaluated (Ctrl+Shift+Enter) or the file is reloaded"),
+                Stmt::Remove { name, morph } => {
+                    if name.v == SELF || name.v == EDITS {
+                        self.b.err(*line, name.span.clone(), format!("`{}` is part of every network and cannot be removed", name.v));
+                    } else if !self.net.contains(&name.v) {
+                        self.b.err(*line, name.span.clone(), format!("there is no neuron `{}` to remove", name.v));
+                    } else {
+                        removes.push(Edit::RemoveNeuron { name: name.v.clone(), morph: morph.unwrap_or(self.default_morph) });
+                    }
+                }
+                Stmt::Decl(d) => {
+                    if let Some(first) = seen.insert(&d.name.v, *line) {
+                        self.b.err(*line, d.name.span.clone(), format!("duplicate declaration of `{}` (first declared at line {first})", d.name.v));
+                        continue;
+                    }
+                    self.decl(*line, d, types, specs, &mut decls, &mut spec_of_decl);
+                }
+                Stmt::Row(_) => {}
+                Stmt::Map(m) => self.b.err(*line, m.span.clone(), "a `map` line takes effect when the patch is loaded (start, or reload the file), not when lines are evaluated"),
+            }
+        }
+        (decls, spec_of_decl, removes)
+    }
+
+    /// Adds the new neurons (implicit ones, then declared ones) to `scratch`, the copy of the
+    /// running network they are checked on; an error for each that does not fit.
+    fn check_new(
+        &mut self,
+        scratch: &mut Network,
+        new_specs: &[(String, NeuronSpec)],
+        decls: &[(usize, &Decl)],
+        specs: &[(String, NeuronSpec)],
+        spec_of_decl: &[usize],
+    ) {
+        for (name, spec) in new_specs {
             if let Err(e) = scratch.add(name, spec, &AssetDirs::default()) {
                 self.b
                     .err(1, 0..1, format!("implicit neuron `{name}`: {}", e.msg));
@@ -193,18 +240,6 @@ impl Eval<'_, '_> {
                 }
             }
         }
-        for (name, spec) in new_specs
-            .iter()
-            .chain(spec_of_decl.iter().map(|&i| &specs[i]))
-        {
-            edits.push(Edit::AddNeuron {
-                name: name.clone(),
-                neuron: spec.clone(),
-                weights: WMatrix::new(),
-            });
-        }
-        self.rows(stmts, &rows, &scratch, &one_of, &kinds, &mut edits);
-        edits
     }
 
     /// A declaration: new (added), identical to the running neuron (nothing) or different

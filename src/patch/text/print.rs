@@ -223,6 +223,27 @@ pub fn print_text(p: &Patch) -> String {
     } else if p.comment.is_none() && matches!(items.first(), Some(Item::Comment(_))) {
         lines.push(Line::Raw(String::new())); // or the comment would become the patch comment
     }
+    let (done_n, done_r) = placed(p, &ctx, items, &mut lines);
+    let [rest, rows_rest, maps] = unplaced(p, &ctx, &done_n, &done_r);
+    for block in [rest, rows_rest, maps] {
+        if block.is_empty() {
+            continue;
+        }
+        if !matches!(lines.last(), Some(Line::Raw(s)) if s.is_empty()) && !lines.is_empty() {
+            lines.push(Line::Raw(String::new()));
+        }
+        lines.extend(block);
+    }
+    render(lines)
+}
+
+/// The lines of the items of the layout, in its order; returns the neurons and rows written.
+fn placed<'p>(
+    p: &'p Patch,
+    ctx: &Ctx,
+    items: &'p [Item],
+    lines: &mut Vec<Line>,
+) -> (HashSet<&'p str>, HashSet<&'p PortRef>) {
     let specs: HashMap<&str, &NeuronSpec> =
         p.neurons.iter().map(|(n, s)| (n.as_str(), s)).collect();
     let mut done_n: HashSet<&str> = HashSet::new();
@@ -242,7 +263,7 @@ pub fn print_text(p: &Patch) -> String {
                     && !ctx.implicit.contains(*key)
                     && done_n.insert(key)
                 {
-                    lines.push(decl_line(&ctx, key, spec));
+                    lines.push(decl_line(ctx, key, spec));
                 }
             }
             Item::Row {
@@ -253,22 +274,33 @@ pub fn print_text(p: &Patch) -> String {
                 if let Some(row) = p.weights.row(target)
                     && done_r.insert(target)
                 {
-                    lines.push(row_of(&ctx, target, row, *morph, comment.clone()));
+                    lines.push(row_of(ctx, target, row, *morph, comment.clone()));
                 }
             }
         }
     }
+    (done_n, done_r)
+}
+
+/// What the layout does not mention: declarations, rows, then the mappings (which the layout
+/// does not place).
+fn unplaced(
+    p: &Patch,
+    ctx: &Ctx,
+    done_n: &HashSet<&str>,
+    done_r: &HashSet<&PortRef>,
+) -> [Vec<Line>; 3] {
     // What the layout does not mention.
     let mut rest = Vec::new();
     for (n, spec) in &p.neurons {
         if !ctx.implicit.contains(n) && !done_n.contains(n.as_str()) {
-            rest.push(decl_line(&ctx, n, spec));
+            rest.push(decl_line(ctx, n, spec));
         }
     }
     let mut rows_rest = Vec::new();
-    for (t, row) in sorted_rows(p, &ctx) {
+    for (t, row) in sorted_rows(p, ctx) {
         if !done_r.contains(t) {
-            rows_rest.push(row_of(&ctx, t, row, None, None));
+            rows_rest.push(row_of(ctx, t, row, None, None));
         }
     }
     // Mappings last, in their order (the layout does not place them).
@@ -278,16 +310,7 @@ pub fn print_text(p: &Patch) -> String {
         .map(|m| Line::Raw(format!("map {m}")))
         .chain(p.perform_maps.iter().map(|m| Line::Raw(format!("map {m}"))))
         .collect();
-    for block in [rest, rows_rest, maps] {
-        if block.is_empty() {
-            continue;
-        }
-        if !matches!(lines.last(), Some(Line::Raw(s)) if s.is_empty()) && !lines.is_empty() {
-            lines.push(Line::Raw(String::new()));
-        }
-        lines.extend(block);
-    }
-    render(lines)
+    [rest, rows_rest, maps]
 }
 
 fn comment_line(c: &str) -> String {
