@@ -186,8 +186,8 @@ pub fn spawn_traced(
 
 /// Like `spawn_traced`, with a recording tap installed before the first tick.
 pub fn spawn_tapped(
-    mut machine: Machine,
-    mut pace: Pace,
+    machine: Machine,
+    pace: Pace,
     capture_every: u64,
     trace: Option<Sender<TraceRow>>,
     tap: Option<Tap>,
@@ -227,27 +227,7 @@ pub fn spawn_tapped(
                 trace,
                 capture_every,
             };
-            let backend = machine.backend_name();
-            // A panic in a kernel must not take the performance down with it: it becomes an
-            // engine error (the machine is dropped; `live` restarts from the last snapshot).
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                ctx.run(&mut machine, &mut pace)
-            }));
-            match r {
-                Ok(r) => (r.map(|()| machine), pace),
-                Err(p) => {
-                    let msg = p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".into());
-                    let err = EngineError::Backend(BackendError::Failed {
-                        backend,
-                        msg: format!("the engine thread panicked: {msg}"),
-                    });
-                    (Err(err), pace)
-                }
-            }
+            run_guarded(ctx, machine, pace)
         })
         .expect("spawning the engine thread");
     EngineHandle {
@@ -264,6 +244,31 @@ pub fn spawn_tapped(
         midi_attached: AtomicBool::new(false),
         stop,
         join: Some(join),
+    }
+}
+
+/// Runs the engine loop on this thread. A panic in a kernel must not take the performance down
+/// with it: it becomes an engine error (the machine is dropped; `live` restarts from the last
+/// snapshot).
+fn run_guarded(ctx: Loop, mut machine: Machine, mut pace: Pace) -> Joined {
+    let backend = machine.backend_name();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ctx.run(&mut machine, &mut pace)
+    }));
+    match r {
+        Ok(r) => (r.map(|()| machine), pace),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let err = EngineError::Backend(BackendError::Failed {
+                backend,
+                msg: format!("the engine thread panicked: {msg}"),
+            });
+            (Err(err), pace)
+        }
     }
 }
 

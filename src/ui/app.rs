@@ -102,6 +102,38 @@ fn display_available() -> Result<(), UiError> {
 pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), UiError> {
     display_available()?;
     let event_loop = EventLoop::new().map_err(|e| UiError::NoDisplay(e.to_string()))?;
+    let session = open_session(&opts, backend)?;
+    let mut app = App {
+        capture: opts.capture.clone(),
+        size: opts.size,
+        session: Some(session),
+        win: None,
+        ctx: egui::Context::default(),
+        fullscreen: false,
+        next_frame: Instant::now(),
+        title: String::new(),
+        captured: false,
+        error: None,
+        output: None,
+        output_opts: opts.output.clone(),
+    };
+    event_loop.set_control_flow(ControlFlow::Poll);
+    event_loop
+        .run_app(&mut app)
+        .map_err(|e| UiError::Window(e.to_string()))?;
+    let App { session, error, .. } = app;
+    if let Some(s) = session {
+        s.into_live().stop();
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Starts the patch (safe start: one that does not load still opens), its controls, and the
+/// session around it, with the recovery offer, notices and start-up errors in place.
+fn open_session(opts: &WindowOptions, backend: Box<dyn Backend>) -> Result<Session, UiError> {
     // A frame is captured often enough for the window's frame rate, and on every tick a
     // capture request or a slow patch needs.
     // A patch that does not load still opens the window (safe start): silent until it does.
@@ -173,32 +205,7 @@ pub fn run_window(opts: WindowOptions, backend: Box<dyn Backend>) -> Result<(), 
         );
         session.notice(line);
     }
-    let mut app = App {
-        capture: opts.capture.clone(),
-        size: opts.size,
-        session: Some(session),
-        win: None,
-        ctx: egui::Context::default(),
-        fullscreen: false,
-        next_frame: Instant::now(),
-        title: String::new(),
-        captured: false,
-        error: None,
-        output: None,
-        output_opts: opts.output.clone(),
-    };
-    event_loop.set_control_flow(ControlFlow::Poll);
-    event_loop
-        .run_app(&mut app)
-        .map_err(|e| UiError::Window(e.to_string()))?;
-    let App { session, error, .. } = app;
-    if let Some(s) = session {
-        s.into_live().stop();
-    }
-    match error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Ok(session)
 }
 
 struct Window_ {

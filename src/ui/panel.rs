@@ -144,7 +144,26 @@ fn port_label(p: &PortInfo) -> String {
 /// Target input, source output (only matching kinds offered), weight, set / remove.
 pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<Edit> {
     let mut edits = Vec::new();
-    // A target or source that no longer exists (neuron removed) is dropped.
+    drop_stale(st, ed);
+    target_combo(ui, st, ed);
+    source_combo(ui, st, ed);
+    let current = match (&ed.target, &ed.source) {
+        (Some(t), Some(s)) => Some(st.w.get(t, s)),
+        _ => None,
+    };
+    weight_controls(ui, ed, current, &mut edits);
+    set_and_remove(ui, ed, current, &mut edits);
+    if let Some(c) = current {
+        ui.label(format!("current weight: {}", fmt_weight(c)));
+    }
+    if let Some(p) = &ed.problem {
+        ui.colored_label(Color32::from_rgb(240, 120, 100), p);
+    }
+    edits
+}
+
+/// Forgets a target or source that no longer exists (neuron removed) or no longer fits.
+fn drop_stale(st: &PanelState, ed: &mut Editor) {
     if let Some(t) = &ed.target
         && st.input_kind(t).is_none()
     {
@@ -155,6 +174,10 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
     {
         ed.source = None;
     }
+}
+
+/// The target input's menu; choosing one drops a source that does not fit it.
+fn target_combo(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
     let target_text = ed
         .target
         .as_ref()
@@ -177,6 +200,11 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
                 }
             }
         });
+}
+
+/// The source output's menu (outputs that fit the target); choosing an existing connection
+/// shows its weight.
+fn source_combo(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
     let source_text = ed
         .source
         .as_ref()
@@ -202,10 +230,10 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
                 }
             });
     });
-    let current = match (&ed.target, &ed.source) {
-        (Some(t), Some(s)) => Some(st.w.get(t, s)),
-        _ => None,
-    };
+}
+
+/// The weight slider (live on an existing connection), typed weight, learn button and morph.
+fn weight_controls(ui: &mut Ui, ed: &mut Editor, current: Option<f64>, edits: &mut Vec<Edit>) {
     // The slider is the weight as a knob: dragging it on an existing connection sends it live.
     let slider = ui.add(
         egui::Slider::new(&mut ed.weight, -2.0..=2.0)
@@ -247,6 +275,10 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
             .prefix("morph ")
             .suffix(" s"),
     );
+}
+
+/// The Set weight and Remove connection buttons.
+fn set_and_remove(ui: &mut Ui, ed: &Editor, current: Option<f64>, edits: &mut Vec<Edit>) {
     ui.horizontal(|ui| {
         let ready = ed.target.is_some() && ed.source.is_some() && ed.problem.is_none();
         if ui
@@ -273,13 +305,6 @@ pub fn connection_editor(ui: &mut Ui, st: &PanelState, ed: &mut Editor) -> Vec<E
             });
         }
     });
-    if let Some(c) = current {
-        ui.label(format!("current weight: {}", fmt_weight(c)));
-    }
-    if let Some(p) = &ed.problem {
-        ui.colored_label(Color32::from_rgb(240, 120, 100), p);
-    }
-    edits
 }
 
 /// Colour of one weight: red positive, blue negative, brightness on a log scale of |w|/max.
@@ -329,89 +354,121 @@ pub fn heat_map(ui: &mut Ui, st: &PanelState, ed: &mut Editor) {
             resp.widget_info(|| {
                 egui::WidgetInfo::labeled(egui::Role::Canvas, true, HEAT_MAP_LABEL)
             });
-            let painter = ui.painter_at(rect);
-            painter.rect_filled(rect, CornerRadius::ZERO, Color32::from_gray(12));
-            let row_of: std::collections::HashMap<&PortRef, usize> = st
-                .inputs
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (&p.port, i))
-                .collect();
-            let col_of: std::collections::HashMap<&PortRef, usize> = st
-                .outputs
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (&p.port, i))
-                .collect();
-            let cell_rect = |r: usize, c: usize| {
-                Rect::from_min_size(
-                    pos2(rect.min.x + c as f32 * cell, rect.min.y + r as f32 * cell),
-                    Vec2::splat(cell),
-                )
+            let grid = HeatGrid {
+                rect,
+                cell,
+                rows,
+                cols,
             };
-            // Neuron boundaries as faint lines, so a row or column is easy to place.
-            let grid = Stroke::new(1.0, Color32::from_gray(40));
-            for (i, p) in st.inputs.iter().enumerate().skip(1) {
-                if p.port.neuron != st.inputs[i - 1].port.neuron {
-                    let y = rect.min.y + i as f32 * cell;
-                    painter.hline(rect.x_range(), y, grid);
-                }
-            }
-            for (i, p) in st.outputs.iter().enumerate().skip(1) {
-                if p.port.neuron != st.outputs[i - 1].port.neuron {
-                    let x = rect.min.x + i as f32 * cell;
-                    painter.vline(x, rect.y_range(), grid);
-                }
-            }
-            let max = st.w.max_norm().max(1e-9);
-            for (t, s, w) in st.w.entries() {
-                if let (Some(&r), Some(&c)) = (row_of.get(t), col_of.get(s)) {
-                    painter.rect_filled(cell_rect(r, c).shrink(0.5), 0.0, weight_color(w, max));
-                }
-            }
-            if let (Some(t), Some(s)) = (&ed.target, &ed.source)
-                && let (Some(&r), Some(&c)) = (row_of.get(t), col_of.get(s))
-            {
-                painter.rect_stroke(
-                    cell_rect(r, c),
-                    0.0,
-                    Stroke::new(1.5, Color32::WHITE),
-                    StrokeKind::Outside,
-                );
-            }
-            let cell_at = |p: egui::Pos2| -> Option<(usize, usize)> {
-                if !rect.contains(p) {
-                    return None;
-                }
-                let c = ((p.x - rect.min.x) / cell) as usize;
-                let r = ((p.y - rect.min.y) / cell) as usize;
-                (r < rows && c < cols).then_some((r, c))
-            };
-            if resp.clicked()
-                && let Some((r, c)) = resp.interact_pointer_pos().and_then(cell_at)
-            {
-                ed.select(st, &st.inputs[r].port, &st.outputs[c].port);
-            }
-            // A right click selects the cell and learns it: the next control that moves drives it.
-            if resp.secondary_clicked()
-                && let Some((r, c)) = resp.interact_pointer_pos().and_then(cell_at)
-            {
-                ed.select(st, &st.inputs[r].port, &st.outputs[c].port);
-                super::learn::arm(ed);
-            }
-            if let Some((r, c)) = resp.hover_pos().and_then(cell_at) {
-                let (t, s) = (&st.inputs[r], &st.outputs[c]);
-                resp.on_hover_ui_at_pointer(|ui| {
-                    ui.label(format!("{} <- {}", t.port, s.port));
-                    let w = st.w.get(&t.port, &s.port);
-                    if t.kind == s.kind {
-                        ui.label(format!("weight {}   ({})", fmt_weight(w), t.kind));
-                    } else {
-                        ui.label(format!("no weight possible: {} <- {}", t.kind, s.kind));
-                    }
-                });
+            paint_heat(&ui.painter_at(rect), &grid, st, ed);
+            heat_clicks(resp, &grid, st, ed);
+        });
+}
+
+/// Where the heat map's cells are: row r (an input), column c (an output).
+struct HeatGrid {
+    rect: Rect,
+    cell: f32,
+    rows: usize,
+    cols: usize,
+}
+
+impl HeatGrid {
+    fn cell_rect(&self, r: usize, c: usize) -> Rect {
+        Rect::from_min_size(
+            pos2(
+                self.rect.min.x + c as f32 * self.cell,
+                self.rect.min.y + r as f32 * self.cell,
+            ),
+            Vec2::splat(self.cell),
+        )
+    }
+
+    /// The cell under `p`, if any.
+    fn cell_at(&self, p: egui::Pos2) -> Option<(usize, usize)> {
+        if !self.rect.contains(p) {
+            return None;
+        }
+        let c = ((p.x - self.rect.min.x) / self.cell) as usize;
+        let r = ((p.y - self.rect.min.y) / self.cell) as usize;
+        (r < self.rows && c < self.cols).then_some((r, c))
+    }
+}
+
+/// The heat map's picture: neuron boundaries, one colored cell per weight, the selected entry.
+fn paint_heat(painter: &egui::Painter, g: &HeatGrid, st: &PanelState, ed: &Editor) {
+    let rect = g.rect;
+    painter.rect_filled(rect, CornerRadius::ZERO, Color32::from_gray(12));
+    let row_of: std::collections::HashMap<&PortRef, usize> = st
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (&p.port, i))
+        .collect();
+    let col_of: std::collections::HashMap<&PortRef, usize> = st
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (&p.port, i))
+        .collect();
+    // Neuron boundaries as faint lines, so a row or column is easy to place.
+    let grid = Stroke::new(1.0, Color32::from_gray(40));
+    for (i, p) in st.inputs.iter().enumerate().skip(1) {
+        if p.port.neuron != st.inputs[i - 1].port.neuron {
+            let y = rect.min.y + i as f32 * g.cell;
+            painter.hline(rect.x_range(), y, grid);
+        }
+    }
+    for (i, p) in st.outputs.iter().enumerate().skip(1) {
+        if p.port.neuron != st.outputs[i - 1].port.neuron {
+            let x = rect.min.x + i as f32 * g.cell;
+            painter.vline(x, rect.y_range(), grid);
+        }
+    }
+    let max = st.w.max_norm().max(1e-9);
+    for (t, s, w) in st.w.entries() {
+        if let (Some(&r), Some(&c)) = (row_of.get(t), col_of.get(s)) {
+            painter.rect_filled(g.cell_rect(r, c).shrink(0.5), 0.0, weight_color(w, max));
+        }
+    }
+    if let (Some(t), Some(s)) = (&ed.target, &ed.source)
+        && let (Some(&r), Some(&c)) = (row_of.get(t), col_of.get(s))
+    {
+        painter.rect_stroke(
+            g.cell_rect(r, c),
+            0.0,
+            Stroke::new(1.5, Color32::WHITE),
+            StrokeKind::Outside,
+        );
+    }
+}
+
+/// A click selects a cell's entry, a right click selects and learns it; hovering shows it.
+fn heat_clicks(resp: egui::Response, g: &HeatGrid, st: &PanelState, ed: &mut Editor) {
+    if resp.clicked()
+        && let Some((r, c)) = resp.interact_pointer_pos().and_then(|p| g.cell_at(p))
+    {
+        ed.select(st, &st.inputs[r].port, &st.outputs[c].port);
+    }
+    // A right click selects the cell and learns it: the next control that moves drives it.
+    if resp.secondary_clicked()
+        && let Some((r, c)) = resp.interact_pointer_pos().and_then(|p| g.cell_at(p))
+    {
+        ed.select(st, &st.inputs[r].port, &st.outputs[c].port);
+        super::learn::arm(ed);
+    }
+    if let Some((r, c)) = resp.hover_pos().and_then(|p| g.cell_at(p)) {
+        let (t, s) = (&st.inputs[r], &st.outputs[c]);
+        resp.on_hover_ui_at_pointer(|ui| {
+            ui.label(format!("{} <- {}", t.port, s.port));
+            let w = st.w.get(&t.port, &s.port);
+            if t.kind == s.kind {
+                ui.label(format!("weight {}   ({})", fmt_weight(w), t.kind));
+            } else {
+                ui.label(format!("no weight possible: {} <- {}", t.kind, s.kind));
             }
         });
+    }
 }
 
 /// Every neuron with its type, ports and kinds, and live values; a remove button each.

@@ -12,11 +12,13 @@ use super::editor::CodeEditor;
 use super::editor::script::TimedInput;
 use super::keys::{Action, shortcuts};
 use super::panel::{Editor, panel};
-use super::perform::{PerformUi, PerformView, describe, perform_keys, perform_panel};
+use super::perform::{
+    PerformAction, PerformUi, PerformView, describe, perform_keys, perform_panel,
+};
 use super::scope::ScopePane;
 use super::state::{AudioMeter, PanelState};
 use crate::backend::Frame;
-use crate::engine::edits::{EditOutcome, TimedEdit};
+use crate::engine::edits::{Edit, EditOutcome, TimedEdit};
 use crate::engine::machine::Level;
 use crate::engine::thread::Snapshot;
 use crate::live::{Live, LiveEvent};
@@ -297,31 +299,11 @@ impl Session {
             self.ed.learn = m.with(|m| super::learn::LearnView::of(m));
         }
         if self.show_panel {
-            let mut view = PerformView::of(&self.live);
-            if let Some(m) = &self.midi {
-                view.midi = true;
-                view.learning = m.with(|m| m.perform.armed());
-            }
-            let (st, ed, perf) = (&mut self.st, &mut self.ed, &mut self.perf);
-            egui::Panel::right("panel")
-                .default_size(PANEL_WIDTH)
-                .resizable(true)
-                .show(ui, |ui| {
-                    ui.heading("dmm-synth");
-                    played.extend(perform_panel(ui, &view, perf));
-                    edits = panel(ui, st, ed);
-                });
+            edits = self.side_panel(ui, &mut played);
         }
         let wanted = self.scope_wanted();
         self.scope.sync(self.live.engine(), wanted.as_ref());
-        let map_actions = std::mem::take(&mut self.ed.map_actions);
-        if let Some(m) = &self.midi
-            && !map_actions.is_empty()
-        {
-            for line in m.with(|m| super::learn::apply(m, map_actions)) {
-                self.st.push_log(Level::Notice, line);
-            }
-        }
+        self.apply_map_actions();
         let mut requests = Vec::new();
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(egui::Color32::BLACK))
@@ -340,6 +322,60 @@ impl Session {
         let confirmed = self.prompt_ui(ui.ctx());
         self.recovery_ui(ui.ctx());
         let dragging = ui.ctx().input(|i| i.pointer.any_down());
+        self.send_panel_edits(edits, dragging);
+        self.play(played);
+        self.send_code(requests);
+        self.code_to_recovery();
+        if self.ed.reload_morph != self.live.morph_override()
+            && let Err(e) = self.live.set_morph(self.ed.reload_morph)
+        {
+            self.st.push_log(Level::Error, e.to_string());
+            self.ed.reload_morph = self.live.morph_override();
+        }
+        for a in actions {
+            self.act(a);
+        }
+        if let Some((kind, path)) = confirmed {
+            self.confirm(kind, path);
+        }
+        self.count_frame();
+    }
+
+    /// The right-hand panel: the perform section (its actions join `played`), then the network
+    /// panel; returns the panel's edits.
+    fn side_panel(&mut self, ui: &mut egui::Ui, played: &mut Vec<PerformAction>) -> Vec<Edit> {
+        let mut edits = Vec::new();
+        let mut view = PerformView::of(&self.live);
+        if let Some(m) = &self.midi {
+            view.midi = true;
+            view.learning = m.with(|m| m.perform.armed());
+        }
+        let (st, ed, perf) = (&mut self.st, &mut self.ed, &mut self.perf);
+        egui::Panel::right("panel")
+            .default_size(PANEL_WIDTH)
+            .resizable(true)
+            .show(ui, |ui| {
+                ui.heading("dmm-synth");
+                played.extend(perform_panel(ui, &view, perf));
+                edits = panel(ui, st, ed);
+            });
+        edits
+    }
+
+    /// The map changes asked for in the panel's learn section, handed to the MIDI mapper.
+    fn apply_map_actions(&mut self) {
+        let map_actions = std::mem::take(&mut self.ed.map_actions);
+        if let Some(m) = &self.midi
+            && !map_actions.is_empty()
+        {
+            for line in m.with(|m| super::learn::apply(m, map_actions)) {
+                self.st.push_log(Level::Notice, line);
+            }
+        }
+    }
+
+    /// Sends the panel's edits through Self; the text follows them.
+    fn send_panel_edits(&mut self, edits: Vec<Edit>, dragging: bool) {
         let mut sent = false;
         for e in edits {
             // The text follows the panel: the rows this edit touches are rewritten.
@@ -358,6 +394,10 @@ impl Session {
             sent = true;
         }
         self.dragged = dragging && sent;
+    }
+
+    /// The perform keys' and section's actions (a learn request goes to the MIDI mapper).
+    fn play(&mut self, played: Vec<PerformAction>) {
         for a in played {
             if let Some(line) = self.perform_learn(&a) {
                 self.st.push_log(Level::Notice, line);
@@ -367,20 +407,10 @@ impl Session {
                 self.st.push_log(Level::Error, err.to_string());
             }
         }
-        self.send_code(requests);
-        self.code_to_recovery();
-        if self.ed.reload_morph != self.live.morph_override()
-            && let Err(e) = self.live.set_morph(self.ed.reload_morph)
-        {
-            self.st.push_log(Level::Error, e.to_string());
-            self.ed.reload_morph = self.live.morph_override();
-        }
-        for a in actions {
-            self.act(a);
-        }
-        if let Some((kind, path)) = confirmed {
-            self.confirm(kind, path);
-        }
+    }
+
+    /// Counts the frame for the frames-per-second and longest-gap meters.
+    fn count_frame(&mut self) {
         self.frames += 1;
         let now = Instant::now();
         if let Some(prev) = self.last_frame_at.replace(now) {
