@@ -14,11 +14,12 @@ use super::inbox::Inbox;
 use super::log::Log;
 use super::matrix;
 use super::midi_feed::MidiFeed;
+use super::program::{Device, Program};
 use super::schedule::{Due, Schedule};
 use super::staging::{Ctx, Staged};
 use crate::backend::{Backend, BackendError, TickCtx, TickOutputs};
 use crate::neurons::control::{MidiIn, MidiState};
-use crate::neurons::network::{DownPlan, EDITS, Network, SELF};
+use crate::neurons::network::{EDITS, Network, SELF};
 use crate::neurons::{AssetDirs, Init, clock};
 use crate::stream::wmatrix::{MAX_WEIGHT, PortRef, WMatrix, weight_in_bounds};
 use std::collections::{BTreeMap, HashMap};
@@ -43,49 +44,20 @@ pub enum EngineError {
     BadWeights(Vec<String>),
 }
 
-/// The down-stroke plan, rebuilt when W changed or audio weights were ramping.
-#[derive(Default)]
-struct PlanCache {
-    plan: DownPlan,
-    /// The W the plan was built from (audio weights ramp from it to the next W).
-    w: WMatrix,
-    dirty: bool,
-}
-
-impl PlanCache {
-    fn refresh(&mut self, net: &Network, w: &WMatrix) {
-        if !self.dirty {
-            return;
-        }
-        let version = self.plan.version + 1;
-        self.plan = DownPlan::build(net, w, &self.w, version);
-        self.w = w.clone();
-        self.dirty = self
-            .plan
-            .rows
-            .iter()
-            .any(|r| r.terms.iter().any(|t| t.w0 != t.w1));
-    }
-}
-
 pub struct Machine {
-    net: Arc<Network>,
-    backend: Box<dyn Backend>,
-    fallback: Fallback,
+    /// The program: catalogue, engine-side outputs (W among them), down-stroke plan.
+    prog: Program,
+    /// The backend running the dense neurons, and the one to go on with when it fails.
+    dev: Device,
     assets: AssetDirs,
     seed: u64,
     tick: u64,
-    /// Outputs of engine-side (matrix) neurons, by name. `self`'s is W.
-    mout: HashMap<String, WMatrix>,
-    plan: PlanCache,
     out: TickOutputs,
     prev_scalars: Vec<f32>,
     /// Requests waiting for the next up stroke of `edits`.
     inbox: Inbox,
     schedule: Schedule,
     log: Log,
-    /// The port `self.delta`, kept so that a plain tick builds no strings.
-    self_delta: PortRef,
     /// MIDI input: events waiting for their tick, and what MIDI has set.
     midi: MidiFeed,
 }
@@ -170,34 +142,27 @@ impl Machine {
             .collect();
         mout.insert(SELF.to_string(), w);
         Ok(Machine {
-            net: Arc::new(net),
-            backend,
-            fallback,
+            prog: Program::new(net, mout),
+            dev: Device { backend, fallback },
             assets,
             seed,
             tick: 0,
-            mout,
-            plan: PlanCache {
-                dirty: true,
-                ..Default::default()
-            },
             out: TickOutputs::default(),
             prev_scalars: Vec::new(),
             inbox: Inbox::default(),
             schedule: Schedule::default(),
             log: Log::default(),
-            self_delta: PortRef::new(SELF, "delta"),
             midi: MidiFeed::default(),
         })
     }
 
     pub fn network(&self) -> &Arc<Network> {
-        &self.net
+        &self.prog.net
     }
 
     /// The network matrix that drives the next down stroke (Self's latest output).
     pub fn w(&self) -> &WMatrix {
-        &self.mout[SELF]
+        &self.prog.mout[SELF]
     }
 
     /// The next tick to run (= ticks run so far).
@@ -207,7 +172,7 @@ impl Machine {
 
     /// Gives the backend back (to start a machine on another patch).
     pub fn into_backend(self) -> Box<dyn Backend> {
-        self.backend
+        self.dev.backend
     }
 
     /// The seed of every noise neuron.
@@ -216,7 +181,7 @@ impl Machine {
     }
 
     pub fn backend_name(&self) -> String {
-        self.backend.name()
+        self.dev.backend.name()
     }
 
     /// The last tick's read-back.
@@ -227,27 +192,35 @@ impl Machine {
     /// A scalar output by `neuron.port`, from the last tick.
     pub fn scalar(&self, port: &str) -> Option<f32> {
         let p = PortRef::parse(port).ok()?;
-        let (n, pi, _) = self.net.output_port(&p).ok()?;
-        let k = self.net.scalar_ports.iter().position(|&x| x == (n, pi))?;
+        let (n, pi, _) = self.prog.net.output_port(&p).ok()?;
+        let k = self
+            .prog
+            .net
+            .scalar_ports
+            .iter()
+            .position(|&x| x == (n, pi))?;
         self.out.scalars.get(k).copied()
     }
 
     /// Names of the scalar outputs, in the order of `outputs().scalars`.
     pub fn scalar_names(&self) -> Vec<String> {
-        scalar_names(&self.net)
+        scalar_names(&self.prog.net)
     }
 
     /// Reads one dense port by `neuron.port` (output if it is one, else input).
     pub fn read(&mut self, port: &str) -> Option<Vec<f32>> {
         let p = PortRef::parse(port).ok()?;
-        let (n, pi, output) = match self.net.output_port(&p) {
+        let (n, pi, output) = match self.prog.net.output_port(&p) {
             Ok((n, pi, _)) => (n, pi, true),
             Err(_) => {
-                let (n, pi, _) = self.net.input_port(&p).ok()?;
+                let (n, pi, _) = self.prog.net.input_port(&p).ok()?;
                 (n, pi, false)
             }
         };
-        self.backend.read_port(&self.net, n, pi, output).ok()
+        self.dev
+            .backend
+            .read_port(&self.prog.net, n, pi, output)
+            .ok()
     }
 
     /// Reads one dense port by index (`output = false`: an input after the down stroke) into
@@ -260,14 +233,15 @@ impl Machine {
         output: bool,
         out: &mut Vec<f32>,
     ) -> bool {
-        self.backend
-            .read_port_into(&self.net, neuron, port, output, out)
+        self.dev
+            .backend
+            .read_port_into(&self.prog.net, neuron, port, output, out)
             .is_ok()
     }
 
     /// The matrix output of an engine-side neuron.
     pub fn matrix_output(&self, neuron: &str) -> Option<&WMatrix> {
-        self.mout.get(neuron)
+        self.prog.mout.get(neuron)
     }
 
     /// Queues an edit for the `edits` neuron; it is taken in the next tick's up stroke.
@@ -318,8 +292,15 @@ impl Machine {
             self.apply_due(due)?;
         }
         self.midi.take_due(self.tick);
-        self.plan.refresh(&self.net, &self.mout[SELF]);
-        let x = matrix::down(&self.net, &self.mout, &self.prev_scalars, &self.self_delta);
+        self.prog
+            .plan
+            .refresh(&self.prog.net, &self.prog.mout[SELF]);
+        let x = matrix::down(
+            &self.prog.net,
+            &self.prog.mout,
+            &self.prev_scalars,
+            &self.prog.self_delta,
+        );
         let midi = self.midi.state.clone();
         let ctx = TickCtx {
             tick: self.tick,
@@ -327,18 +308,19 @@ impl Machine {
             capture,
             midi: &midi,
         };
-        if let Err(e) = self
-            .backend
-            .tick(&self.net, &self.plan.plan, &ctx, &mut self.out)
+        if let Err(e) =
+            self.dev
+                .backend
+                .tick(&self.prog.net, &self.prog.plan.plan, &ctx, &mut self.out)
         {
-            if !self.backend.falls_back_to_cpu() {
+            if !self.dev.backend.falls_back_to_cpu() {
                 return Err(e.into());
             }
             self.fall_back(e, &ctx)?;
         }
         self.engine_up(x);
         for (i, &c) in self.out.nonfinite.iter().enumerate() {
-            if let Some(n) = self.net.neurons.get(i) {
+            if let Some(n) = self.prog.net.neurons.get(i) {
                 self.log.count_nonfinite(self.tick, &n.name, c as u64);
             }
         }
@@ -356,12 +338,12 @@ impl Machine {
     /// fallback. The dense states lived on the device and are gone, so neurons restart from
     /// their initial values; W, the catalogue and the engine-side neurons are untouched.
     fn fall_back(&mut self, e: BackendError, ctx: &TickCtx) -> Result<(), EngineError> {
-        let was = self.backend.name();
-        let mut next = (self.fallback)();
-        next.set_layout(&self.net, &vec![None; self.net.neurons.len()])?;
-        next.tick(&self.net, &self.plan.plan, ctx, &mut self.out)?;
+        let was = self.dev.backend.name();
+        let mut next = (self.dev.fallback)();
+        next.set_layout(&self.prog.net, &vec![None; self.prog.net.neurons.len()])?;
+        next.tick(&self.prog.net, &self.prog.plan.plan, ctx, &mut self.out)?;
         let name = next.name();
-        self.backend = next;
+        self.dev.backend = next;
         self.log.say(
             self.tick,
             Level::Error,
@@ -377,28 +359,28 @@ impl Machine {
         let planned = if self.schedule.additions.is_empty() {
             None
         } else {
-            self.schedule.planned(&self.net).ok()
+            self.schedule.planned(&self.prog.net).ok()
         };
-        let check = planned.as_ref().unwrap_or(&self.net);
-        for (ni, y) in matrix::up(&self.net, x.others, &mut self.log, self.tick) {
-            set_output(&mut self.mout, &self.net.neurons[ni].name, y);
+        let check = planned.as_ref().unwrap_or(&self.prog.net);
+        for (ni, y) in matrix::up(&self.prog.net, x.others, &mut self.log, self.tick) {
+            set_output(&mut self.prog.mout, &self.prog.net.neurons[ni].name, y);
         }
         // Self: W += delta, in place; a tick with nothing on self.delta leaves W (and the plan)
         // as they are.
         if let Some(delta) = x.self_delta
-            && let Some(w) = self.mout.get_mut(SELF)
+            && let Some(w) = self.prog.mout.get_mut(SELF)
             && matrix::add_to_w(w, &delta, check, &mut self.log, self.tick)
         {
-            self.plan.dirty = true;
+            self.prog.plan.dirty = true;
         }
         self.write_bindings(planned.as_ref());
         let delta = self.take_requests(planned);
-        set_output(&mut self.mout, EDITS, delta);
+        set_output(&mut self.prog.mout, EDITS, delta);
     }
 
     /// Every `image_w` writes its new output into its block of W (after Self's delta).
     fn write_bindings(&mut self, planned: Option<&Network>) {
-        let net = Arc::clone(&self.net);
+        let net = Arc::clone(&self.prog.net);
         let check = planned.unwrap_or(&net);
         for (ni, n) in net.neurons.iter().enumerate() {
             let Some(b) = &n.params.binding else { continue };
@@ -407,13 +389,13 @@ impl Machine {
             if !clock::due(clock::neuron_period(n, &net.settings), self.tick) {
                 continue;
             }
-            let Ok(img) = self.backend.read_port(&net, ni, 0, true) else {
+            let Ok(img) = self.dev.backend.read_port(&net, ni, 0, true) else {
                 continue;
             };
-            if let Some(w) = self.mout.get_mut(SELF)
+            if let Some(w) = self.prog.mout.get_mut(SELF)
                 && matrix::write_binding(w, &n.name, b, &img, check, &mut self.log, self.tick)
             {
-                self.plan.dirty = true;
+                self.prog.plan.dirty = true;
             }
         }
     }
@@ -428,17 +410,17 @@ impl Machine {
         let mut requested = match (inbox.is_empty(), planned) {
             (true, _) => None,
             (false, Some(p)) => Some(p),
-            (false, None) => Some((*self.net).clone()),
+            (false, None) => Some((*self.prog.net).clone()),
         };
         for (id, edit) in inbox {
             let Some(net) = requested.take() else { break };
             let mut st = Staged::new(net.clone(), delta.clone());
             let ctx = Ctx {
-                w: &self.mout[SELF],
+                w: &self.prog.mout[SELF],
                 schedule: &self.schedule,
                 assets: &self.assets,
                 tick: self.tick,
-                tick_rate: self.net.settings.tick_rate,
+                tick_rate: self.prog.net.settings.tick_rate,
             };
             match st.stage(&ctx, &edit) {
                 Ok(()) => {
@@ -452,7 +434,7 @@ impl Machine {
                 }
             }
         }
-        let slices = self.schedule.next_slices(&self.mout[SELF], older);
+        let slices = self.schedule.next_slices(&self.prog.mout[SELF], older);
         delta.add_scaled(&slices, 1.0);
         delta
     }
@@ -476,7 +458,7 @@ impl Machine {
 
     /// Applies the catalogue changes due this tick, before its down stroke.
     fn apply_due(&mut self, due: Due) -> Result<(), EngineError> {
-        let mut net = (*self.net).clone();
+        let mut net = (*self.prog.net).clone();
         for def in due.additions {
             let name = def.name.clone();
             if let Err(e) = net.insert(def) {
@@ -491,6 +473,7 @@ impl Machine {
         for name in &due.removals {
             net.remove(name);
             let left = self
+                .prog
                 .mout
                 .get_mut(SELF)
                 .map(|w| w.take_neuron(name))
@@ -516,17 +499,17 @@ impl Machine {
         let carry: Vec<Option<usize>> = net
             .neurons
             .iter()
-            .map(|n| self.net.find(&n.name).map(|(i, _)| i))
+            .map(|n| self.prog.net.find(&n.name).map(|(i, _)| i))
             .collect();
-        if let Err(e) = self.backend.set_layout(&net, &carry) {
-            if !self.backend.falls_back_to_cpu() {
+        if let Err(e) = self.dev.backend.set_layout(&net, &carry) {
+            if !self.dev.backend.falls_back_to_cpu() {
                 return Err(e.into());
             }
-            let was = self.backend.name();
-            let mut next = (self.fallback)();
+            let was = self.dev.backend.name();
+            let mut next = (self.dev.fallback)();
             next.set_layout(&net, &vec![None; net.neurons.len()])?;
             let name = next.name();
-            self.backend = next;
+            self.dev.backend = next;
             self.log.say(
                 self.tick,
                 Level::Error,
@@ -534,27 +517,27 @@ impl Machine {
             );
         }
         for n in net.neurons.iter().filter(|n| n.engine_side()) {
-            if !self.mout.contains_key(&n.name) {
-                self.mout.insert(n.name.clone(), init_matrix(n));
+            if !self.prog.mout.contains_key(&n.name) {
+                self.prog.mout.insert(n.name.clone(), init_matrix(n));
             }
         }
-        self.mout.retain(|k, _| net.contains(k));
+        self.prog.mout.retain(|k, _| net.contains(k));
         // Scalars move when the catalogue changes: remap the newest read-back by port name.
         let old: HashMap<String, f32> = self
             .scalar_names()
             .into_iter()
             .zip(self.out.scalars.iter().copied())
             .collect();
-        self.net = Arc::new(net);
+        self.prog.net = Arc::new(net);
         // A new neuron's scalars read its init (its output before its first tick).
         let mut fresh = |k: usize| {
-            let (n, p) = self.net.scalar_ports[k];
-            let v = self.backend.read_port(&self.net, n, p, true).ok();
+            let (n, p) = self.prog.net.scalar_ports[k];
+            let v = self.dev.backend.read_port(&self.prog.net, n, p, true).ok();
             v.and_then(|v| v.first().copied())
                 .filter(|x| x.is_finite())
                 .unwrap_or(0.0)
         };
-        self.prev_scalars = scalar_names(&self.net)
+        self.prev_scalars = scalar_names(&self.prog.net)
             .iter()
             .enumerate()
             .map(|(k, n)| old.get(n).copied().unwrap_or_else(|| fresh(k)))
@@ -562,7 +545,7 @@ impl Machine {
         self.out.scalars.clone_from(&self.prev_scalars);
         // Rebuild the plan; its W stays the one used last tick, so audio weights do not ramp
         // from zero after a catalogue change.
-        self.plan.dirty = true;
+        self.prog.plan.dirty = true;
         Ok(())
     }
 }

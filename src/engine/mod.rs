@@ -8,6 +8,7 @@ mod matrix;
 pub mod meter;
 mod midi_feed;
 pub mod midi_log;
+mod program;
 mod schedule;
 pub mod staging;
 pub mod tap;
