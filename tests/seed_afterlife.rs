@@ -416,7 +416,7 @@ fn afterlife_sound_plays_w_master_row_with_the_sketch_gains_and_fade() {
     // The sketch's o00 after each frame (index k: after the machine's tick k).
     let mut o00: Vec<Vec<Vec<f32>>> = Vec::new();
     // This test's own 40 Hz phase, per sample in f32 (the phasor's documented rule), and the
-    // sine blocks it gives.
+    // sine blocks it gives (sines[k]: sin(2π(j+1)·phase) of tick k, what h_j plays at k + 1).
     let dt = (1.0 / sr) as f32;
     let mut phase = 0.0f32;
     let mut sines: Vec<Vec<Vec<f32>>> = Vec::new();
@@ -429,9 +429,16 @@ fn afterlife_sound_plays_w_master_row_with_the_sketch_gains_and_fade() {
         let left = m.tick(false).unwrap().left.clone();
         s.draw();
         o00.push(s.outs[0].clone());
+        // The first tick ramps every audio weight from 0 (the machine has no earlier W): the
+        // 40 of ph.freq too.
         let ph: Vec<f32> = (0..block)
-            .map(|_| {
-                let q = phase + 40.0 * dt;
+            .map(|n| {
+                let f = if k == 0 {
+                    (40.0f32 / block as f32) * (n + 1) as f32
+                } else {
+                    40.0
+                };
+                let q = phase + f * dt;
                 phase = q - q.floor();
                 phase
             })

@@ -216,7 +216,6 @@ fn random_net(seed: u64) -> Json {
         ("b.x", "n.out"),
         ("b.a", "a.out"),
         ("img.x", "pic.out"),
-        ("half.m", "d.out"),
         ("seen.x", "view.out"),
     ] {
         j["weights"][t][s] = json!(r.next() * 3.0);

@@ -488,6 +488,19 @@ impl Sketch {
         decl.push(("speakers".into(), "audio_out".into()));
         rows.push("speakers.left <- amp".into());
         rows.push("speakers.right <- amp".into());
+        // What it sounds like: the spectrum of one block (10 Hz bins) up to 40·24 Hz, every
+        // partial a vertical line (amplitude 0.3 reads 0.9).
+        decl.push((
+            "sp".into(),
+            format!(
+                "spectrum rows=40 cols=240 size={} max_hz={}",
+                4800,
+                40 * (n + 1)
+            ),
+        ));
+        rows.push("sp.x <- amp".into());
+        decl.push(("ear".into(), "display rows=40 cols=240".into()));
+        rows.push("ear.in <- 3 sp.image".into());
     }
 
     /// The patch in the text language.
