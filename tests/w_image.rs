@@ -101,7 +101,8 @@ fn start(p: &Patch, backend: Box<dyn Backend>) -> Machine {
 }
 
 /// After every tick each view shows the block of what fed it in that tick: W before the tick
-/// (the W its down stroke used) or 2·d; `seen` reads the view one tick later.
+/// (the W its down stroke used) or 2·d; `seen` reads the view (times its weight) one tick
+/// later.
 fn check_tick(m: &mut Machine, tick: u64) {
     let net = m.network().clone();
     let w = m.w().clone();
@@ -123,11 +124,13 @@ fn check_tick(m: &mut Machine, tick: u64) {
         block(&net, "half", &d, 2.0),
         "tick {tick}: half = 2·d"
     );
+    let k = w.get(&PortRef::new("seen", "x"), &PortRef::new("view", "out")) as f32;
     let seen = m.read("seen.out").unwrap();
     for (i, (s, v)) in seen.iter().zip(&before).enumerate() {
+        let want = (k * v).tanh();
         assert!(
-            (s - v.tanh()).abs() <= 1e-6,
-            "tick {tick}: seen[{i}] {s} vs tanh({v})"
+            (s - want).abs() <= 1e-6,
+            "tick {tick}: seen[{i}] {s} vs tanh({k}·{v})"
         );
     }
 }
