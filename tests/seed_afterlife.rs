@@ -420,8 +420,9 @@ fn afterlife_sound_plays_w_master_row_with_the_sketch_gains_and_fade() {
     let dt = (1.0 / sr) as f32;
     let mut phase = 0.0f32;
     let mut sines: Vec<Vec<Vec<f32>>> = Vec::new();
-    let (mut mixes, mut fades, mut weights): (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<f64>>) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let mut mixes: Vec<Vec<f32>> = Vec::new();
+    let mut fades: Vec<Vec<f32>> = Vec::new();
+    let mut weights: Vec<Vec<f64>> = Vec::new();
     let ticks = 700usize;
     let mut loud = 0.0f32;
     for k in 0..ticks {

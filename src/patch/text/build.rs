@@ -599,7 +599,7 @@ impl<'a> Builder<'a> {
                 );
             }
             // A w_image's listed ports must exist (they may be of any kind).
-            if let Some(e) = n.params.view.as_ref().and_then(|v| v.check(&net)) {
+            if let Some(e) = n.params.view.as_ref().and_then(|v| v.check(net)) {
                 let decl = doc.stmts.iter().find_map(|(line, s)| match s {
                     Stmt::Decl(d) if d.name.v == n.name => Some((*line, d)),
                     _ => None,
