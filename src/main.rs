@@ -236,7 +236,7 @@ enum Command {
     /// Print the neuron table (markdown).
     Types,
     /// Print a patch generated from a Processing sketch (lightweight_waves, afterlife_sleep_wake,
-    /// afterlife_conway): the shipped patches/NAME.dmm are this output.
+    /// afterlife_conway, afterlife_sound): the shipped patches/NAME.dmm are this output.
     Gen { name: String },
     /// List GPU adapters (name, API, device type) and audio output devices.
     Info,

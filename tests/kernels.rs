@@ -23,6 +23,9 @@ struct Case<'a> {
     tick_rate: f64,
     sample_rate: f64,
     read_back: &'a TickOutputs,
+    /// The network and the W of the last tick's down stroke (constant in this patch).
+    net: &'a dmm_synth::neurons::Network,
+    w: &'a dmm_synth::stream::WMatrix,
 }
 
 impl Case<'_> {
@@ -327,6 +330,43 @@ const CHECKS: &[(&str, Check)] = &[
         let v: Vec<f64> = c.ins[0].iter().zip(&c.ins[1]).map(|(a, b)| a + b).collect();
         c.out(&squeezed(v, Some(c.def.cols)), 1e-6);
     }),
+    ("w_image", |c| {
+        // The example draws `all`: the first rows input ports and cols output ports of the
+        // catalogue, in order; its input is W itself (self.out with weight 1).
+        let ins: Vec<dmm_synth::stream::PortRef> = c
+            .net
+            .neurons
+            .iter()
+            .flat_map(|d| {
+                d.inputs
+                    .iter()
+                    .map(|p| dmm_synth::stream::PortRef::new(d.name.clone(), p.name))
+            })
+            .collect();
+        let outs: Vec<dmm_synth::stream::PortRef> = c
+            .net
+            .neurons
+            .iter()
+            .flat_map(|d| {
+                d.outputs
+                    .iter()
+                    .map(|p| dmm_synth::stream::PortRef::new(d.name.clone(), p.name))
+            })
+            .collect();
+        let (rows, cols) = (c.def.rows, c.def.cols);
+        let mut want = vec![0.0; rows * cols];
+        for i in 0..rows.min(ins.len()) {
+            for j in 0..cols.min(outs.len()) {
+                want[i * cols + j] = c.w.get(&ins[i], &outs[j]);
+            }
+        }
+        assert!(
+            want.iter().any(|&v| v != 0.0),
+            "{}: W's block is not empty",
+            c.def.name
+        );
+        c.out(&want, 0.0);
+    }),
     ("svf", check_svf),
     ("delay", check_delay),
     ("adsr", check_adsr),
@@ -389,6 +429,7 @@ fn every_type_matches_its_naive_formula() {
         .iter()
         .map(|(_, d)| read_all(&mut m, &d.outputs, &d.name))
         .collect();
+    let w = m.w().clone();
     let read_back = m.tick(true).unwrap().clone();
     for ((index, def), prev) in backend.into_iter().zip(prev) {
         let Some((_, check)) = CHECKS.iter().find(|(t, _)| *t == def.info.name) else {
@@ -406,9 +447,13 @@ fn every_type_matches_its_naive_formula() {
             tick_rate: shape.tick_rate,
             sample_rate: shape.sample_rate as f64,
             read_back: &read_back,
+            net: &net,
+            w: &w,
         };
+        // (A matrix input, w_image's, is W: no dense values to read.)
+        let dense = def.inputs.iter().any(|p| p.kind != Kind::Matrix);
         assert!(
-            case.ins.iter().flatten().any(|v| v.abs() > 0.1) || def.inputs.is_empty(),
+            case.ins.iter().flatten().any(|v| v.abs() > 0.1) || !dense,
             "{}: the inputs are varied",
             def.name
         );

@@ -93,6 +93,8 @@ pub struct Machine {
     midi_waiting: Vec<(u64, MidiIn)>,
     /// MIDI events dropped because too many were waiting.
     pub midi_dropped: u64,
+    /// The `w_image` neurons, whose images the engine computes and writes into the backend.
+    views: Vec<matrix::ViewSlot>,
 }
 
 /// Checks the initial W: the type rule and the weight bound on every entry.
@@ -174,6 +176,7 @@ impl Machine {
             .map(|n| (n.name.clone(), init_matrix(n)))
             .collect();
         mout.insert(SELF.to_string(), w);
+        let views = matrix::view_slots(&net);
         Ok(Machine {
             net: Arc::new(net),
             backend,
@@ -196,6 +199,7 @@ impl Machine {
             midi: Arc::default(),
             midi_waiting: Vec::new(),
             midi_dropped: 0,
+            views,
         })
     }
 
@@ -362,6 +366,7 @@ impl Machine {
             }
             self.fall_back(e, &ctx)?;
         }
+        self.write_views();
         self.engine_up(x);
         for (i, &c) in self.out.nonfinite.iter().enumerate() {
             if let Some(n) = self.net.neurons.get(i) {
@@ -394,6 +399,25 @@ impl Machine {
             format!("{was} failed ({e}); the engine goes on with the {name} backend (neuron states restarted)"),
         );
         Ok(())
+    }
+
+    /// Every `w_image` due this tick: its block of its matrix input (before Self moves W), written
+    /// into the backend for the next down stroke.
+    fn write_views(&mut self) {
+        for v in &mut self.views {
+            if !clock::due(v.period, self.tick) {
+                continue;
+            }
+            let bad = matrix::fill_view(v, &self.mout);
+            let name = &self.net.neurons[v.neuron].name;
+            self.log.count_nonfinite(self.tick, name, bad);
+            if let Err(e) = self.backend.write_output(&self.net, v.neuron, 0, &v.img) {
+                self.log
+                    .say_once(format!("w_image {name}"), self.tick, Level::Error, || {
+                        format!("{name}: {e}")
+                    });
+            }
+        }
     }
 
     /// Up stroke of the engine-side neurons, then `edits`, which takes the queued requests
@@ -565,6 +589,7 @@ impl Machine {
             }
         }
         self.mout.retain(|k, _| net.contains(k));
+        self.views = matrix::view_slots(&net);
         // Scalars move when the catalogue changes: remap the newest read-back by port name.
         let old: HashMap<String, f32> = self
             .scalar_names()

@@ -97,6 +97,21 @@ fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
     }
 }
 
+/// A `write_output` to a port that is not there or of another length (a bug in the caller).
+pub(crate) fn write_error(
+    backend: &str,
+    net: &Network,
+    neuron: usize,
+    port: usize,
+    len: usize,
+) -> BackendError {
+    let name = net.neurons.get(neuron).map_or("?", |n| n.name.as_str());
+    BackendError::Failed {
+        backend: backend.into(),
+        msg: format!("cannot write {len} values into output {port} of neuron {name:?}"),
+    }
+}
+
 /// `n` zeros, or an error naming the neuron when the memory is not there (no abort).
 fn zeros(n: usize, neuron: &str) -> Result<Vec<f32>, BackendError> {
     let mut v = Vec::new();
@@ -223,6 +238,22 @@ impl Backend for CpuBackend {
             .and_then(|n| n.get(port))
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn write_output(
+        &mut self,
+        net: &Network,
+        neuron: usize,
+        port: usize,
+        values: &[f32],
+    ) -> Result<(), BackendError> {
+        match self.outs.get_mut(neuron).and_then(|n| n.get_mut(port)) {
+            Some(o) if o.len() == values.len() => {
+                o.copy_from_slice(values);
+                Ok(())
+            }
+            _ => Err(write_error("cpu", net, neuron, port, values.len())),
+        }
     }
 
     fn read_port_into(

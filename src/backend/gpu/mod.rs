@@ -214,6 +214,32 @@ impl Backend for GpuBackend {
         self.read_tick(net, ctx, read, out)
     }
 
+    fn write_output(
+        &mut self,
+        net: &Network,
+        neuron: usize,
+        port: usize,
+        values: &[f32],
+    ) -> Result<(), BackendError> {
+        match self.layout.port(neuron, port, true) {
+            Some((off, len)) if len as usize == values.len() => {
+                self.ctx.queue.write_buffer(
+                    &self.bufs.outs,
+                    off as u64 * 4,
+                    bytemuck::cast_slice(values),
+                );
+                Ok(())
+            }
+            _ => Err(super::cpu::write_error(
+                "gpu",
+                net,
+                neuron,
+                port,
+                values.len(),
+            )),
+        }
+    }
+
     fn read_port(
         &mut self,
         _net: &Network,
