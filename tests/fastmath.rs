@@ -171,7 +171,7 @@ fn batched_phasors_equal_one_at_a_time() {
             1 => 30000.0 + i as f32 * 911.0,
             2 => -220.0 - i as f32,
             3 => {
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     1e9
                 } else {
                     -3e7

@@ -270,7 +270,7 @@ fn midi_neurons_fed_events_do_not_allocate() {
             },
             MidiEvent::Cc {
                 channel,
-                controller: if t % 2 == 0 { 74 } else { 1 },
+                controller: if t.is_multiple_of(2) { 74 } else { 1 },
                 value: (t % 128) as u8,
             },
             MidiEvent::PitchBend {

@@ -85,13 +85,16 @@ type Joined = (Result<Machine, EngineError>, Pace);
 /// One tick's stereo block on `EngineHandle::audio`. Dropping it hands its two buffers back to
 /// the engine thread, which fills them again: a reader that keeps up costs no allocation per
 /// tick.
+/// A block's two buffers, (left, right).
+type Stereo = (Vec<f32>, Vec<f32>);
+
 /// Audio blocks the channel holds before the engine drops (and counts) new ones.
 const AUDIO_BLOCKS: usize = 64;
 
 pub struct AudioBlock {
     pub left: Vec<f32>,
     pub right: Vec<f32>,
-    home: Sender<(Vec<f32>, Vec<f32>)>,
+    home: Sender<Stereo>,
 }
 
 impl Drop for AudioBlock {
@@ -304,7 +307,7 @@ struct Loop {
     report_tx: Sender<Report>,
     audio_tx: Sender<AudioBlock>,
     /// Buffers of audio blocks the reader has dropped, to be filled again.
-    audio_pool: (Sender<(Vec<f32>, Vec<f32>)>, Receiver<(Vec<f32>, Vec<f32>)>),
+    audio_pool: (Sender<Stereo>, Receiver<Stereo>),
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
     stop: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
