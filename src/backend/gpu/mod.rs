@@ -90,6 +90,8 @@ pub struct GpuBackend {
     up: Vec<Dispatch>,
     plan: Plan,
     param_bytes: Vec<u8>,
+    /// The host-fed (`midi_*`) kernels' outputs, kept between ticks: no allocation per tick.
+    host_outs: Vec<Vec<f32>>,
 }
 
 impl GpuBackend {
@@ -113,6 +115,7 @@ impl GpuBackend {
             up: Vec::new(),
             plan: Plan::default(),
             param_bytes: Vec::new(),
+            host_outs: Vec::new(),
         };
         b.ctx.check()?;
         Ok(b)
