@@ -8,8 +8,8 @@
 
 use egui::text::{CCursor, CCursorRange};
 use egui::{
-    Button, Event, Id, InputState, Key, Popup, PopupAnchor, PopupKind, Rect, RectAlign,
-    ScrollArea, Suggestion, TextEdit, Ui, text_edit::TextEditOutput, vec2,
+    Button, Event, Id, InputState, Key, Popup, PopupAnchor, PopupKind, Rect, RectAlign, ScrollArea,
+    Suggestion, TextEdit, Ui, text_edit::TextEditOutput, vec2,
 };
 
 /// Widest the popup grows (the items are short: names, ports, types with their kinds).
@@ -123,6 +123,7 @@ pub fn show(
         PopupAnchor::ParentRect(cursor_rect),
         ui.layer_id(),
     )
+    .anchor_widget(response.id)
     .kind(PopupKind::Popup)
     .open(is_open)
     .align(RectAlign::BOTTOM_START)

@@ -6,8 +6,8 @@
 
 use super::complete::{self, is_word_char};
 use super::overlay::Overlay;
-use super::popup;
 pub use super::overlay::error_label;
+use super::popup;
 use super::region::{byte_of_char, lines};
 use super::{CodeEditor, Request, Running, Scope};
 use crate::patch::text::{TokenClass, highlight};
@@ -285,11 +285,26 @@ fn text_area(
             suggestions(text, cursor, st)
         });
         ed.cursor_at = Some((output.cursor_rect, output.is_open));
-        // Keep the cursor in view whenever it moved or the text changed: jumps (Ctrl+End,
-        // Ctrl+Home, pages), typing past the bottom or the right edge, scripted typing.
+        // Keep the cursor in view whenever it moved, the text changed or a key went to the text:
+        // jumps (Ctrl+End, Ctrl+Home, pages), typing past the bottom or the right edge,
+        // scripted typing. Scrolling with the wheel or the bars leaves it where it is.
         let now_cursor = (output.cursor, ed.text.len());
-        if ed.last_cursor.is_some_and(|c| c != now_cursor) {
-            ui.scroll_to_rect(output.cursor_rect.expand(4.0), None);
+        let typed = output.text_edit.response.response.has_focus()
+            && ui.input(|i| {
+                i.events.iter().any(|e| {
+                    matches!(
+                        e,
+                        egui::Event::Key { pressed: true, .. } | egui::Event::Text(_)
+                    )
+                })
+            });
+        if typed || ed.last_cursor.is_some_and(|c| c != now_cursor) {
+            // At once: a jump should land, not glide past the lines it skipped.
+            ui.scroll_to_rect_animation(
+                output.cursor_rect.expand(4.0),
+                None,
+                egui::style::ScrollAnimation::none(),
+            );
         }
         ed.last_cursor = Some(now_cursor);
         let te = &output.text_edit;
