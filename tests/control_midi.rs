@@ -1219,7 +1219,7 @@ map note 1:60 scene 3
             let e = parse(&format!("{base}{line}\n"), "bad.dmm")
                 .err()
                 .unwrap_or_else(|| panic!("{line} was accepted"));
-            assert!(e.starts_with("bad.dmm: 5:"), "{line}: {e}");
+            assert!(e.starts_with("bad.dmm:5:"), "{line}: {e}");
             assert!(e.contains(want), "{line}: {e}");
             assert!(!e.contains('\n'), "one line: {e}");
         }
