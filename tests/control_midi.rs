@@ -522,6 +522,138 @@ y.in <- 2 k
         assert_eq!(*steps.last().unwrap(), 1.0, "lands exactly");
         assert_eq!(smooth(0.3, 0.7, 0.01, 0.0), 0.7, "no smoothing: a jump");
     }
+
+    /// Issue 11: the panel lists the MIDI input ports seen, each with a checkbox. Port A drives
+    /// a mapped CC onto W; unchecked in the panel (a real click through a Session), its bytes
+    /// no longer reach the values the mapper reads, so W stays; port B appearing later (what the
+    /// port poll's `observe` does on hot-plug) is listed, on by default, and drives W.
+    #[test]
+    fn unchecking_a_port_in_the_panel_ignores_it_and_a_new_port_is_on() {
+        use dmm_synth::control::learn::{Cc, Mapping, SharedMapper};
+        use dmm_synth::control::midi::PortChoice;
+        use dmm_synth::ui::session::Session;
+        use egui_kittest::Harness;
+        use egui_kittest::kittest::Queryable;
+        let (mut live, _dir) = open();
+        let values = Arc::new(MidiValues::default());
+        let choice = PortChoice::new(vec![]).shared();
+        choice.lock().unwrap().observe(&["Port A".to_string()]);
+        let gate_a = choice.lock().unwrap().gate("Port A").unwrap();
+        let mut port_a = MidiWriter::new(values.clone()).with_gate(gate_a);
+        let range = Range::new(pr("x.in"), pr("k.out"), (10.0, 20.0), Curve::Linear, 0.0).unwrap();
+        let map = Mapping {
+            cc: Cc {
+                channel: 1,
+                controller: 7,
+            },
+            range,
+        };
+        let mapper = SharedMapper::new(
+            MidiMapper::new(values.clone(), vec![map]).with_port_choice(choice.clone()),
+        );
+        live.attach(Box::new(mapper.clone()));
+        let mut s = Session::new(live, Vec::new(), true);
+        s.set_midi(Some(mapper.clone()));
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1200.0, 1400.0))
+            .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+        let run_until =
+            |h: &mut Harness<'_, Session>, what: &str, done: &dyn Fn(&Session) -> bool| {
+                let t0 = Instant::now();
+                loop {
+                    h.run();
+                    if done(h.state()) {
+                        return;
+                    }
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(60),
+                        "gave up waiting for {what}"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            };
+        let w = |s: &Session| s.latest().map(|l| l.w.get(&pr("x.in"), &pr("k.out")));
+        run_until(&mut h, "a snapshot", &|s| {
+            s.latest().is_some_and(|l| l.tick > 2)
+        });
+        h.get_by_label("Mappings (MIDI, OSC)").click();
+        h.run();
+        h.get_by_label(dmm_synth::ui::learn::MIDI_PORTS_LABEL);
+        port_a.feed(0, &[0xB0, 7, 127]);
+        run_until(&mut h, "port A drives W", &|s| w(s) == Some(20.0));
+        // Uncheck port A.
+        h.get_by_label("Port A").click();
+        run_until(&mut h, "port A off", &|_| {
+            !choice.lock().unwrap().is_on("Port A")
+        });
+        assert!(
+            h.state()
+                .st
+                .log
+                .iter()
+                .any(|l| l.text.contains("port Port A off")),
+            "the log says so"
+        );
+        let events = values.events.load(std::sync::atomic::Ordering::Relaxed);
+        port_a.feed(1, &[0xB0, 7, 0]);
+        assert_eq!(values.cc(1, 7), 1.0, "an ignored port changes no value");
+        assert_eq!(
+            values.events.load(std::sync::atomic::Ordering::Relaxed),
+            events
+        );
+        let t = h.state().latest().unwrap().tick;
+        run_until(&mut h, "5 more ticks", &|s| {
+            s.latest().is_some_and(|l| l.tick > t + 5)
+        });
+        assert_eq!(w(h.state()), Some(20.0), "W stays");
+        // Port B is plugged in: listed, on by default, and it drives W.
+        let new = choice
+            .lock()
+            .unwrap()
+            .observe(&["Port A".to_string(), "Port B".to_string()]);
+        assert_eq!(new, vec!["Port B".to_string()]);
+        h.run();
+        h.run();
+        h.get_by_label("Port B");
+        assert!(
+            mapper
+                .with(|m| m.midi_ports())
+                .iter()
+                .any(|p| p.name == "Port B" && p.on && p.present)
+        );
+        let gate_b = choice.lock().unwrap().gate("Port B").unwrap();
+        let mut port_b = MidiWriter::new(values.clone()).with_gate(gate_b);
+        port_b.feed(2, &[0xB0, 7, 0]);
+        run_until(&mut h, "port B drives W", &|s| w(s) == Some(10.0));
+        // Checked again, port A counts again.
+        h.get_by_label("Port A").click();
+        run_until(&mut h, "port A on", &|_| {
+            choice.lock().unwrap().is_on("Port A")
+        });
+        port_a.feed(3, &[0xB0, 7, 127]);
+        run_until(&mut h, "port A drives W again", &|s| w(s) == Some(20.0));
+        drop(h);
+    }
+
+    /// `--midi-in NAME` chooses the ports whose name contains NAME (any case); the others are
+    /// seen, listed and off; a port unplugged and plugged again keeps its choice.
+    #[test]
+    fn midi_in_names_choose_the_ports_and_a_replugged_port_keeps_its_choice() {
+        use dmm_synth::control::midi::PortChoice;
+        let mut c = PortChoice::new(vec!["launch".into()]);
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        c.observe(&names(&["Midi Through:0", "LaunchControl XL:1"]));
+        assert!(!c.is_on("Midi Through:0"));
+        assert!(c.is_on("LaunchControl XL:1"));
+        assert!(c.set("LaunchControl XL:1", false));
+        assert!(!c.set("nobody", true), "an unknown port: nothing changes");
+        c.observe(&names(&["Midi Through:0"]));
+        assert!(!c.list()[1].present, "unplugged, still listed");
+        c.observe(&names(&["Midi Through:0", "LaunchControl XL:1"]));
+        assert!(!c.is_on("LaunchControl XL:1"), "kept off");
+        assert!(c.list().iter().all(|p| p.present));
+        assert!(PortChoice::new(vec![]).observe(&names(&["x"])) == names(&["x"]));
+    }
 }
 
 /// The `midi_*` neurons in a running machine, on the CPU and the GPU backend: raw bytes through

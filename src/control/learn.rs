@@ -242,6 +242,8 @@ pub struct MidiMapper {
     pub sent: u64,
     /// The ports feeding `values`, kept open while the mapper lives.
     ports: Option<super::midi::MidiPorts>,
+    /// Which input ports are chosen (the panel's checkboxes); the ports' own when they run.
+    choice: Option<super::midi::SharedChoice>,
     /// The events for the engine's `midi_*` neurons, handed to every engine that runs.
     feed: Option<crossbeam_channel::Receiver<super::midi::MidiIn>>,
     /// MIDI onto the crossfader and scene recall.
@@ -265,6 +267,7 @@ impl MidiMapper {
             last_time: None,
             sent: 0,
             ports: None,
+            choice: None,
             feed: None,
             perform: PerformMaps::default(),
             osc_perform: Vec::new(),
@@ -278,8 +281,33 @@ impl MidiMapper {
 
     /// Keeps `ports` (which feed this mapper's values) open as long as the mapper.
     pub fn with_ports(mut self, ports: super::midi::MidiPorts) -> MidiMapper {
+        self.choice = Some(ports.choice.clone());
         self.ports = Some(ports);
         self
+    }
+
+    /// Lists and changes this port choice (what `with_ports` does with the ports' own).
+    pub fn with_port_choice(mut self, choice: super::midi::SharedChoice) -> MidiMapper {
+        self.choice = Some(choice);
+        self
+    }
+
+    /// The MIDI input ports seen so far, each on or off (empty when MIDI is off).
+    pub fn midi_ports(&self) -> Vec<super::midi::PortView> {
+        self.choice
+            .as_ref()
+            .map_or_else(Vec::new, |c| match c.lock() {
+                Ok(g) => g.list(),
+                Err(p) => p.into_inner().list(),
+            })
+    }
+
+    /// Turns a MIDI input port on or off; false for a port never seen (nothing changes).
+    pub fn set_midi_port(&mut self, name: &str, on: bool) -> bool {
+        self.choice.as_ref().is_some_and(|c| match c.lock() {
+            Ok(mut g) => g.set(name, on),
+            Err(p) => p.into_inner().set(name, on),
+        })
     }
 
     /// Hands `feed` (the MIDI events of the ports) to the running engine, and to the next one
