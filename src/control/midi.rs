@@ -156,6 +156,8 @@ pub struct MidiValues {
     bend: Vec<AtomicU32>,
     /// Note-ons (velocity > 0) so far, per channel slot and note: what scene mappings watch.
     ons: Vec<AtomicU64>,
+    /// Velocity of each note while held (0: released), per channel slot and note.
+    held: Vec<AtomicU8>,
     bpm_bits: AtomicU32,
     clocks: AtomicU64,
     running: AtomicBool,
@@ -175,6 +177,7 @@ impl Default for MidiValues {
             gate: (0..SLOTS).map(|_| AtomicBool::new(false)).collect(),
             bend: (0..SLOTS).map(|_| AtomicU32::new(8192)).collect(),
             ons: (0..SLOTS * 128).map(|_| AtomicU64::new(0)).collect(),
+            held: v(SLOTS * 128, 0),
             bpm_bits: AtomicU32::new(120f32.to_bits()),
             clocks: AtomicU64::new(0),
             running: AtomicBool::new(false),
@@ -221,6 +224,12 @@ impl MidiValues {
         self.ons[slot(channel) * 128 + (note & 0x7F) as usize].load(Ordering::Relaxed)
     }
 
+    /// Velocity 0–1 of note `note` on `channel` (0: any) while it is held; 0 once released.
+    pub fn note_velocity(&self, channel: u8, note: u8) -> f32 {
+        let i = slot(channel) * 128 + (note & 0x7F) as usize;
+        self.held[i].load(Ordering::Relaxed) as f32 / 127.0
+    }
+
     /// (tempo in BPM, beat phase in [0,1)); the tempo holds when the clock stops.
     pub fn clock(&self) -> (f32, f32) {
         let bpm = f32::from_bits(self.bpm_bits.load(Ordering::Relaxed));
@@ -252,14 +261,22 @@ impl MidiValues {
                 note,
                 velocity,
             } => {
-                if velocity > 0 {
-                    for s in [0, slot(channel)] {
-                        self.ons[s * 128 + (note & 0x7F) as usize].fetch_add(1, Ordering::Relaxed);
+                for s in [0, slot(channel)] {
+                    let i = s * 128 + (note & 0x7F) as usize;
+                    if velocity > 0 {
+                        self.ons[i].fetch_add(1, Ordering::Relaxed);
                     }
+                    self.held[i].store(velocity, Ordering::Relaxed);
                 }
                 channel
             }
-            MidiEvent::NoteOff { channel, .. } | MidiEvent::PitchBend { channel, .. } => channel,
+            MidiEvent::NoteOff { channel, note } => {
+                for s in [0, slot(channel)] {
+                    self.held[s * 128 + (note & 0x7F) as usize].store(0, Ordering::Relaxed);
+                }
+                channel
+            }
+            MidiEvent::PitchBend { channel, .. } => channel,
             MidiEvent::Clock | MidiEvent::Start | MidiEvent::Continue | MidiEvent::Stop => {
                 let (bpm, _, running) = state.clock();
                 self.bpm_bits.store(bpm.to_bits(), Ordering::Relaxed);

@@ -136,11 +136,20 @@ impl ControlOptions {
                     cc: learn::Cc {
                         channel: *channel,
                         controller: *controller,
+                        note: false,
+                    },
+                    range,
+                }),
+                Control::Note { channel, note } if !taken => self.midi_maps.push(learn::Mapping {
+                    cc: learn::Cc {
+                        channel: *channel,
+                        controller: *note,
+                        note: true,
                     },
                     range,
                 }),
                 Control::Osc(addr) => self.osc_maps.push((addr.clone(), range)),
-                Control::Cc { .. } => {}
+                Control::Cc { .. } | Control::Note { .. } => {}
             }
         }
     }

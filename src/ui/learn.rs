@@ -212,10 +212,7 @@ pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
     for (i, m) in ed.learn.mappings.iter_mut().enumerate() {
         let r = &mut m.range;
         ui.push_id(i, |ui| {
-            ui.label(format!(
-                "ch {} CC {} -> {} <- {}",
-                m.cc.channel, m.cc.controller, r.target, r.source
-            ));
+            ui.label(format!("{} -> {} <- {}", m.cc.name(), r.target, r.source));
             ui.horizontal(|ui| {
                 match range_row(ui, r) {
                     Some(Ok(new)) => actions.push(MapAction::Update(new)),
