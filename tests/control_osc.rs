@@ -876,6 +876,13 @@ fn osc_learn_from_the_window_maps_the_next_address() {
     run_until(&mut h, "the new address drives the weight", &|s| {
         w(s) == -2.0
     });
+    // y.out shows W EDIT_LATENCY_TICKS later: wait for that tick before stopping, so that the
+    // trace holds it (stopping at once raced the engine on a loaded machine).
+    let at = h.state().latest().map_or(0, |l| l.tick);
+    run_until(&mut h, "y.out at the new weight", &|s| {
+        s.latest()
+            .is_some_and(|l| l.tick > at + EDIT_LATENCY_TICKS + 1)
+    });
     let s = h.into_state();
     s.into_live().stop();
 
