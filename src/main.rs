@@ -100,6 +100,10 @@ struct PlayArgs {
     /// (CH 0: any channel; SECONDS: smoothing). Repeatable; implies --midi.
     #[arg(long, value_name = "SPEC")]
     midi_map: Vec<String>,
+    /// Take only the MIDI input ports whose name contains NAME (any case) at first; the others
+    /// are listed in the panel, off. Repeatable; implies --midi.
+    #[arg(long, value_name = "NAME")]
+    midi_in: Vec<String>,
     /// Record from the first tick into this folder (Ctrl+R records from any moment).
     #[arg(long)]
     record: Option<PathBuf>,
@@ -136,7 +140,8 @@ fn control_options(a: &PlayArgs) -> Result<ControlOptions> {
     Ok(ControlOptions {
         osc_in: (!a.no_osc).then(|| std::net::SocketAddr::new(a.osc_bind, a.osc_port)),
         osc_out,
-        midi: a.midi,
+        midi: a.midi || !a.midi_in.is_empty(),
+        midi_in: a.midi_in.clone(),
         midi_maps,
         osc_maps: Vec::new(),
         perform_maps: Vec::new(),
@@ -236,7 +241,7 @@ enum Command {
     /// Print the neuron table (markdown).
     Types,
     /// Print a patch generated from a Processing sketch (lightweight_waves, afterlife_sleep_wake,
-    /// afterlife_conway): the shipped patches/NAME.dmm are this output.
+    /// afterlife_conway, afterlife_sound): the shipped patches/NAME.dmm are this output.
     Gen { name: String },
     /// List GPU adapters (name, API, device type) and audio output devices.
     Info,

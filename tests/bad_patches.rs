@@ -272,7 +272,7 @@ fn every_malformed_patch_gets_its_own_specific_error() {
             e.msg
         );
         let line = errs.to_string();
-        assert!(line.starts_with("bad.json: "), "{name}: {line}");
+        assert!(line.starts_with("bad.json:"), "{name}: {line}");
         for e in &errs.0 {
             let one = e.to_string();
             assert!(
@@ -341,7 +341,7 @@ fn check_command_prints_errors_and_exits_non_zero() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.json: neurons.a.type: unknown neuron type \"sine\""),
+        err.contains("bad.json:neurons.a.type: unknown neuron type \"sine\""),
         "{err}"
     );
     let ok = String::from_utf8_lossy(&out.stdout);
@@ -428,7 +428,7 @@ fn hostile_names_and_numbers_give_one_line_errors() {
                 for e in &errs.0 {
                     let line = e.to_string();
                     assert!(!line.chars().any(char::is_control), "{text}: {line:?}");
-                    assert!(line.starts_with("evil\\n.json: "), "{line}");
+                    assert!(line.starts_with("evil\\n.json:"), "{line}");
                 }
             }
         }

@@ -522,6 +522,139 @@ y.in <- 2 k
         assert_eq!(*steps.last().unwrap(), 1.0, "lands exactly");
         assert_eq!(smooth(0.3, 0.7, 0.01, 0.0), 0.7, "no smoothing: a jump");
     }
+
+    /// Issue 11: the panel lists the MIDI input ports seen, each with a checkbox. Port A drives
+    /// a mapped CC onto W; unchecked in the panel (a real click through a Session), its bytes
+    /// no longer reach the values the mapper reads, so W stays; port B appearing later (what the
+    /// port poll's `observe` does on hot-plug) is listed, on by default, and drives W.
+    #[test]
+    fn unchecking_a_port_in_the_panel_ignores_it_and_a_new_port_is_on() {
+        use dmm_synth::control::learn::{Cc, Mapping, SharedMapper};
+        use dmm_synth::control::midi::PortChoice;
+        use dmm_synth::ui::session::Session;
+        use egui_kittest::Harness;
+        use egui_kittest::kittest::Queryable;
+        let (mut live, _dir) = open();
+        let values = Arc::new(MidiValues::default());
+        let choice = PortChoice::new(vec![]).shared();
+        choice.lock().unwrap().observe(&["Port A".to_string()]);
+        let gate_a = choice.lock().unwrap().gate("Port A").unwrap();
+        let mut port_a = MidiWriter::new(values.clone()).with_gate(gate_a);
+        let range = Range::new(pr("x.in"), pr("k.out"), (10.0, 20.0), Curve::Linear, 0.0).unwrap();
+        let map = Mapping {
+            cc: Cc {
+                channel: 1,
+                controller: 7,
+                note: false,
+            },
+            range,
+        };
+        let mapper = SharedMapper::new(
+            MidiMapper::new(values.clone(), vec![map]).with_port_choice(choice.clone()),
+        );
+        live.attach(Box::new(mapper.clone()));
+        let mut s = Session::new(live, Vec::new(), true);
+        s.set_midi(Some(mapper.clone()));
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1200.0, 1400.0))
+            .build_ui_state(|ui, s: &mut Session| s.ui(ui), s);
+        let run_until =
+            |h: &mut Harness<'_, Session>, what: &str, done: &dyn Fn(&Session) -> bool| {
+                let t0 = Instant::now();
+                loop {
+                    h.run();
+                    if done(h.state()) {
+                        return;
+                    }
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(60),
+                        "gave up waiting for {what}"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            };
+        let w = |s: &Session| s.latest().map(|l| l.w.get(&pr("x.in"), &pr("k.out")));
+        run_until(&mut h, "a snapshot", &|s| {
+            s.latest().is_some_and(|l| l.tick > 2)
+        });
+        h.get_by_label("Mappings (MIDI, OSC)").click();
+        h.run();
+        h.get_by_label(dmm_synth::ui::learn::MIDI_PORTS_LABEL);
+        port_a.feed(0, &[0xB0, 7, 127]);
+        run_until(&mut h, "port A drives W", &|s| w(s) == Some(20.0));
+        // Uncheck port A.
+        h.get_by_label("Port A").click();
+        run_until(&mut h, "port A off", &|_| {
+            !choice.lock().unwrap().is_on("Port A")
+        });
+        assert!(
+            h.state()
+                .st
+                .log
+                .iter()
+                .any(|l| l.text.contains("port Port A off")),
+            "the log says so"
+        );
+        let events = values.events.load(std::sync::atomic::Ordering::Relaxed);
+        port_a.feed(1, &[0xB0, 7, 0]);
+        assert_eq!(values.cc(1, 7), 1.0, "an ignored port changes no value");
+        assert_eq!(
+            values.events.load(std::sync::atomic::Ordering::Relaxed),
+            events
+        );
+        let t = h.state().latest().unwrap().tick;
+        run_until(&mut h, "5 more ticks", &|s| {
+            s.latest().is_some_and(|l| l.tick > t + 5)
+        });
+        assert_eq!(w(h.state()), Some(20.0), "W stays");
+        // Port B is plugged in: listed, on by default, and it drives W.
+        let new = choice
+            .lock()
+            .unwrap()
+            .observe(&["Port A".to_string(), "Port B".to_string()]);
+        assert_eq!(new, vec!["Port B".to_string()]);
+        h.run();
+        h.run();
+        h.get_by_label("Port B");
+        assert!(
+            mapper
+                .with(|m| m.midi_ports())
+                .iter()
+                .any(|p| p.name == "Port B" && p.on && p.present)
+        );
+        let gate_b = choice.lock().unwrap().gate("Port B").unwrap();
+        let mut port_b = MidiWriter::new(values.clone()).with_gate(gate_b);
+        port_b.feed(2, &[0xB0, 7, 0]);
+        run_until(&mut h, "port B drives W", &|s| w(s) == Some(10.0));
+        // Checked again, port A counts again.
+        h.get_by_label("Port A").click();
+        run_until(&mut h, "port A on", &|_| {
+            choice.lock().unwrap().is_on("Port A")
+        });
+        port_a.feed(3, &[0xB0, 7, 127]);
+        run_until(&mut h, "port A drives W again", &|s| w(s) == Some(20.0));
+        drop(h);
+    }
+
+    /// `--midi-in NAME` chooses the ports whose name contains NAME (any case); the others are
+    /// seen, listed and off; a port unplugged and plugged again keeps its choice.
+    #[test]
+    fn midi_in_names_choose_the_ports_and_a_replugged_port_keeps_its_choice() {
+        use dmm_synth::control::midi::PortChoice;
+        let mut c = PortChoice::new(vec!["launch".into()]);
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        c.observe(&names(&["Midi Through:0", "LaunchControl XL:1"]));
+        assert!(!c.is_on("Midi Through:0"));
+        assert!(c.is_on("LaunchControl XL:1"));
+        assert!(c.set("LaunchControl XL:1", false));
+        assert!(!c.set("nobody", true), "an unknown port: nothing changes");
+        c.observe(&names(&["Midi Through:0"]));
+        assert!(!c.list()[1].present, "unplugged, still listed");
+        c.observe(&names(&["Midi Through:0", "LaunchControl XL:1"]));
+        assert!(!c.is_on("LaunchControl XL:1"), "kept off");
+        assert!(c.list().iter().all(|p| p.present));
+        assert!(PortChoice::new(vec![]).observe(&names(&["x"])) == names(&["x"]));
+    }
 }
 
 /// The `midi_*` neurons in a running machine, on the CPU and the GPU backend: raw bytes through
@@ -1002,6 +1135,87 @@ x.in <- 0.5 k
         );
     }
 
+    /// Issue 11: a learn completes with a note-on too. The weight then follows the note as a
+    /// gate: struck, the velocity (0–1) through the range; released, the range's MIN. The log's
+    /// `map note` line reads back; the list shows and removes it.
+    #[test]
+    fn learn_completes_with_a_note_and_the_weight_follows_it_as_a_gate() {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(600.0, 500.0))
+            .build_ui_state(
+                |ui, s: &mut S| {
+                    connection_editor(ui, &s.st, &mut s.ed);
+                },
+                state(true),
+            );
+        h.run();
+        h.get_by_label("learn").click();
+        h.run();
+        let actions = std::mem::take(&mut h.state_mut().ed.map_actions);
+        let (mut midi, values) = writer();
+        // A note held before learning is no strike.
+        midi.feed(0, &[0x91, 60, 90]);
+        let mut mapper = MidiMapper::new(values.clone(), vec![]);
+        apply(&mut mapper, actions);
+        assert!(mapper.armed().is_some());
+        assert_eq!(mapper.step(0.01), (vec![], None), "nothing struck yet");
+        midi.feed(1, &[0x80, 40, 0]); // A note-off is no strike either.
+        assert_eq!(mapper.step(0.01), (vec![], None));
+        midi.feed(2, &[0x91, 62, 100]);
+        let (edits, line) = mapper.step(0.01);
+        let line = line.expect("a log line");
+        assert!(line.contains("channel 2 note 62"), "{line}");
+        assert!(mapper.armed().is_none(), "the learn is over");
+        let (t, s, w) = set_of(&edits[0]);
+        assert_eq!((t.as_str(), s.as_str()), ("x.in", "k.out"));
+        assert!((w - 0.5 * 100.0 / 127.0).abs() < 1e-6, "{w}");
+        let map_line = line
+            .split("to keep it in the patch: ")
+            .nth(1)
+            .expect("map line");
+        assert!(
+            map_line.starts_with("map note 2:62 x.in <- k.out"),
+            "{map_line}"
+        );
+        let p = Patch::parse(
+            &format!("{PATCH}{map_line}\n"),
+            "kept.dmm",
+            &AssetDirs::default(),
+        )
+        .unwrap();
+        assert_eq!(p.mappings.len(), 1, "{map_line}");
+        assert!(p.perform_maps.is_empty());
+        // Released (note on with velocity 0 counts as off): MIN.
+        midi.feed(3, &[0x91, 62, 0]);
+        assert_eq!(set_of(&mapper.step(0.01).0[0]).2, 0.0);
+        assert_eq!(mapper.step(0.01).0, vec![], "nothing new: nothing sent");
+        // Another note, or the same on another channel, does nothing; struck again, top velocity
+        // lands exactly on MAX.
+        midi.feed(4, &[0x91, 61, 127, 0x92, 62, 127]);
+        assert_eq!(mapper.step(0.01).0, vec![]);
+        midi.feed(5, &[0x91, 62, 127]);
+        assert_eq!(set_of(&mapper.step(0.01).0[0]).2, 0.5);
+
+        let mut s = state(true);
+        s.ed.learn = LearnView::of(&mapper);
+        let mut list = Harness::builder()
+            .with_size(egui::vec2(600.0, 300.0))
+            .build_ui_state(|ui, s: &mut S| mappings_list(ui, &mut s.ed), s);
+        list.run();
+        assert!(list.query_by_label_contains("ch 2 note 62").is_some());
+        list.get_by_label("remove").click();
+        list.run();
+        let actions = std::mem::take(&mut list.state_mut().ed.map_actions);
+        apply(&mut mapper, actions);
+        assert!(mapper.mappings().is_empty());
+        midi.feed(6, &[0x81, 62, 0]);
+        assert_eq!(
+            mapper.step(0.01).0,
+            vec![],
+            "removed: the note drives nothing"
+        );
+    }
+
     /// A right click on a W-map cell selects that weight and arms learn for it.
     #[test]
     fn right_click_on_a_w_map_cell_learns_that_weight() {
@@ -1124,6 +1338,7 @@ ph.freq <- 220 k
 map cc 1:74 ph.freq <- k.out 110..880 exp smooth=0.05   # cutoff knob
 map osc /1/fader1 x.in <- k.out -1..1
 map cc 0:7 x.in <- map.out 0..2
+map note 2:61 ph.freq <- map.out 0..4
 map cc 1:20 xfade
 map note 1:60 scene 3
 ";
@@ -1135,7 +1350,14 @@ map note 1:60 scene 3
     #[test]
     fn mappings_survive_text_json_text() {
         let p = parse(TEXT, "m.dmm").unwrap();
-        assert_eq!(p.mappings.len(), 3);
+        assert_eq!(p.mappings.len(), 4);
+        assert_eq!(
+            p.mappings[3].control,
+            Control::Note {
+                channel: 2,
+                note: 61
+            }
+        );
         let m = &p.mappings[0];
         assert_eq!(
             m.control,
@@ -1166,6 +1388,11 @@ map note 1:60 scene 3
             text.contains("map cc 1:74 ph.freq <- k.out 110.0..880.0 exp smooth=0.05"),
             "{text}"
         );
+        assert!(
+            text.contains("map note 2:61 ph.freq <- map.out 0.0..4.0"),
+            "{text}"
+        );
+        assert!(json.contains("note 2:61 ph.freq <- map.out"), "{json}");
         let again = parse(&text, "again.dmm").unwrap();
         assert_eq!(again.mappings, p.mappings, "JSON -> text -> patch");
         assert_eq!(print_text(&again), text, "text -> text is a fixed point");
@@ -1215,11 +1442,13 @@ map note 1:60 scene 3
             ("map note 1:60 scene 12", "slot 1..=9"),
             ("map cc 1:20 scene 2", "note"),
             ("map note 1:200 scene 2", "note 0..=127"),
+            ("map note 1:200 x.in <- k.out 0..1", "note 0..=127"),
+            ("map note 17:1 x.in <- k.out 0..1", "channel 0..=16"),
         ] {
             let e = parse(&format!("{base}{line}\n"), "bad.dmm")
                 .err()
                 .unwrap_or_else(|| panic!("{line} was accepted"));
-            assert!(e.starts_with("bad.dmm: 5:"), "{line}: {e}");
+            assert!(e.starts_with("bad.dmm:5:"), "{line}: {e}");
             assert!(e.contains(want), "{line}: {e}");
             assert!(!e.contains('\n'), "one line: {e}");
         }
@@ -1253,7 +1482,10 @@ map note 1:60 scene 3
         let p = parse(TEXT, "m.dmm").unwrap();
         let mut opts = ControlOptions::default();
         opts.add_patch_mappings(&p.mappings);
-        assert_eq!(opts.midi_maps.len(), 2);
+        assert_eq!(opts.midi_maps.len(), 3);
+        let n = &opts.midi_maps[2];
+        assert_eq!((n.cc.channel, n.cc.controller, n.cc.note), (2, 61, true));
+        assert_eq!(n.range.value(1.0), 4.0);
         let m = &opts.midi_maps[0];
         assert_eq!((m.cc.channel, m.cc.controller), (1, 74));
         assert_eq!(m.range.curve, Curve::Exp);
@@ -1299,7 +1531,7 @@ map note 1:60 scene 3
             v
         };
         let before = lines(&parse(TEXT, "m.dmm").unwrap());
-        assert_eq!(before.len(), 5);
+        assert_eq!(before.len(), 6);
         live.save().unwrap();
         let saved = parse(&std::fs::read_to_string(&path).unwrap(), "m.dmm").unwrap();
         assert_eq!(lines(&saved), before, "a plain save keeps every mapping");

@@ -876,6 +876,13 @@ fn osc_learn_from_the_window_maps_the_next_address() {
     run_until(&mut h, "the new address drives the weight", &|s| {
         w(s) == -2.0
     });
+    // y.out shows W EDIT_LATENCY_TICKS later: wait for that tick before stopping, so that the
+    // trace holds it (stopping at once raced the engine on a loaded machine).
+    let at = h.state().latest().map_or(0, |l| l.tick);
+    run_until(&mut h, "y.out at the new weight", &|s| {
+        s.latest()
+            .is_some_and(|l| l.tick > at + EDIT_LATENCY_TICKS + 1)
+    });
     let s = h.into_state();
     s.into_live().stop();
 
@@ -903,5 +910,128 @@ fn osc_learn_from_the_window_maps_the_next_address() {
     assert!(
         after[ones..].iter().all(|&y| y == -2.0 || y == 2.0) && after.last() == Some(&-2.0),
         "{after:?}"
+    );
+}
+
+/// Issue 11, the flood and the panel: while 10 000 OSC messages arrive in about a second (half
+/// of them `/dmm/w` values, half malformed packets), a `Session` (the whole window but the GPU,
+/// driven by egui_kittest) keeps drawing frames: frames are counted while the flood runs and
+/// their times printed (no timing assert). The refusals reach the window's log rate-limited
+/// (at most one line a second, the rest counted in it), and the last value still arrives.
+#[test]
+fn a_flood_leaves_the_panel_drawing_frames_and_the_log_rate_limited() {
+    use dmm_synth::control::{ControlOptions, start_shared};
+    use dmm_synth::ui::session::Session;
+    use egui_kittest::Harness;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.dmm");
+    std::fs::write(&path, PATCH).unwrap();
+    let opts = LiveOptions {
+        audio: false,
+        watch: false,
+        capture_every: 1,
+        morph: Some(0.0),
+        trace: None,
+    };
+    let mut live =
+        Live::open(&path, Box::new(CpuBackend::new()), opts).unwrap_or_else(|e| panic!("{e}"));
+    let copts = ControlOptions {
+        osc_in: Some(([127, 0, 0, 1], 0).into()),
+        ..ControlOptions::default()
+    };
+    let (notes, mapper) = start_shared(&mut live, &copts);
+    let to: SocketAddr = notes
+        .iter()
+        .find_map(|n| n.strip_prefix("osc: listening on udp "))
+        .unwrap_or_else(|| panic!("{notes:?}"))
+        .parse()
+        .unwrap();
+    let mut session = Session::new(live, Vec::new(), true);
+    session.set_midi(mapper);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 900.0))
+        .build_ui_state(|ui, s: &mut Session| s.ui(ui), session);
+    let t0 = Instant::now();
+    while h.state().latest().is_none_or(|l| l.tick < 3) {
+        h.run();
+        assert!(t0.elapsed() < DEADLINE, "no snapshot");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let w = |s: &Session| {
+        s.latest()
+            .map_or(f64::NAN, |l| l.w.get(&pr("y.in"), &pr("k.out")))
+    };
+    let refusal_lines = |s: &Session| {
+        s.st.log
+            .iter()
+            .filter(|l| l.text.contains("refused:"))
+            .count()
+    };
+    let lines_before = refusal_lines(h.state());
+    let frames_before = h.state().frames();
+    let n = 10_000u32;
+    let started = Instant::now();
+    let flood = std::thread::spawn(move || {
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..n {
+            let b = if i % 2 == 0 {
+                encode(
+                    "/dmm/w",
+                    vec![s("y.in"), s("k.out"), OscType::Float(i as f32 / n as f32)],
+                )
+                .unwrap()
+            } else {
+                b"\xffnot osc at all".to_vec()
+            };
+            let _ = c.send_to(&b, to);
+            if i % 100 == 99 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    });
+    let mut frame_ms = Vec::new();
+    while !flood.is_finished() {
+        let f = Instant::now();
+        h.run();
+        frame_ms.push(f.elapsed().as_secs_f64() * 1e3);
+    }
+    flood.join().unwrap();
+    let flood_s = started.elapsed().as_secs_f64();
+    let frames = h.state().frames() - frames_before;
+    // After the flood a last value still arrives, and the held-back refusals are counted.
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let last = encode("/dmm/w", vec![s("y.in"), s("k.out"), OscType::Float(-1.5)]).unwrap();
+    client.send_to(&last, to).unwrap();
+    let t1 = Instant::now();
+    while w(h.state()) != -1.5 {
+        h.run();
+        assert!(t1.elapsed() < DEADLINE, "the last value never arrived");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let lines = refusal_lines(h.state()) - lines_before;
+    frame_ms.sort_by(f64::total_cmp);
+    let mean = frame_ms.iter().sum::<f64>() / frame_ms.len().max(1) as f64;
+    eprintln!(
+        "flood in a session: {n} messages in {flood_s:.2} s; {frames} frames meanwhile \
+         ({:.1}/s), frame time mean {mean:.2} ms, median {:.2} ms, max {:.2} ms; \
+         {lines} refusal lines in the log over {elapsed_s:.2} s",
+        frames as f64 / flood_s,
+        frame_ms.get(frame_ms.len() / 2).copied().unwrap_or(0.0),
+        frame_ms.last().copied().unwrap_or(0.0),
+    );
+    assert!(frames >= 10, "the panel kept drawing: {frames} frames");
+    assert!(lines >= 1, "the refusals are logged");
+    assert!(
+        lines as f64 <= elapsed_s.ceil() + 1.0,
+        "{lines} refusal lines in {elapsed_s:.2} s: not rate-limited"
+    );
+    assert!(
+        h.state()
+            .st
+            .log
+            .iter()
+            .any(|l| l.text.contains("more held back")),
+        "the held-back refusals are counted"
     );
 }

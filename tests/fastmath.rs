@@ -156,3 +156,70 @@ fn phasor_block_equals_the_floor_reference() {
         }
     }
 }
+
+/// The batched phasors of the CPU backend (`phasor_blocks`: eight and four lanes interleaved)
+/// give each lane the same bits as `phasor_block` run on it alone, from different starting
+/// phases, with wrapping, negative, huge and non-finite frequencies in some lanes; blocks of
+/// unequal lengths go one at a time, with the same result.
+#[test]
+fn batched_phasors_equal_one_at_a_time() {
+    use dmm_synth::neurons::elementwise::{phasor_block, phasor_blocks};
+    let dt = (1.0f64 / 48000.0) as f32;
+    let freq = |lane: usize, i: usize| -> f32 {
+        match lane {
+            0 => 440.0,
+            1 => 30000.0 + i as f32 * 911.0,
+            2 => -220.0 - i as f32,
+            3 => {
+                if i.is_multiple_of(2) {
+                    1e9
+                } else {
+                    -3e7
+                }
+            }
+            4 => (i as f32 * 0.37).sin() * 2e5,
+            5 => {
+                if i == 50 {
+                    f32::NAN
+                } else {
+                    100.0
+                }
+            }
+            6 => {
+                if i == 9 {
+                    f32::INFINITY
+                } else {
+                    1e-3
+                }
+            }
+            _ => 110.0 + 7.0 * lane as f32,
+        }
+    };
+    fn check<const K: usize>(freq: impl Fn(usize, usize) -> f32, dt: f32, lens: [usize; K]) {
+        let freqs: Vec<Vec<f32>> = (0..K)
+            .map(|k| (0..lens[k]).map(|i| freq(k, i)).collect())
+            .collect();
+        let start = |k: usize| vec![0.1 * k as f32 + 0.05; lens[k]];
+        let mut batched: Vec<Vec<f32>> = (0..K).map(start).collect();
+        let mut alone: Vec<Vec<f32>> = (0..K).map(start).collect();
+        for tick in 0..3 {
+            let mut it = batched.iter_mut();
+            let outs: [&mut [f32]; K] = std::array::from_fn(|_| it.next().unwrap().as_mut_slice());
+            phasor_blocks(outs, std::array::from_fn(|k| freqs[k].as_slice()), dt);
+            for k in 0..K {
+                phasor_block(&mut alone[k], &freqs[k], dt);
+                for i in 0..lens[k] {
+                    let (a, b) = (batched[k][i], alone[k][i]);
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{K} lanes, tick {tick}, lane {k}, sample {i}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+    check::<8>(freq, dt, [128; 8]);
+    check::<4>(|k, i| freq(k + 4, i), dt, [128; 4]);
+    check::<8>(freq, dt, [1; 8]);
+    check::<4>(freq, dt, [128, 128, 64, 128]);
+}

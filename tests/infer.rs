@@ -97,7 +97,7 @@ fn a_conflict_names_both_connections_in_text() {
     let e = parse_text(src, "c.dmm", &common::assets()).unwrap_err();
     assert_eq!(e.0.len(), 1, "{e}");
     let m = e.to_string();
-    assert!(m.starts_with("c.dmm: 5:10: kind conflict"), "{m}");
+    assert!(m.starts_with("c.dmm:5:10: kind conflict"), "{m}");
     assert!(m.contains("`osc.x <- ph.out` (line 5)"), "{m}");
     assert!(m.contains("`ph.freq <- r.out` (line 3)"), "{m}");
     assert!(
@@ -115,7 +115,7 @@ fn a_conflict_names_both_connections_in_json() {
     let e = Patch::parse(j, "c.json", &common::assets()).unwrap_err();
     let m = e.to_string();
     assert!(
-        m.starts_with("c.json: weights[\"osc.x\"][\"ph.out\"]: kind conflict"),
+        m.starts_with("c.json:weights[\"osc.x\"][\"ph.out\"]: kind conflict"),
         "{m}"
     );
     assert!(

@@ -23,6 +23,9 @@ struct Case<'a> {
     tick_rate: f64,
     sample_rate: f64,
     read_back: &'a TickOutputs,
+    /// The network and the W of the last tick's down stroke (constant in this patch).
+    net: &'a dmm_synth::neurons::Network,
+    w: &'a dmm_synth::stream::WMatrix,
 }
 
 impl Case<'_> {
@@ -327,6 +330,43 @@ const CHECKS: &[(&str, Check)] = &[
         let v: Vec<f64> = c.ins[0].iter().zip(&c.ins[1]).map(|(a, b)| a + b).collect();
         c.out(&squeezed(v, Some(c.def.cols)), 1e-6);
     }),
+    ("w_image", |c| {
+        // The example draws `all`: the first rows input ports and cols output ports of the
+        // catalogue, in order; its input is W itself (self.out with weight 1).
+        let ins: Vec<dmm_synth::stream::PortRef> = c
+            .net
+            .neurons
+            .iter()
+            .flat_map(|d| {
+                d.inputs
+                    .iter()
+                    .map(|p| dmm_synth::stream::PortRef::new(d.name.clone(), p.name))
+            })
+            .collect();
+        let outs: Vec<dmm_synth::stream::PortRef> = c
+            .net
+            .neurons
+            .iter()
+            .flat_map(|d| {
+                d.outputs
+                    .iter()
+                    .map(|p| dmm_synth::stream::PortRef::new(d.name.clone(), p.name))
+            })
+            .collect();
+        let (rows, cols) = (c.def.rows, c.def.cols);
+        let mut want = vec![0.0; rows * cols];
+        for i in 0..rows.min(ins.len()) {
+            for j in 0..cols.min(outs.len()) {
+                want[i * cols + j] = c.w.get(&ins[i], &outs[j]);
+            }
+        }
+        assert!(
+            want.iter().any(|&v| v != 0.0),
+            "{}: W's block is not empty",
+            c.def.name
+        );
+        c.out(&want, 0.0);
+    }),
     ("svf", check_svf),
     ("delay", check_delay),
     ("adsr", check_adsr),
@@ -389,6 +429,7 @@ fn every_type_matches_its_naive_formula() {
         .iter()
         .map(|(_, d)| read_all(&mut m, &d.outputs, &d.name))
         .collect();
+    let w = m.w().clone();
     let read_back = m.tick(true).unwrap().clone();
     for ((index, def), prev) in backend.into_iter().zip(prev) {
         let Some((_, check)) = CHECKS.iter().find(|(t, _)| *t == def.info.name) else {
@@ -406,9 +447,13 @@ fn every_type_matches_its_naive_formula() {
             tick_rate: shape.tick_rate,
             sample_rate: shape.sample_rate as f64,
             read_back: &read_back,
+            net: &net,
+            w: &w,
         };
+        // (A matrix input, w_image's, is W: no dense values to read.)
+        let dense = def.inputs.iter().any(|p| p.kind != Kind::Matrix);
         assert!(
-            case.ins.iter().flatten().any(|v| v.abs() > 0.1) || def.inputs.is_empty(),
+            case.ins.iter().flatten().any(|v| v.abs() > 0.1) || !dense,
             "{}: the inputs are varied",
             def.name
         );
@@ -1137,4 +1182,91 @@ fn check_scan(c: &Case) {
         })
         .collect();
     c.out(&want, 1e-5);
+}
+
+/// The CPU down stroke sums each row as a left fold in the plan's term order (what the GPU
+/// does), in one pass per run of up to eight constant weights and one pass per ramping audio
+/// weight: bit for bit the sum taken one term at a time. 13 noise sources into one port (runs of
+/// 8, 4 and 1), two of whose weights change mid-run and ramp across a block, and one source
+/// removed (its weight ramps to 0).
+#[test]
+fn down_stroke_sums_rows_as_a_left_fold_in_plan_order() {
+    use dmm_synth::engine::{Edit, PortRef};
+    use dmm_synth::neurons::network::DownPlan;
+    let n = 13;
+    let neurons: Vec<String> = (0..n)
+        .map(|i| format!(r#""s{i}": {{"type": "noise", "kind": "audio", "seed": {i}}}"#))
+        .chain([r#""out": {"type": "audio_out"}"#.to_string()])
+        .collect();
+    let terms: Vec<String> = (0..n)
+        .map(|i| {
+            let w = 0.1 * (i + 1) as f64 * if i % 2 == 0 { 1.0 } else { -1.0 };
+            format!(r#""s{i}.out": {w}"#)
+        })
+        .collect();
+    let mut m = machine(&patch_str(&format!(
+        r#"{{"settings": {{"tick_rate": 375, "sample_rate": 48000}},
+            "neurons": {{{}}}, "weights": {{"out.left": {{{}}}, "out.right": {{"s0.out": 0.5}}}}}}"#,
+        neurons.join(", "),
+        terms.join(", ")
+    )));
+    let set = |m: &mut Machine, src: &str, weight: f64| {
+        m.submit(Edit::Set {
+            target: PortRef::new("out", "left"),
+            source: PortRef::new(src, "out"),
+            weight,
+            morph: 0.0,
+        });
+    };
+    let mut last_w = m.w().clone();
+    let mut ramped = 0;
+    for tick in 0..12 {
+        match tick {
+            2 => {
+                set(&mut m, "s3", 0.9);
+                set(&mut m, "s10", -0.7);
+            }
+            6 => set(&mut m, "s5", 0.0),
+            _ => {}
+        }
+        let net = m.network().clone();
+        let w = m.w().clone();
+        let plan = DownPlan::build(&net, &w, &last_w, 0);
+        last_w = w;
+        let srcs: Vec<Vec<f32>> = (0..n)
+            .map(|i| m.read(&format!("s{i}.out")).unwrap())
+            .collect();
+        m.tick(false).unwrap();
+        let (target, _, _) = net.input_port(&PortRef::new("out", "left")).unwrap();
+        let row = plan
+            .rows
+            .iter()
+            .find(|r| r.neuron == target && r.port == 0)
+            .unwrap();
+        let len = net.block_len();
+        let mut want = vec![0.0f32; len];
+        for (k, t) in row.terms.iter().enumerate() {
+            let name = &net.neurons[t.neuron].name;
+            let s = &srcs[name[1..].parse::<usize>().unwrap()];
+            let step = (t.w1 - t.w0) / len as f32;
+            ramped += usize::from(t.w0 != t.w1);
+            for i in 0..len {
+                let w = if t.w0 != t.w1 {
+                    t.w0 + step * (i + 1) as f32
+                } else {
+                    t.w1
+                };
+                want[i] = if k == 0 { w * s[i] } else { want[i] + w * s[i] };
+            }
+        }
+        let got = m.read("out.left").unwrap();
+        for i in 0..len {
+            assert_eq!(
+                got[i].to_bits(),
+                want[i].to_bits(),
+                "tick {tick} sample {i}"
+            );
+        }
+    }
+    assert_eq!(ramped, 3, "two weights ramped to new values, one to 0");
 }

@@ -419,8 +419,8 @@ fn an_unrelated_edit_keeps_phase_and_accumulator_unbroken() {
     let mut live = open(&path, opts(false, Some(tr.clone())));
     let audio = std::cell::RefCell::new(Vec::new());
     let drain = |l: &Live| {
-        for (left, _) in l.engine().audio.try_iter() {
-            audio.borrow_mut().extend(left);
+        for block in l.engine().audio.try_iter() {
+            audio.borrow_mut().extend_from_slice(&block.left);
         }
     };
     let until = 10;

@@ -229,3 +229,127 @@ fn the_engine_thread_loop_does_not_allocate() {
         assert_eq!(n, 0, "{name}: allocations in 1000 ticks of the engine loop");
     }
 }
+
+/// A patch with every MIDI neuron (omni and per channel) driving an oscillator, fed a stream of
+/// events on every tick: notes on and off, controllers, pitch bend and a running clock. Taking
+/// the events, the state they set and the kernels that read it allocate nothing per tick.
+#[test]
+fn midi_neurons_fed_events_do_not_allocate() {
+    use dmm_synth::control::midi::{MidiEvent, MidiIn};
+    let _one_at_a_time = serial();
+    let p = common::patch_str(
+        r#"{"settings": {"tick_rate": 375, "sample_rate": 48000},
+            "neurons": {
+              "note": {"type": "midi_note"},
+              "note2": {"type": "midi_note", "channel": 2, "bend": 12},
+              "cc": {"type": "midi_cc", "controller": 74},
+              "cc1": {"type": "midi_cc", "channel": 1, "controller": 1},
+              "clock": {"type": "midi_clock"},
+              "one": {"type": "one", "kind": "audio"},
+              "freq": {"type": "hold"},
+              "ph": {"type": "phasor", "kind": "audio"},
+              "osc": {"type": "sin", "kind": "audio"},
+              "out": {"type": "audio_out"}},
+            "weights": {
+              "freq.x": {"note.pitch": 1, "note2.pitch": 0.5, "clock.bpm": 0.1},
+              "ph.freq": {"freq.out": 1},
+              "osc.x": {"ph.out": 1}, "osc.a": {"one.out": 6.283185307179586},
+              "out.left": {"osc.out": 0.1}, "out.right": {"osc.out": 0.1}}}"#,
+    );
+    let mut m = common::machine(&p);
+    // One tick's events (about 2.7 ms of MIDI at 375 ticks/s).
+    let mut us = 0u64;
+    let mut feed = |m: &mut dmm_synth::engine::Machine, t: u64| {
+        let channel = 1 + (t % 3) as u8;
+        let note = 40 + (t % 24) as u8;
+        let events = [
+            MidiEvent::NoteOn {
+                channel,
+                note,
+                velocity: 100,
+            },
+            MidiEvent::Cc {
+                channel,
+                controller: if t.is_multiple_of(2) { 74 } else { 1 },
+                value: (t % 128) as u8,
+            },
+            MidiEvent::PitchBend {
+                channel,
+                value: (t as i16 % 200) * 40 - 4000,
+            },
+            MidiEvent::Clock,
+            MidiEvent::NoteOff {
+                channel,
+                note: note.wrapping_sub(5),
+            },
+        ];
+        if t == 0 {
+            m.midi_in(MidiIn {
+                time_us: us,
+                event: MidiEvent::Start,
+            });
+        }
+        for event in events {
+            us += 500;
+            m.midi_in(MidiIn { time_us: us, event });
+        }
+    };
+    for t in 0..200 {
+        feed(&mut m, t);
+        m.tick(false).expect("tick");
+    }
+    let n = allocations(|| {
+        for t in 200..1200 {
+            feed(&mut m, t);
+            m.tick(false).expect("tick");
+        }
+    });
+    assert_eq!(n, 0);
+    // The events arrived: a note is sounding with a bend, the controller moved, the clock runs.
+    assert!(m.scalar("note.pitch").is_some_and(|f| f > 20.0));
+    assert!(m.scalar("note.gate") == Some(1.0));
+    assert!(m.scalar("clock.running") == Some(1.0));
+    assert!(
+        m.scalar("cc.out").is_some_and(|v| v > 0.0) || m.scalar("cc1.out").is_some_and(|v| v > 0.0)
+    );
+}
+
+/// A reader of the engine's audio channel (a recorder, a test) that keeps up: the blocks it
+/// drops go back to the engine thread and are filled again, so the engine loop and the reader
+/// together allocate nothing per tick.
+#[test]
+fn reading_the_audio_channel_does_not_allocate() {
+    use dmm_synth::engine::thread::{Pace, spawn};
+    let _one_at_a_time = serial();
+    let p = common::patch("fm.json");
+    let block = p.network.block_len();
+    let h = spawn(common::machine(&p), Pace::Free, 6);
+    let mut read = 0u64;
+    let mut loud = false;
+    let mut drain = |n: u64| {
+        let until = read + n;
+        while read < until {
+            assert!(!h.finished(), "the engine thread stopped");
+            match h.audio.try_recv() {
+                Ok(b) => {
+                    assert_eq!((b.left.len(), b.right.len()), (block, block));
+                    loud |= b.left.iter().any(|&x| x != 0.0);
+                    read += 1;
+                }
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+    };
+    drain(200);
+    EVERY_COUNT.store(0, Ordering::Relaxed);
+    EVERY_THREAD.store(true, Ordering::Relaxed);
+    drain(1000);
+    EVERY_THREAD.store(false, Ordering::Relaxed);
+    let n = EVERY_COUNT.load(Ordering::Relaxed);
+    h.stop().expect("engine stops cleanly");
+    assert!(loud, "fm.json is not silent");
+    assert_eq!(
+        n, 0,
+        "allocations in 1000 blocks read from the audio channel"
+    );
+}

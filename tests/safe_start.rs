@@ -75,8 +75,8 @@ fn a_broken_patch_starts_silent_and_a_good_save_plays() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(5));
     }
-    for (l, r) in audio.try_iter() {
-        assert!(l.iter().chain(&r).all(|&x| x == 0.0));
+    for b in audio.try_iter() {
+        assert!(b.left.iter().chain(&b.right).all(|&x| x == 0.0));
     }
 
     editor_save(&path, GOOD);
@@ -105,8 +105,8 @@ fn a_broken_patch_starts_silent_and_a_good_save_plays() {
     // Sound now: some block is not silent.
     let audio = live.engine().audio.clone();
     let loud = loop {
-        if let Ok((l, _)) = audio.recv_timeout(Duration::from_secs(5))
-            && l.iter().any(|&x| x.abs() > 0.1)
+        if let Ok(b) = audio.recv_timeout(Duration::from_secs(5))
+            && b.left.iter().any(|&x| x.abs() > 0.1)
         {
             break true;
         }

@@ -363,3 +363,161 @@ fn bad_matrix_settings_are_refused_naming_the_place() {
         assert_eq!(err.lines().count(), 1, "{text}: one line: {err}");
     }
 }
+
+/// afterlife_sound without the board's display (its matmuls only draw): the machine and the
+/// sound.
+fn sound_only() -> Patch {
+    let text = generate("afterlife_sound").expect("a sketch");
+    let display = |l: &&str| {
+        let w: String = l
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let b = w.as_bytes();
+        let numbered = w.len() == 4
+            && (b[0] == b'q' || b[0] == b't')
+            && (b[1] == b'o' || b[1] == b'i')
+            && b[2..].iter().all(u8::is_ascii_digit);
+        numbered || ["ptop", "pbottom", "top", "bottom", "show"].contains(&w.as_str())
+    };
+    let text: Vec<&str> = text.lines().filter(|l| !display(l)).collect();
+    Patch::parse(&text.join("\n"), "afterlife_sound.dmm", &assets())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Processing's per-partial gain: initGain[i] · (0.5 − 0.5·W[1][i]), with `currentGain /= 1.4`
+/// on a Java float and the multiplier a double stored as float.
+fn sketch_gains(w_row1: &[f32]) -> Vec<f32> {
+    let mut g = 1.0f32;
+    let mut out = Vec::new();
+    for &w in w_row1 {
+        let multiplier = (0.5 - 0.5 * w as f64) as f32;
+        out.push(g * multiplier);
+        g = (g as f64 / 1.4) as f32;
+    }
+    out
+}
+
+/// The sonified afterlife against the sketch, computed here: the machine is conway_2's
+/// (randomSeed(300032)); the weight of sine j in the mix, W[mix.in][h_j], follows the sketch's
+/// gain of W's master row four frames late (W → master → gain → gains → W); the mix is the sum
+/// of sines at 40·(j+1) Hz with those weights ramped across each block; the master fade rises
+/// from 0 (until the sketch's frame 50) to 0.3 over 600 frames; the speakers get mix · fade.
+#[test]
+fn afterlife_sound_plays_w_master_row_with_the_sketch_gains_and_fade() {
+    let p = sound_only();
+    let mut m = start(&p, Box::new(CpuBackend::new()));
+    let mut s = Sketch::new(24, 23, 300032, true);
+    let (sr, block) = (48000.0f64, 4800usize);
+    let mix_in = PortRef::new("mix", "in");
+    let hs: Vec<PortRef> = (1..=23)
+        .map(|j| PortRef::new(format!("h{j:02}"), "out"))
+        .collect();
+    // The sketch's o00 after each frame (index k: after the machine's tick k).
+    let mut o00: Vec<Vec<Vec<f32>>> = Vec::new();
+    // This test's own 40 Hz phase, per sample in f32 (the phasor's documented rule), and the
+    // sine blocks it gives (sines[k]: sin(2π(j+1)·phase) of tick k, what h_j plays at k + 1).
+    let dt = (1.0 / sr) as f32;
+    let mut phase = 0.0f32;
+    let mut sines: Vec<Vec<Vec<f32>>> = Vec::new();
+    let mut mixes: Vec<Vec<f32>> = Vec::new();
+    let mut fades: Vec<Vec<f32>> = Vec::new();
+    let mut weights: Vec<Vec<f64>> = Vec::new();
+    let ticks = 700usize;
+    let mut loud = 0.0f32;
+    for k in 0..ticks {
+        let w: Vec<f64> = hs.iter().map(|h| m.w().get(&mix_in, h)).collect();
+        let left = m.tick(false).unwrap().left.clone();
+        s.draw();
+        o00.push(s.outs[0].clone());
+        // The first tick ramps every audio weight from 0 (the machine has no earlier W): the
+        // 40 of ph.freq too.
+        let ph: Vec<f32> = (0..block)
+            .map(|n| {
+                let f = if k == 0 {
+                    (40.0f32 / block as f32) * (n + 1) as f32
+                } else {
+                    40.0
+                };
+                let q = phase + f * dt;
+                phase = q - q.floor();
+                phase
+            })
+            .collect();
+        sines.push(
+            (1..=23)
+                .map(|j| {
+                    let a = (2.0 * std::f64::consts::PI * j as f64) as f32;
+                    ph.iter().map(|&p| (a * p).sin()).collect()
+                })
+                .collect(),
+        );
+        // 1. The mixing weights are the sketch's gains of W's master row, four frames late.
+        if k >= 4 {
+            let want = sketch_gains(&o00[k - 4][1]);
+            for (j, (&got, &want)) in w.iter().zip(&want).enumerate() {
+                assert!(
+                    (got as f32 - want).abs() <= 1e-6,
+                    "tick {k}: weight of sine {j} {got}, sketch gain {want}"
+                );
+            }
+        }
+        weights.push(w);
+        // 2. The mix: sine blocks of two ticks ago (phasor, then sine: one tick each), the
+        //    weights ramped from the last tick's W to this tick's.
+        let mix = m.read("mix.out").unwrap();
+        if k >= 2 {
+            let (prev, now) = (&weights[k - 1], &weights[k]);
+            for (n, &got) in mix.iter().enumerate() {
+                let r = (n + 1) as f64 / block as f64;
+                let want: f64 = (0..23)
+                    .map(|j| (prev[j] + (now[j] - prev[j]) * r) * sines[k - 2][j][n] as f64)
+                    .sum();
+                assert!(
+                    (got as f64 - want).abs() <= 2e-4,
+                    "tick {k}, sample {n}: mix {got}, want {want}"
+                );
+            }
+        }
+        // 3. The master fade: 0.3·clamp((frame − 50)/600, 0, 1), two ticks late (time, relu,
+        //    then hold), ramped across the block from the last tick's value.
+        let fade = m.read("fade.out").unwrap();
+        let level = |k: usize| 0.3 * ((k as f64 - 2.0 - 49.0) / 600.0).clamp(0.0, 1.0);
+        let (from, to) = (if k == 0 { 0.0 } else { level(k - 1) }, level(k));
+        for (n, &got) in fade.iter().enumerate() {
+            let want = from + (to - from) * (n + 1) as f64 / block as f64;
+            assert!(
+                (got as f64 - want).abs() <= 2e-6,
+                "tick {k}, sample {n}: fade {got}, want {want}"
+            );
+        }
+        // 4. The speakers play mix · fade, each one tick later (amp, then audio_out).
+        if k >= 2 {
+            for (n, &got) in left.iter().enumerate() {
+                let want = mixes[k - 2][n] * fades[k - 2][n];
+                assert!(
+                    (got - want).abs() <= 1e-7,
+                    "tick {k}, sample {n}: left {got}, want {want}"
+                );
+            }
+        }
+        if k <= 52 {
+            assert!(
+                left.iter().all(|&v| v == 0.0),
+                "tick {k}: silent before frame 50"
+            );
+        }
+        loud = loud.max(left.iter().fold(0.0f32, |a, v| a.max(v.abs())));
+        mixes.push(mix);
+        fades.push(fade);
+        // Only the last few ticks are needed (a sine block set is 440 kB).
+        if k >= 3 {
+            sines[k - 3] = Vec::new();
+            mixes[k - 3] = Vec::new();
+            fades[k - 3] = Vec::new();
+        }
+    }
+    let top = fades[ticks - 1][block - 1];
+    assert!((top - 0.3).abs() <= 1e-6, "the fade reaches 0.3: {top}");
+    assert!(loud > 0.05, "it plays: peak {loud}");
+}

@@ -274,6 +274,11 @@ fn each_malformed_snippet_has_its_own_message_and_place() {
         let first = &got.0[0];
         let line = first.to_string();
         assert!(!line.contains('\n'), "{what}: one line: {line}");
+        // `file:line:column: message`, the form Vim's quickfix and editors' matchers jump to.
+        let want = format!("bad.dmm:{place}: ");
+        if !line.starts_with(&want) {
+            failures.push(format!("{what}: not `{want}...`: {line}"));
+        }
         if first.file != "bad.dmm" || first.place != *place || !first.msg.contains(msg) {
             failures.push(format!(
                 "{what}: expected {place} ~ {msg:?}\n      got {line}"

@@ -289,6 +289,164 @@ fn completion_offers_only_matching_kinds() {
     );
 }
 
+/// Ctrl as a Linux or Windows keyboard sends it (egui's Ctrl+Home/End look at `ctrl`).
+const CTRL: Modifiers = Modifiers::CTRL.plus(Modifiers::COMMAND);
+
+/// The popup's rect (the frame around the suggestion labelled `label`) and the cursor's glyph.
+fn popup_and_cursor(h: &Harness<'_, S>, label: &str) -> (egui::Rect, egui::Rect) {
+    let item = h.get_by_label_contains(label).rect();
+    let (cursor, open) = h.state().code.cursor_at.expect("the cursor was placed");
+    assert!(open, "the pane says the popup is open");
+    (item, cursor)
+}
+
+#[test]
+fn completion_popup_sits_at_the_cursor_and_closes_when_the_word_is_done() {
+    let mut h = harness(state(PATCH));
+    // Mid-buffer: the end of line 7 (`lfo  : sin`), then a new row there.
+    h.key_press_modifiers(CTRL, Key::Home);
+    for _ in 0..6 {
+        h.key_press(Key::ArrowDown);
+    }
+    h.key_press(Key::End);
+    h.key_press(Key::Enter);
+    h.event(egui::Event::Text("tone.x <- 0.5 to".into()));
+    h.run();
+    h.run();
+    assert!(
+        h.state()
+            .code
+            .text
+            .contains("lfo  : sin\ntone.x <- 0.5 to\ntone"),
+        "{:?}",
+        h.state().code.text
+    );
+    let (item, cursor) = popup_and_cursor(&h, "tone");
+    let view = h.state().code.view.expect("the pane was drawn");
+    let row = cursor.height();
+    assert!(
+        cursor.top() > view.top() + 5.0 * row && cursor.bottom() < view.bottom() - 3.0 * row,
+        "the cursor is mid-buffer: {cursor:?} in {view:?}"
+    );
+    // Just below the cursor's glyph, starting at its column (the frame's margin aside), not at
+    // the text area's edge.
+    assert!(
+        item.top() >= cursor.bottom() - 1.0 && item.top() < cursor.bottom() + 20.0,
+        "popup item {item:?} below the cursor {cursor:?}"
+    );
+    assert!(
+        (item.left() - cursor.left()).abs() < 20.0,
+        "popup item {item:?} at the cursor's column {cursor:?}"
+    );
+    assert!(
+        egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(900.0, 500.0)).contains_rect(item),
+        "inside the window: {item:?}"
+    );
+    // Escape closes it; typing opens it again; a complete word closes it.
+    h.key_press(Key::Escape);
+    h.run();
+    h.run();
+    assert!(h.query_by_label_contains("tone").is_none(), "Escape closes");
+    assert_eq!(h.state().code.cursor_at.map(|c| c.1), Some(false));
+    h.event(egui::Event::Text("n".into()));
+    h.run();
+    h.run();
+    let (item2, cursor2) = popup_and_cursor(&h, "tone");
+    assert!(
+        (item2.left() - cursor2.left()).abs() < 20.0 && cursor2.left() > cursor.left(),
+        "reopened at the moved cursor: {item2:?} {cursor2:?}"
+    );
+    h.event(egui::Event::Text("e".into()));
+    h.run();
+    h.run();
+    assert!(
+        h.query_by_label_contains("tone").is_none(),
+        "the word is complete"
+    );
+    // Evaluating closes it too.
+    h.key_press(Key::Enter);
+    h.event(egui::Event::Text("lfo.a <- 0.5 lf".into()));
+    h.run();
+    h.run();
+    popup_and_cursor(&h, "lfo");
+    h.key_press_modifiers(CTRL, Key::Enter);
+    h.run();
+    h.run();
+    assert!(
+        h.query_by_label_contains("lfo").is_none(),
+        "evaluating closes"
+    );
+    assert!(
+        h.state().code.status.as_ref().is_some_and(|st| !st.ok),
+        "the line was evaluated (`lf` is no neuron)"
+    );
+}
+
+#[test]
+fn jumps_pages_and_typing_keep_the_cursor_in_view() {
+    let text: String = (1..=200).map(|i| format!("# line {i}\n")).collect();
+    let mut h = harness(state(&text));
+    let visible = |h: &Harness<'_, S>, what: &str| {
+        let (c, _) = h.state().code.cursor_at.expect("cursor placed");
+        let v = h.state().code.view.expect("view");
+        assert!(
+            c.top() >= v.top() - 1.0 && c.bottom() <= v.bottom() + 1.0,
+            "{what}: cursor {c:?} outside the view {v:?}"
+        );
+    };
+    h.key_press_modifiers(CTRL, Key::End);
+    h.run();
+    h.run();
+    visible(&h, "Ctrl+End");
+    h.key_press_modifiers(CTRL, Key::Home);
+    h.run();
+    h.run();
+    visible(&h, "Ctrl+Home");
+    // Three pages down: the cursor moved that many screens' lines, and shows.
+    for _ in 0..3 {
+        h.key_press(Key::PageDown);
+        h.run();
+        h.run();
+        h.run();
+        h.run();
+        visible(&h, "PageDown");
+    }
+    h.event(egui::Event::Text("X".into()));
+    h.run();
+    h.run();
+    let line = |h: &Harness<'_, S>| {
+        h.state()
+            .code
+            .text
+            .lines()
+            .position(|l| l.starts_with('X'))
+            .expect("X typed")
+    };
+    let down = line(&h);
+    assert!(down >= 30, "three pages went down {down} lines");
+    h.key_press(Key::Backspace);
+    h.key_press(Key::PageUp);
+    h.run();
+    h.run();
+    visible(&h, "PageUp");
+    h.event(egui::Event::Text("X".into()));
+    h.run();
+    h.run();
+    let up = line(&h);
+    assert!(up < down && up + 10 <= down, "a page up: {up} from {down}");
+    // Typing past the bottom of the view: new lines keep the cursor visible.
+    h.key_press(Key::End);
+    for _ in 0..40 {
+        h.key_press(Key::Enter);
+        h.event(egui::Event::Text("a".into()));
+        h.run();
+        h.run();
+        h.run();
+        h.run();
+    }
+    visible(&h, "typing");
+}
+
 #[test]
 fn panel_edits_add_and_remove_declarations_and_rows() {
     use dmm_synth::neurons::NeuronSpec;

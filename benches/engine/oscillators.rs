@@ -1,10 +1,12 @@
 //! n sine oscillators summed into a stereo output, in dmm-synth (a `phasor` and a `sin` neuron
 //! each, weighted into `audio_out`, CPU backend, whole ticks) and in fundsp (`sine_hz` each, in
 //! its dynamic `Net` and in a static graph, `busi`), side by side: ns per oscillator per sample,
-//! the median of 5 alternating rounds.
+//! the median of 5 alternating rounds, by the thread's CPU time (what one core spends, robust to
+//! a machine shared with other jobs) and by wall time.
 
 use dmm_synth::backend::cpu::CpuBackend;
 use dmm_synth::engine::Machine;
+use dmm_synth::engine::meter::thread_cpu_time;
 use dmm_synth::neurons::AssetDirs;
 use dmm_synth::patch::Patch;
 use fundsp::prelude32::*;
@@ -47,19 +49,24 @@ fn patch(n: usize) -> Patch {
     Patch::parse(&text, "oscillators.json", &AssetDirs::default()).expect("valid patch")
 }
 
-/// Runs `step` (which renders `samples` samples) for one round; returns ns per sample.
-fn ns_per_sample(samples: usize, mut step: impl FnMut()) -> f64 {
-    let start = Instant::now();
+/// Runs `step` (which renders `samples` samples) for one round; returns ns per sample of this
+/// thread's CPU time and of wall time.
+fn ns_per_sample(samples: usize, mut step: impl FnMut()) -> [f64; 2] {
+    let (start, cpu0) = (Instant::now(), thread_cpu_time());
     let mut n = 0usize;
     while start.elapsed() < ROUND || n < 3 {
         step();
         n += 1;
     }
-    start.elapsed().as_secs_f64() * 1e9 / (n * samples) as f64
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu0
+        .zip(thread_cpu_time())
+        .map_or(wall, |(a, b)| (b - a).as_secs_f64());
+    [cpu, wall].map(|t| t * 1e9 / (n * samples) as f64)
 }
 
 /// ns per sample of a fundsp unit rendering 64-sample blocks of stereo.
-fn fundsp_round(unit: &mut dyn AudioUnit) -> f64 {
+fn fundsp_round(unit: &mut dyn AudioUnit) -> [f64; 2] {
     let input = BufferVec::new(0);
     let mut output = BufferVec::new(2);
     ns_per_sample(MAX_BUFFER_SIZE, || {
@@ -97,8 +104,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// [dmm-synth, fundsp Net, fundsp static] ns per oscillator per sample for `n` oscillators.
-fn measure(n: usize) -> [f64; 3] {
+/// [dmm-synth, fundsp Net, fundsp static] ns per oscillator per sample for `n` oscillators, by
+/// CPU time and by wall time.
+fn measure(n: usize) -> [[f64; 3]; 2] {
     let p = patch(n);
     let mut m = Machine::new(
         p.network.clone(),
@@ -118,38 +126,47 @@ fn measure(n: usize) -> [f64; 3] {
         u.set_sample_rate(SAMPLE_RATE);
         u.allocate();
     }
-    let mut r: [Vec<f64>; 3] = Default::default();
+    let mut r: [[Vec<f64>; 3]; 2] = Default::default();
     for _ in 0..ROUNDS {
-        r[0].push(ns_per_sample(block, || {
-            m.tick(false).expect("tick");
-        }));
-        r[1].push(fundsp_round(&mut dyn_net));
-        r[2].push(fundsp_round(st.as_mut()));
+        let rounds = [
+            ns_per_sample(block, || {
+                m.tick(false).expect("tick");
+            }),
+            fundsp_round(&mut dyn_net),
+            fundsp_round(st.as_mut()),
+        ];
+        for (who, [cpu, wall]) in rounds.into_iter().enumerate() {
+            r[0][who].push(cpu);
+            r[1][who].push(wall);
+        }
     }
-    r.map(|v| median(v) / n as f64)
+    r.map(|by| by.map(|v| median(v) / n as f64))
 }
 
 pub fn section() {
-    println!();
-    println!("sine oscillators, ns per oscillator per sample (median of {ROUNDS})");
-    println!("{:<32}{:>9} {:>9} {:>9}", "oscillators", 10, 100, 1000);
-    let m: Vec<[f64; 3]> = [10, 100, 1000].into_iter().map(measure).collect();
-    let row = |name: &str, f: &dyn Fn(&[f64; 3]) -> String| {
-        println!("{name:<32}{:>9} {:>9} {:>9}", f(&m[0]), f(&m[1]), f(&m[2]))
-    };
-    row("dmm-synth cpu", &|v| format!("{:.2}", v[0]));
-    row("fundsp Net", &|v| format!("{:.2}", v[1]));
-    row("fundsp static (busi)", &|v| format!("{:.2}", v[2]));
-    row("Net / dmm-synth (>1: faster)", &|v| {
-        format!("{:.2}x", v[1] / v[0])
-    });
-    row("static / dmm-synth", &|v| format!("{:.2}x", v[2] / v[0]));
-    let ns = [10.0, 100.0, 1000.0];
-    println!(
-        "{:<32}{:>9} {:>9} {:>9}",
-        "dmm-synth x real time (1 core)",
-        format!("{:.1}", 1e9 / (m[0][0] * ns[0] * SAMPLE_RATE)),
-        format!("{:.1}", 1e9 / (m[1][0] * ns[1] * SAMPLE_RATE)),
-        format!("{:.1}", 1e9 / (m[2][0] * ns[2] * SAMPLE_RATE))
-    );
+    let all: Vec<[[f64; 3]; 2]> = [10, 100, 1000].into_iter().map(measure).collect();
+    for (clock, by) in [("thread CPU time", 0), ("wall time", 1)] {
+        println!();
+        println!("sine oscillators, ns per oscillator per sample (median of {ROUNDS}), by {clock}");
+        println!("{:<32}{:>9} {:>9} {:>9}", "oscillators", 10, 100, 1000);
+        let m: Vec<[f64; 3]> = all.iter().map(|a| a[by]).collect();
+        let row = |name: &str, f: &dyn Fn(&[f64; 3]) -> String| {
+            println!("{name:<32}{:>9} {:>9} {:>9}", f(&m[0]), f(&m[1]), f(&m[2]))
+        };
+        row("dmm-synth cpu", &|v| format!("{:.2}", v[0]));
+        row("fundsp Net", &|v| format!("{:.2}", v[1]));
+        row("fundsp static (busi)", &|v| format!("{:.2}", v[2]));
+        row("Net / dmm-synth (>1: faster)", &|v| {
+            format!("{:.2}x", v[1] / v[0])
+        });
+        row("static / dmm-synth", &|v| format!("{:.2}x", v[2] / v[0]));
+        let ns = [10.0, 100.0, 1000.0];
+        println!(
+            "{:<32}{:>9} {:>9} {:>9}",
+            "dmm-synth x real time (1 core)",
+            format!("{:.1}", 1e9 / (m[0][0] * ns[0] * SAMPLE_RATE)),
+            format!("{:.1}", 1e9 / (m[1][0] * ns[1] * SAMPLE_RATE)),
+            format!("{:.1}", 1e9 / (m[2][0] * ns[2] * SAMPLE_RATE))
+        );
+    }
 }

@@ -159,6 +159,27 @@ pub trait Backend: Send {
         output: bool,
     ) -> Result<Vec<f32>, BackendError>;
 
+    /// Sets output `port` of a neuron whose values the engine computes (a `w_image`: no kernel
+    /// runs it), after this tick's strokes: the next down stroke reads them. `values` has the
+    /// port's length. The CPU backend copies; the GPU backend queues one buffer write, which
+    /// lands before the next tick's submission.
+    /// A backend that cannot (the default) fails, naming the neuron.
+    fn write_output(
+        &mut self,
+        net: &Network,
+        neuron: usize,
+        port: usize,
+        values: &[f32],
+    ) -> Result<(), BackendError> {
+        Err(cpu::write_error(
+            &self.name(),
+            net,
+            neuron,
+            port,
+            values.len(),
+        ))
+    }
+
     /// Like `read_port`, into `out` (replacing its contents, reusing its allocation): the
     /// scope reads one port every tick this way. The CPU backend copies without allocating.
     fn read_port_into(

@@ -98,11 +98,24 @@ pub fn smooth(y: f64, want: f64, dt: f64, seconds: f64) -> f64 {
     }
 }
 
-/// A MIDI controller: channel (0 = any) and controller number.
+/// A MIDI control: channel (0 = any) and controller number, or, with `note`, a note number.
+/// A note drives its weight with gate semantics: struck, the velocity (0–1) goes through the
+/// range; released, the weight goes back to the range's start (velocity 0: MIN).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cc {
     pub channel: u8,
+    /// The controller, or the note when `note`.
     pub controller: u8,
+    /// A note (`map note CH:NOTE ...`) rather than a controller.
+    pub note: bool,
+}
+
+impl Cc {
+    /// `cc 1:74` or `note 1:60` (how the panel and the log name it).
+    pub fn name(&self) -> String {
+        let kind = if self.note { "note" } else { "CC" };
+        format!("ch {} {kind} {}", self.channel, self.controller)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -120,9 +133,16 @@ impl Mapping {
     /// The mapping as the patch file holds it.
     pub fn spec(&self) -> crate::patch::mapping::MapSpec {
         crate::patch::mapping::MapSpec {
-            control: crate::patch::mapping::Control::Cc {
-                channel: self.cc.channel,
-                controller: self.cc.controller,
+            control: if self.cc.note {
+                crate::patch::mapping::Control::Note {
+                    channel: self.cc.channel,
+                    note: self.cc.controller,
+                }
+            } else {
+                crate::patch::mapping::Control::Cc {
+                    channel: self.cc.channel,
+                    controller: self.cc.controller,
+                }
             },
             target: self.range.target.clone(),
             source: self.range.source.clone(),
@@ -169,6 +189,7 @@ pub fn parse_mapping(spec: &str) -> Result<Mapping, ControlError> {
         cc: Cc {
             channel,
             controller,
+            note: false,
         },
         range: Range::new(target, source, (min, max), curve, smoothing)?,
     })
@@ -219,6 +240,8 @@ struct Live1 {
     map: Mapping,
     /// The controller's value when the mapping was made (nothing is sent until it moves).
     start: f32,
+    /// A note's strikes when the mapping was made (nothing is sent until it is struck).
+    start_ons: u64,
     moved: bool,
     /// The smoothed weight, and the last one sent.
     y: Option<f64>,
@@ -235,13 +258,15 @@ pub struct MidiMapper {
     /// OSC addresses drive this mapper (its OSC mappings are the window's to list and save).
     osc_on: bool,
     /// Armed: the next controller that moves gets this range.
-    armed: Option<(Range, Vec<u8>)>,
+    armed: Option<(Range, Vec<u8>, Vec<u64>)>,
     last_tick: Option<u64>,
     last_time: Option<Instant>,
     /// `set` requests sent so far.
     pub sent: u64,
     /// The ports feeding `values`, kept open while the mapper lives.
     ports: Option<super::midi::MidiPorts>,
+    /// Which input ports are chosen (the panel's checkboxes); the ports' own when they run.
+    choice: Option<super::midi::SharedChoice>,
     /// The events for the engine's `midi_*` neurons, handed to every engine that runs.
     feed: Option<crossbeam_channel::Receiver<super::midi::MidiIn>>,
     /// MIDI onto the crossfader and scene recall.
@@ -265,6 +290,7 @@ impl MidiMapper {
             last_time: None,
             sent: 0,
             ports: None,
+            choice: None,
             feed: None,
             perform: PerformMaps::default(),
             osc_perform: Vec::new(),
@@ -278,8 +304,33 @@ impl MidiMapper {
 
     /// Keeps `ports` (which feed this mapper's values) open as long as the mapper.
     pub fn with_ports(mut self, ports: super::midi::MidiPorts) -> MidiMapper {
+        self.choice = Some(ports.choice.clone());
         self.ports = Some(ports);
         self
+    }
+
+    /// Lists and changes this port choice (what `with_ports` does with the ports' own).
+    pub fn with_port_choice(mut self, choice: super::midi::SharedChoice) -> MidiMapper {
+        self.choice = Some(choice);
+        self
+    }
+
+    /// The MIDI input ports seen so far, each on or off (empty when MIDI is off).
+    pub fn midi_ports(&self) -> Vec<super::midi::PortView> {
+        self.choice
+            .as_ref()
+            .map_or_else(Vec::new, |c| match c.lock() {
+                Ok(g) => g.list(),
+                Err(p) => p.into_inner().list(),
+            })
+    }
+
+    /// Turns a MIDI input port on or off; false for a port never seen (nothing changes).
+    pub fn set_midi_port(&mut self, name: &str, on: bool) -> bool {
+        self.choice.as_ref().is_some_and(|c| match c.lock() {
+            Ok(mut g) => g.set(name, on),
+            Err(p) => p.into_inner().set(name, on),
+        })
     }
 
     /// Hands `feed` (the MIDI events of the ports) to the running engine, and to the next one
@@ -308,6 +359,7 @@ impl MidiMapper {
 
     fn add_as(&mut self, map: Mapping, learned: bool) {
         let start = self.values.cc(map.cc.channel, map.cc.controller);
+        let start_ons = self.values.note_ons(map.cc.channel, map.cc.controller);
         self.maps.retain(|l| {
             l.map.range.target != map.range.target || l.map.range.source != map.range.source
         });
@@ -315,6 +367,7 @@ impl MidiMapper {
             learned,
             map,
             start,
+            start_ons,
             moved: false,
             y: None,
             sent: None,
@@ -389,7 +442,7 @@ impl MidiMapper {
         if hit && !self.osc.iter().any(|o| o.map.addr == addr) && self.armed.is_none() {
             return Ok(line);
         }
-        if let Some((range, _)) = self.armed.take() {
+        if let Some((range, _, _)) = self.armed.take() {
             let m = OscMapping {
                 addr: addr.to_string(),
                 range,
@@ -511,6 +564,15 @@ impl MidiMapper {
                     cc: Cc {
                         channel: *channel,
                         controller: *controller,
+                        note: false,
+                    },
+                    range,
+                }),
+                Control::Note { channel, note } => cc.push(Mapping {
+                    cc: Cc {
+                        channel: *channel,
+                        controller: *note,
+                        note: true,
                     },
                     range,
                 }),
@@ -628,7 +690,8 @@ impl MidiMapper {
     /// The next controller (channels 1–16) that moves is mapped to `range`.
     pub fn learn(&mut self, range: Range) {
         let now = self.snapshot_ccs();
-        self.armed = Some((range, now));
+        let ons = self.snapshot_ons();
+        self.armed = Some((range, now, ons));
     }
 
     pub fn mappings(&self) -> Vec<Mapping> {
@@ -637,7 +700,7 @@ impl MidiMapper {
 
     /// The range waiting for the next controller to move, if learning.
     pub fn armed(&self) -> Option<&Range> {
-        self.armed.as_ref().map(|(r, _)| r)
+        self.armed.as_ref().map(|(r, _, _)| r)
     }
 
     /// Stops learning (nothing is mapped).
@@ -685,19 +748,35 @@ impl MidiMapper {
             .collect()
     }
 
-    /// Maps the first moved controller to the armed range; returns a line for the log.
+    fn snapshot_ons(&self) -> Vec<u64> {
+        (1..=16u8)
+            .flat_map(|ch| (0..128u8).map(move |n| (ch, n)))
+            .map(|(ch, n)| self.values.note_ons(ch, n))
+            .collect()
+    }
+
+    /// Maps the first moved controller, or else the first note struck, to the armed range;
+    /// returns a line for the log.
     fn try_learn(&mut self) -> Option<String> {
-        let (_, before) = self.armed.as_ref()?;
+        let (_, before, ons_before) = self.armed.as_ref()?;
         let now = self.snapshot_ccs();
-        let i = now.iter().zip(before).position(|(a, b)| a != b)?;
-        let (range, _) = self.armed.take()?;
+        let (i, note) = match now.iter().zip(before).position(|(a, b)| a != b) {
+            Some(i) => (i, false),
+            None => {
+                let ons = self.snapshot_ons();
+                (ons.iter().zip(ons_before).position(|(a, b)| a != b)?, true)
+            }
+        };
+        let (range, _, _) = self.armed.take()?;
         let cc = Cc {
             channel: (i / 128) as u8 + 1,
             controller: (i % 128) as u8,
+            note,
         };
         let map = Mapping { cc, range };
+        let kind = if note { "note" } else { "CC" };
         let line = format!(
-            "learned: channel {} CC {} -> {} <- {} ({}..{}); to keep it in the patch: {}",
+            "learned: channel {} {kind} {} -> {} <- {} ({}..{}); to keep it in the patch: {}",
             cc.channel,
             cc.controller,
             map.range.target,
@@ -718,10 +797,20 @@ impl MidiMapper {
     fn due(&mut self, dt: f64) -> Vec<Edit> {
         let mut out = Vec::new();
         for l in &mut self.maps {
-            let x = self.values.cc(l.map.cc.channel, l.map.cc.controller);
-            if !l.moved && x == l.start {
-                continue;
-            }
+            let (ch, num) = (l.map.cc.channel, l.map.cc.controller);
+            let x = if l.map.cc.note {
+                if !l.moved && self.values.note_ons(ch, num) == l.start_ons {
+                    continue;
+                }
+                // Gate: the velocity while held, 0 (the range's start) once released.
+                self.values.note_velocity(ch, num)
+            } else {
+                let x = self.values.cc(ch, num);
+                if !l.moved && x == l.start {
+                    continue;
+                }
+                x
+            };
             l.moved = true;
             let want = l.map.range.value(x as f64);
             let y = match l.y {
@@ -944,6 +1033,7 @@ mod tests {
             cc: Cc {
                 channel: 1,
                 controller: 1,
+                note: false,
             },
             range: range("y.in", 1.0),
         });

@@ -16,7 +16,12 @@
 //! - **Writer** (`MidiWriter`): parser plus a `MidiState`, owned by the MIDI callback;
 //!   `feed(time_us, bytes)` is what the callback calls, and what the tests call.
 //! - **Ports** (`MidiPorts`): polls the port list once a second and connects to every input port
-//!   that appears (hot-plug); a port that vanishes is dropped.
+//!   that appears and is chosen (hot-plug); a port that vanishes is dropped.
+//! - **Choice** (`PortChoice`): the input ports seen so far, each on or off (the panel's
+//!   checkboxes; default on, or only the ones `--midi-in NAME` names). Each port's writer holds
+//!   its on/off flag (an atomic): bytes from a port turned off are ignored at once, and the poll
+//!   closes its connection; turned on again, it is reconnected at the next poll. A port that
+//!   vanishes and comes back keeps its choice.
 
 use super::ControlError;
 use crate::neurons::control::{DEFAULT_BEND_SEMITONES, PPQN, SLOTS};
@@ -151,6 +156,8 @@ pub struct MidiValues {
     bend: Vec<AtomicU32>,
     /// Note-ons (velocity > 0) so far, per channel slot and note: what scene mappings watch.
     ons: Vec<AtomicU64>,
+    /// Velocity of each note while held (0: released), per channel slot and note.
+    held: Vec<AtomicU8>,
     bpm_bits: AtomicU32,
     clocks: AtomicU64,
     running: AtomicBool,
@@ -170,6 +177,7 @@ impl Default for MidiValues {
             gate: (0..SLOTS).map(|_| AtomicBool::new(false)).collect(),
             bend: (0..SLOTS).map(|_| AtomicU32::new(8192)).collect(),
             ons: (0..SLOTS * 128).map(|_| AtomicU64::new(0)).collect(),
+            held: v(SLOTS * 128, 0),
             bpm_bits: AtomicU32::new(120f32.to_bits()),
             clocks: AtomicU64::new(0),
             running: AtomicBool::new(false),
@@ -216,6 +224,12 @@ impl MidiValues {
         self.ons[slot(channel) * 128 + (note & 0x7F) as usize].load(Ordering::Relaxed)
     }
 
+    /// Velocity 0–1 of note `note` on `channel` (0: any) while it is held; 0 once released.
+    pub fn note_velocity(&self, channel: u8, note: u8) -> f32 {
+        let i = slot(channel) * 128 + (note & 0x7F) as usize;
+        self.held[i].load(Ordering::Relaxed) as f32 / 127.0
+    }
+
     /// (tempo in BPM, beat phase in [0,1)); the tempo holds when the clock stops.
     pub fn clock(&self) -> (f32, f32) {
         let bpm = f32::from_bits(self.bpm_bits.load(Ordering::Relaxed));
@@ -247,14 +261,22 @@ impl MidiValues {
                 note,
                 velocity,
             } => {
-                if velocity > 0 {
-                    for s in [0, slot(channel)] {
-                        self.ons[s * 128 + (note & 0x7F) as usize].fetch_add(1, Ordering::Relaxed);
+                for s in [0, slot(channel)] {
+                    let i = s * 128 + (note & 0x7F) as usize;
+                    if velocity > 0 {
+                        self.ons[i].fetch_add(1, Ordering::Relaxed);
                     }
+                    self.held[i].store(velocity, Ordering::Relaxed);
                 }
                 channel
             }
-            MidiEvent::NoteOff { channel, .. } | MidiEvent::PitchBend { channel, .. } => channel,
+            MidiEvent::NoteOff { channel, note } => {
+                for s in [0, slot(channel)] {
+                    self.held[s * 128 + (note & 0x7F) as usize].store(0, Ordering::Relaxed);
+                }
+                channel
+            }
+            MidiEvent::PitchBend { channel, .. } => channel,
             MidiEvent::Clock | MidiEvent::Start | MidiEvent::Continue | MidiEvent::Stop => {
                 let (bpm, _, running) = state.clock();
                 self.bpm_bits.store(bpm.to_bits(), Ordering::Relaxed);
@@ -285,6 +307,8 @@ pub struct MidiWriter {
     values: Arc<MidiValues>,
     feed: Option<Sender<MidiIn>>,
     events: Vec<MidiEvent>,
+    /// The port's on/off flag (`PortChoice`): while off, its bytes are ignored.
+    gate: Option<Arc<AtomicBool>>,
 }
 
 /// Room for events between two engine ticks (a tick takes all that waits).
@@ -303,7 +327,14 @@ impl MidiWriter {
             values,
             feed: None,
             events: Vec::with_capacity(16),
+            gate: None,
         }
+    }
+
+    /// Ignores every byte while `on` is false (the port's checkbox in the panel).
+    pub fn with_gate(mut self, on: Arc<AtomicBool>) -> MidiWriter {
+        self.gate = Some(on);
+        self
     }
 
     /// Also sends every event to `feed` (the engine's).
@@ -314,6 +345,15 @@ impl MidiWriter {
 
     /// Takes raw bytes received at `time_us` (microseconds, any origin; only differences count).
     pub fn feed(&mut self, time_us: u64, bytes: &[u8]) {
+        if self
+            .gate
+            .as_ref()
+            .is_some_and(|g| !g.load(Ordering::Relaxed))
+        {
+            // Turned off: nothing of it counts, and no half message is kept for later.
+            self.parser = MidiParser::default();
+            return;
+        }
         let mut events = std::mem::take(&mut self.events);
         events.clear();
         for &b in bytes {
@@ -333,31 +373,144 @@ impl MidiWriter {
     }
 }
 
-/// Every MIDI input port, connected as it appears (polled once a second).
+/// One input port as the panel lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PortView {
+    pub name: String,
+    /// Chosen: its events are taken.
+    pub on: bool,
+    /// Plugged in now (a port seen earlier may have gone).
+    pub present: bool,
+}
+
+#[derive(Debug)]
+struct SeenPort {
+    name: String,
+    on: Arc<AtomicBool>,
+    present: bool,
+}
+
+/// The input ports seen so far and which of them are chosen. Shared (behind a mutex) by the
+/// port poll and the panel; the MIDI callbacks only read each port's atomic flag.
+#[derive(Debug, Default)]
+pub struct PortChoice {
+    ports: Vec<SeenPort>,
+    /// `--midi-in` names: when any, only ports whose name contains one (any case) start on.
+    only: Vec<String>,
+}
+
+/// The choice as the port poll and the panel share it.
+pub type SharedChoice = Arc<std::sync::Mutex<PortChoice>>;
+
+impl PortChoice {
+    /// Every port on by default, or, when `only` names any, the ports whose name contains one
+    /// of them (case-insensitive).
+    pub fn new(only: Vec<String>) -> PortChoice {
+        PortChoice {
+            ports: Vec::new(),
+            only: only.into_iter().map(|n| n.to_lowercase()).collect(),
+        }
+    }
+
+    pub fn shared(self) -> SharedChoice {
+        Arc::new(std::sync::Mutex::new(self))
+    }
+
+    fn default_on(&self, name: &str) -> bool {
+        let lower = name.to_lowercase();
+        self.only.is_empty() || self.only.iter().any(|o| lower.contains(o.as_str()))
+    }
+
+    /// Takes the port names present now: new ones are added (on or off by the default rule),
+    /// known ones keep their choice. Returns the names seen for the first time.
+    pub fn observe(&mut self, present: &[String]) -> Vec<String> {
+        for p in &mut self.ports {
+            p.present = present.contains(&p.name);
+        }
+        let mut new = Vec::new();
+        for name in present {
+            if self.ports.iter().any(|p| p.name == *name) {
+                continue;
+            }
+            let on = self.default_on(name);
+            self.ports.push(SeenPort {
+                name: name.clone(),
+                on: Arc::new(AtomicBool::new(on)),
+                present: true,
+            });
+            new.push(name.clone());
+        }
+        new
+    }
+
+    /// The flag a port's writer watches (`MidiWriter::with_gate`); `None` for a port never seen.
+    pub fn gate(&self, name: &str) -> Option<Arc<AtomicBool>> {
+        self.ports
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.on.clone())
+    }
+
+    pub fn is_on(&self, name: &str) -> bool {
+        self.ports
+            .iter()
+            .any(|p| p.name == name && p.on.load(Ordering::Relaxed))
+    }
+
+    /// Turns a port on or off; false (nothing changes) for a port never seen.
+    pub fn set(&mut self, name: &str, on: bool) -> bool {
+        match self.ports.iter().find(|p| p.name == name) {
+            Some(p) => {
+                p.on.store(on, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every port seen, in the order they appeared.
+    pub fn list(&self) -> Vec<PortView> {
+        self.ports
+            .iter()
+            .map(|p| PortView {
+                name: p.name.clone(),
+                on: p.on.load(Ordering::Relaxed),
+                present: p.present,
+            })
+            .collect()
+    }
+}
+
+/// Every chosen MIDI input port, connected as it appears (polled once a second).
 pub struct MidiPorts {
     stop: Arc<AtomicBool>,
     join: Option<JoinHandle<()>>,
     /// Names of the ports connected now.
     pub connected: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The ports seen and which are chosen (the panel's checkboxes).
+    pub choice: SharedChoice,
 }
 
 impl MidiPorts {
-    /// Listens on every port, publishing to `values` and, when given, to the engine's `feed`.
+    /// Listens on every port `choice` has on, publishing to `values` and, when given, to the
+    /// engine's `feed`.
     pub fn start(
         values: Arc<MidiValues>,
         feed: Option<Sender<MidiIn>>,
+        choice: SharedChoice,
     ) -> Result<MidiPorts, ControlError> {
         let stop = Arc::new(AtomicBool::new(false));
         let connected = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (stop2, conn2) = (stop.clone(), connected.clone());
+        let (stop2, conn2, choice2) = (stop.clone(), connected.clone(), choice.clone());
         let join = std::thread::Builder::new()
             .name("dmm-midi-ports".into())
-            .spawn(move || poll_ports(values, feed, stop2, conn2))
+            .spawn(move || poll_ports(values, feed, stop2, conn2, choice2))
             .map_err(|e| ControlError::Midi(e.to_string()))?;
         Ok(MidiPorts {
             stop,
             join: Some(join),
             connected,
+            choice,
         })
     }
 }
@@ -376,6 +529,7 @@ fn poll_ports(
     feed: Option<Sender<MidiIn>>,
     stop: Arc<AtomicBool>,
     names: Arc<std::sync::Mutex<Vec<String>>>,
+    choice: SharedChoice,
 ) {
     // alsa-lib would print a line each second on a machine without a sequencer.
     let _quiet = crate::audio::quiet::Quiet::new();
@@ -390,10 +544,21 @@ fn poll_ports(
                 .into_iter()
                 .filter_map(|p| probe.port_name(&p).ok().map(|n| (n, p)))
                 .collect();
-            // Vanished ports go; new ones are connected.
-            conns.retain(|(n, _)| ports.iter().any(|(m, _)| m == n));
-            for (name, port) in ports {
-                if conns.iter().any(|(n, _)| *n == name) {
+            let present: Vec<String> = ports.iter().map(|(n, _)| n.clone()).collect();
+            let gates: Vec<Option<Arc<AtomicBool>>> = {
+                let mut c = match choice.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                c.observe(&present);
+                present.iter().map(|n| c.gate(n)).collect()
+            };
+            let on =
+                |g: &Option<Arc<AtomicBool>>| g.as_ref().is_some_and(|g| g.load(Ordering::Relaxed));
+            // Vanished ports and ports turned off go; new chosen ones are connected.
+            conns.retain(|(n, _)| present.iter().zip(&gates).any(|(m, g)| m == n && on(g)));
+            for ((name, port), gate) in ports.into_iter().zip(gates) {
+                if !on(&gate) || conns.iter().any(|(n, _)| *n == name) {
                     continue;
                 }
                 let Ok(input) = midir::MidiInput::new("dmm-synth") else {
@@ -402,6 +567,9 @@ fn poll_ports(
                 let mut writer = MidiWriter::new(values.clone());
                 if let Some(f) = &feed {
                     writer = writer.with_feed(f.clone());
+                }
+                if let Some(g) = gate {
+                    writer = writer.with_gate(g);
                 }
                 if let Ok(c) = input.connect(
                     &port,

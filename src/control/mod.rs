@@ -80,6 +80,8 @@ pub struct ControlOptions {
     pub osc_out: Option<out::OutOptions>,
     /// Listen to every MIDI input port (hot-plugged): the `midi_*` neurons and the mappings.
     pub midi: bool,
+    /// `--midi-in` names: the ports that start chosen (empty: all); the panel changes it.
+    pub midi_in: Vec<String>,
     /// MIDI controllers mapped onto weights (implies `midi`).
     pub midi_maps: Vec<learn::Mapping>,
     /// OSC addresses mapped onto weights (from the patch file's `map osc` lines).
@@ -134,11 +136,20 @@ impl ControlOptions {
                     cc: learn::Cc {
                         channel: *channel,
                         controller: *controller,
+                        note: false,
+                    },
+                    range,
+                }),
+                Control::Note { channel, note } if !taken => self.midi_maps.push(learn::Mapping {
+                    cc: learn::Cc {
+                        channel: *channel,
+                        controller: *note,
+                        note: true,
                     },
                     range,
                 }),
                 Control::Osc(addr) => self.osc_maps.push((addr.clone(), range)),
-                Control::Cc { .. } => {}
+                Control::Cc { .. } | Control::Note { .. } => {}
             }
         }
     }
@@ -150,6 +161,7 @@ impl Default for ControlOptions {
             osc_in: Some(([127, 0, 0, 1], DEFAULT_OSC_PORT).into()),
             osc_out: None,
             midi: false,
+            midi_in: Vec::new(),
             midi_maps: Vec::new(),
             osc_maps: Vec::new(),
             perform_maps: Vec::new(),
@@ -185,10 +197,16 @@ pub fn start_shared(
     let midi_perform = opts.perform_maps.iter().any(|m| m.osc.is_none());
     if opts.midi || !opts.midi_maps.is_empty() || midi_perform {
         let (tx, rx) = midi::feed();
-        match midi::MidiPorts::start(values.clone(), Some(tx)) {
+        let choice = midi::PortChoice::new(opts.midi_in.clone()).shared();
+        match midi::MidiPorts::start(values.clone(), Some(tx), choice) {
             Ok(p) => {
+                let which = if opts.midi_in.is_empty() {
+                    "every input port".to_string()
+                } else {
+                    format!("the input ports named {}", opts.midi_in.join(", "))
+                };
                 notes.push(format!(
-                    "midi: listening to every input port ({} mappings)",
+                    "midi: listening to {which} ({} mappings)",
                     opts.midi_maps.len()
                 ));
                 mapper = mapper.with_ports(p).with_feed(rx);

@@ -60,6 +60,8 @@ pub struct Machine {
     log: Log,
     /// MIDI input: events waiting for their tick, and what MIDI has set.
     midi: MidiFeed,
+    /// The `w_image` neurons, whose images the engine computes and writes into the backend.
+    views: Vec<matrix::ViewSlot>,
 }
 
 /// Checks the initial W: the type rule and the weight bound on every entry.
@@ -141,6 +143,7 @@ impl Machine {
             .map(|n| (n.name.clone(), init_matrix(n)))
             .collect();
         mout.insert(SELF.to_string(), w);
+        let views = matrix::view_slots(&net);
         Ok(Machine {
             prog: Program::new(net, mout),
             dev: Device { backend, fallback },
@@ -153,6 +156,7 @@ impl Machine {
             schedule: Schedule::default(),
             log: Log::default(),
             midi: MidiFeed::default(),
+            views,
         })
     }
 
@@ -318,6 +322,7 @@ impl Machine {
             }
             self.fall_back(e, &ctx)?;
         }
+        self.write_views();
         self.engine_up(x);
         for (i, &c) in self.out.nonfinite.iter().enumerate() {
             if let Some(n) = self.prog.net.neurons.get(i) {
@@ -350,6 +355,29 @@ impl Machine {
             format!("{was} failed ({e}); the engine goes on with the {name} backend (neuron states restarted)"),
         );
         Ok(())
+    }
+
+    /// Every `w_image` due this tick: its block of its matrix input (before Self moves W), written
+    /// into the backend for the next down stroke.
+    fn write_views(&mut self) {
+        for v in &mut self.views {
+            if !clock::due(v.period, self.tick) {
+                continue;
+            }
+            let bad = matrix::fill_view(v, &self.prog.mout);
+            let name = &self.prog.net.neurons[v.neuron].name;
+            self.log.count_nonfinite(self.tick, name, bad);
+            if let Err(e) = self
+                .dev
+                .backend
+                .write_output(&self.prog.net, v.neuron, 0, &v.img)
+            {
+                self.log
+                    .say_once(format!("w_image {name}"), self.tick, Level::Error, || {
+                        format!("{name}: {e}")
+                    });
+            }
+        }
     }
 
     /// Up stroke of the engine-side neurons, then `edits`, which takes the queued requests
@@ -522,6 +550,7 @@ impl Machine {
             }
         }
         self.prog.mout.retain(|k, _| net.contains(k));
+        self.views = matrix::view_slots(&net);
         // Scalars move when the catalogue changes: remap the newest read-back by port name.
         let old: HashMap<String, f32> = self
             .scalar_names()

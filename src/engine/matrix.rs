@@ -8,10 +8,14 @@
 //! An `image_w` (a dense image neuron) drives a block of W like Self: after its up stroke its
 //! output is written into W here, so the next down stroke uses it (the Processing machines'
 //! out[0], whose image *is* the network matrix).
+//!
+//! A `w_image` is the reverse: a dense image neuron with a matrix-kind input. Its down stroke
+//! and up stroke run here (the block of its input, computed from the engine's matrix outputs
+//! without a copy of W), and the engine writes the image into the backend.
 
 use super::log::{Level, Log};
 use crate::neurons::matrices::Binding;
-use crate::neurons::{Network, Op, SELF};
+use crate::neurons::{Network, Op, SELF, clock};
 use crate::stream::kind::Kind;
 use crate::stream::wmatrix::{MAX_WEIGHT, PortRef, WMatrix, weight_in_bounds};
 use std::collections::{BTreeMap, HashMap};
@@ -270,4 +274,72 @@ pub(crate) fn add_to_w(
         }
     }
     changed
+}
+
+/// One `w_image` of the catalogue: its ports, resolved once per catalogue, and the image it
+/// fills in place every frame (no allocation per tick).
+pub(crate) struct ViewSlot {
+    pub neuron: usize,
+    /// `NAME.m`, the row of W that feeds it.
+    input: PortRef,
+    rows: Vec<Option<PortRef>>,
+    cols: Vec<Option<PortRef>>,
+    /// Ticks between its up strokes (the frame clock).
+    pub period: u64,
+    pub img: Vec<f32>,
+}
+
+/// Every `w_image` of `net`.
+pub(crate) fn view_slots(net: &Network) -> Vec<ViewSlot> {
+    net.neurons
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let v = n.params.view.as_ref()?;
+            let (rows, cols) = v.ports(net, n.rows, n.cols);
+            Some(ViewSlot {
+                neuron: i,
+                input: PortRef::new(n.name.clone(), n.inputs.first()?.name),
+                rows,
+                cols,
+                period: clock::neuron_period(n, &net.settings),
+                img: vec![0.0; n.rows * n.cols],
+            })
+        })
+        .collect()
+}
+
+/// A `w_image`'s two strokes: its input is `Σ w · mout[source]` over its row of W (the matrix
+/// outputs of the last tick: from `self`, the W this tick's down stroke used), and its image the
+/// block `input[rows[i]][cols[j]]`. NaN/Inf (a huge weight times a huge entry) become 0;
+/// returns how many.
+pub(crate) fn fill_view(v: &mut ViewSlot, mout: &HashMap<String, WMatrix>) -> u64 {
+    v.img.fill(0.0);
+    let Some(w) = mout.get(SELF) else { return 0 };
+    let Some(row) = w.row(&v.input) else { return 0 };
+    let cols = v.cols.len();
+    for (src, &wt) in row {
+        let Some(m) = mout.get(&src.neuron).filter(|m| wt != 0.0 && !m.is_empty()) else {
+            continue;
+        };
+        for (i, t) in v.rows.iter().enumerate() {
+            let Some(t) = t else { continue };
+            if m.row(t).is_none() {
+                continue;
+            }
+            for (j, s) in v.cols.iter().enumerate() {
+                if let Some(s) = s
+                    && let Some(px) = v.img.get_mut(i * cols + j)
+                {
+                    *px += (wt * m.get(t, s)) as f32;
+                }
+            }
+        }
+    }
+    let mut bad = 0;
+    for px in v.img.iter_mut().filter(|x| !x.is_finite()) {
+        *px = 0.0;
+        bad += 1;
+    }
+    bad
 }

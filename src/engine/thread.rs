@@ -82,13 +82,39 @@ pub enum Report {
 
 type Joined = (Result<Machine, EngineError>, Pace);
 
+/// A block's two buffers, (left, right).
+type Stereo = (Vec<f32>, Vec<f32>);
+
+/// Audio blocks the channel holds before the engine drops (and counts) new ones.
+const AUDIO_BLOCKS: usize = 64;
+
+/// One tick's stereo block on `EngineHandle::audio`. Dropping it hands its two buffers back to
+/// the engine thread, which fills them again: a reader that keeps up costs no allocation per
+/// tick.
+pub struct AudioBlock {
+    pub left: Vec<f32>,
+    pub right: Vec<f32>,
+    home: Sender<Stereo>,
+}
+
+impl Drop for AudioBlock {
+    fn drop(&mut self) {
+        let bufs = (
+            std::mem::take(&mut self.left),
+            std::mem::take(&mut self.right),
+        );
+        // A full pool or a stopped engine: the buffers are simply freed.
+        let _ = self.home.try_send(bufs);
+    }
+}
+
 pub struct EngineHandle {
     edits: Sender<(u64, Edit)>,
     next_id: AtomicU64,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
     pub reports: Receiver<Report>,
-    /// Stereo audio blocks `(left, right)`; dropped (and counted) when nobody keeps up.
-    pub audio: Receiver<(Vec<f32>, Vec<f32>)>,
+    /// Stereo audio blocks; dropped (and counted) when nobody keeps up.
+    pub audio: Receiver<AudioBlock>,
     pub dropped_audio: Arc<AtomicU64>,
     /// Trace rows that did not fit the trace channel (0 when the reader keeps up).
     pub dropped_trace: Arc<AtomicU64>,
@@ -199,7 +225,7 @@ pub fn spawn_tapped(
         let _ = ctl_tx.send(Control::Tap(tap));
     }
     let (report_tx, report_rx) = unbounded();
-    let (audio_tx, audio_rx) = bounded(64);
+    let (audio_tx, audio_rx) = bounded(AUDIO_BLOCKS);
     let latest = Arc::new(Mutex::new(None));
     let stop = Arc::new(AtomicBool::new(false));
     let dropped = Arc::new(AtomicU64::new(0));
@@ -220,6 +246,7 @@ pub fn spawn_tapped(
                 midi_rx,
                 report_tx,
                 audio_tx,
+                audio_pool: bounded(AUDIO_BLOCKS + 2),
                 latest: latest2,
                 stop: stop2,
                 dropped: dropped2,
@@ -283,7 +310,9 @@ struct Loop {
     ctl_rx: Receiver<Control>,
     midi_rx: Receiver<Receiver<MidiIn>>,
     report_tx: Sender<Report>,
-    audio_tx: Sender<(Vec<f32>, Vec<f32>)>,
+    audio_tx: Sender<AudioBlock>,
+    /// Buffers of audio blocks the reader has dropped, to be filled again.
+    audio_pool: (Sender<Stereo>, Receiver<Stereo>),
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
     stop: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
@@ -437,17 +466,22 @@ impl Loop {
     }
 
     /// The tick's audio block to whoever listens; a full channel (nobody reading) drops the
-    /// block without copying it first.
+    /// block without copying it first, else the copy goes into buffers the reader handed back.
     fn send_audio(&self, machine: &Machine) {
         if self.audio_tx.is_full() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let out = machine.outputs();
-        match self
-            .audio_tx
-            .try_send((out.left.clone(), out.right.clone()))
-        {
+        let (mut left, mut right) = self.audio_pool.1.try_recv().unwrap_or_default();
+        left.clone_from(&out.left);
+        right.clone_from(&out.right);
+        let block = AudioBlock {
+            left,
+            right,
+            home: self.audio_pool.0.clone(),
+        };
+        match self.audio_tx.try_send(block) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             Err(TrySendError::Full(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -84,7 +84,7 @@ impl Live {
             None => (
                 base.mappings
                     .iter()
-                    .filter(|m| matches!(m.control, Control::Cc { .. }))
+                    .filter(|m| matches!(m.control, Control::Cc { .. } | Control::Note { .. }))
                     .cloned()
                     .collect(),
                 base.perform_maps.clone(),

@@ -143,7 +143,7 @@ fn mul(_: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], _: &UpCtx) {
 fn phasor(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], ctx: &UpCtx) {
     let (freq, out) = (&ins[0], &mut outs[0]);
     if def.kind == Kind::Audio {
-        phasor_block(out, freq, (1.0 / ctx.sample_rate) as f32);
+        phasor_block(out, freq, phasor_dt(ctx));
     } else {
         let dt = (1.0 / ctx.tick_rate) as f32;
         for (o, &f) in out.iter_mut().zip(freq) {
@@ -162,6 +162,36 @@ pub fn phasor_block(out: &mut [f32], freq: &[f32], dt: f32) {
         let q = p + f * dt;
         p = if (0.0..1.0).contains(&q) { q } else { wrap(q) };
         *o = p;
+    }
+}
+
+/// The time step of an audio phasor: one sample.
+pub fn phasor_dt(ctx: &UpCtx) -> f32 {
+    (1.0 / ctx.sample_rate) as f32
+}
+
+/// `phasor_block` for `K` audio phasors at once (the CPU backend batches a network's audio
+/// phasors). One phasor is a chain of dependent adds, so it runs at the adder's latency; `K`
+/// chains interleaved keep the adder busy. Each lane does exactly `phasor_block`'s operations
+/// in the same order: the same bits. Blocks of unequal lengths go one at a time.
+pub fn phasor_blocks<const K: usize>(outs: [&mut [f32]; K], freqs: [&[f32]; K], dt: f32) {
+    let n = outs.first().map_or(0, |o| o.len());
+    if outs.iter().any(|o| o.len() != n) || freqs.iter().any(|f| f.len() != n) {
+        for (o, f) in outs.into_iter().zip(freqs) {
+            phasor_block(o, f, dt);
+        }
+        return;
+    }
+    let mut p: [f32; K] = std::array::from_fn(|k| outs[k].last().copied().unwrap_or(0.0));
+    // Sliced to n: the indexing below then needs no bounds checks.
+    let freqs = freqs.map(|f| &f[..n]);
+    let outs = outs.map(|o| &mut o[..n]);
+    for i in 0..n {
+        for k in 0..K {
+            let q = p[k] + freqs[k][i] * dt;
+            p[k] = if (0.0..1.0).contains(&q) { q } else { wrap(q) };
+            outs[k][i] = p[k];
+        }
     }
 }
 

@@ -1,13 +1,15 @@
 //! Matrix streams (the Processing "Lightweight Pure DMMs" and "game of afterlife", DMM-REFERENCE
 //! §3.3, §5.1–5.2): elementwise `max`, `squeeze` (divide by the max |x|, fused with the sum,
 //! product or max of two inputs: "all activation functions look like squeeze ∘ f"), the
-//! toroidal pseudo-Conway rule, and `image_w`, an image that drives a block of W.
+//! toroidal pseudo-Conway rule, `image_w`, an image that drives a block of W, and its reverse
+//! `w_image`, a block of a matrix-kind stream (W itself when fed from `self`) drawn as an image.
 //!
 //! These types can start from Processing's random numbers (`random_seed`, `random_every`,
 //! `random_at`) or from listed cells (`cells`), so that a patch starts where a sketch did.
 
 use super::elementwise::map2;
 use super::jrandom::sketch_values;
+use super::network::{Network, WeightError};
 use super::table::{Gpu, Grid, Kinds, PortKind::*, TypeInfo, UpCtx};
 use super::{Init, NeuronDef, NeuronSpec, SpecError};
 use crate::stream::wmatrix::PortRef;
@@ -99,6 +101,18 @@ pub static TYPES: &[TypeInfo] = &[
         start: Some(matrix_start),
         gpu: Gpu::run("squeeze", Grid::Single),
     },
+    TypeInfo {
+        name: "w_image",
+        inputs: &[("m", Matrix)],
+        outputs: &[("out", Image)],
+        kinds: Kinds::None,
+        settings: &["targets", "sources"],
+        doc: "Reflection: a block of the matrix-kind input m drawn as an image (feed it from `self` with weight 1 to see W): out[i][j] = m[targets[i]][sources[j]], rows = input ports, columns = output ports. `targets`: rows input ports (\"x.a, y.b, ...\", `-` for an empty row) or `all` (every input port of the network in catalogue order, the first rows of them); `sources`: cols output ports, or `all`. Runs on the frame clock; the engine computes the block and writes it into the backend after the up stroke (no kernel: a host write), so out at tick t shows m of tick t.",
+        example: r#"{"targets": "all", "sources": "all"}"#,
+        cpu: None,
+        start: None,
+        gpu: Gpu::NONE,
+    },
 ];
 
 /// Which input ports each image row writes to and which output port each column reads from.
@@ -139,6 +153,71 @@ impl Binding {
                 })
             })
         })
+    }
+}
+
+/// The ports along one side of a `w_image`: listed (`None` for an empty row or column) or every
+/// port of that side of the network, in catalogue order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ports {
+    All,
+    List(Vec<Option<PortRef>>),
+}
+
+/// The block of a matrix-kind stream a `w_image` draws: rows are input (target) ports, columns
+/// output (source) ports, as in W.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    pub rows: Ports,
+    pub cols: Ports,
+}
+
+impl View {
+    /// The `rows` target ports and `cols` source ports in `net` (`all`: the first of the
+    /// catalogue's, `None` past its end).
+    pub fn ports(
+        &self,
+        net: &Network,
+        rows: usize,
+        cols: usize,
+    ) -> (Vec<Option<PortRef>>, Vec<Option<PortRef>>) {
+        let side = |p: &Ports, n: usize, inputs: bool| -> Vec<Option<PortRef>> {
+            match p {
+                Ports::List(v) => v.clone(),
+                Ports::All => {
+                    let mut v: Vec<Option<PortRef>> = net
+                        .neurons
+                        .iter()
+                        .flat_map(|d| {
+                            let ports = if inputs { &d.inputs } else { &d.outputs };
+                            ports
+                                .iter()
+                                .map(|p| Some(PortRef::new(d.name.clone(), p.name)))
+                        })
+                        .take(n)
+                        .collect();
+                    v.resize(n, None);
+                    v
+                }
+            }
+        };
+        (side(&self.rows, rows, true), side(&self.cols, cols, false))
+    }
+
+    /// The first listed port that is not an input (rows) or output (columns) of `net`.
+    pub fn check(&self, net: &Network) -> Option<WeightError> {
+        let list = |p: &Ports| match p {
+            Ports::All => Vec::new(),
+            Ports::List(v) => v.iter().flatten().cloned().collect(),
+        };
+        list(&self.rows)
+            .iter()
+            .find_map(|t| net.input_port(t).err())
+            .or_else(|| {
+                list(&self.cols)
+                    .iter()
+                    .find_map(|s| net.output_port(s).err())
+            })
     }
 }
 
@@ -418,6 +497,47 @@ fn binding(spec: &NeuronSpec, rows: usize, cols: usize) -> Result<Binding, SpecE
         sources,
         deltas,
     })
+}
+
+/// `all`, or exactly `n` ports separated by commas (`-` for none).
+fn view_side(spec: &NeuronSpec, key: &str, n: usize, what: &str) -> Result<Ports, SpecError> {
+    let Some(s) = str_setting(spec, key)? else {
+        return spec_err(
+            key,
+            format!("a w_image needs {key}: {n} {what} ports separated by ',', or \"all\""),
+        );
+    };
+    if s.trim() == "all" {
+        return Ok(Ports::All);
+    }
+    let v = port_list(key, s)?;
+    if v.len() != n {
+        return spec_err(
+            key,
+            format!(
+                "expected {n} {what} ports separated by ',' (one per {}), or \"all\"; found {}",
+                if key == "targets" { "row" } else { "column" },
+                v.len()
+            ),
+        );
+    }
+    Ok(Ports::List(v))
+}
+
+/// A `w_image`'s block (`None` for other types).
+pub fn view(
+    info: &TypeInfo,
+    spec: &NeuronSpec,
+    rows: usize,
+    cols: usize,
+) -> Result<Option<View>, SpecError> {
+    if info.name != "w_image" {
+        return Ok(None);
+    }
+    Ok(Some(View {
+        rows: view_side(spec, "targets", rows, "input")?,
+        cols: view_side(spec, "sources", cols, "output")?,
+    }))
 }
 
 /// Checks this family's settings for one neuron and returns its `mode` bits and, for `image_w`,

@@ -85,6 +85,8 @@ pub struct Params {
     pub mode: u32,
     /// The block of W an `image_w` drives.
     pub binding: Option<Arc<matrices::Binding>>,
+    /// The block of a matrix-kind input a `w_image` draws.
+    pub view: Option<Arc<matrices::View>>,
     /// Settings resolved into numbers both backends read (the GPU gets them in `P.c`): see
     /// `warp::consts`; zero for types that have none.
     pub consts: [f32; 16],
@@ -300,6 +302,7 @@ fn resolve_with(
     let (mode, binding) = matrices::resolve(info, spec, image, len)?;
     params.mode = mode;
     params.binding = binding.map(Arc::new);
+    params.view = matrices::view(info, spec, rows, cols)?.map(Arc::new);
     let mut def = NeuronDef {
         name: name.to_string(),
         info,

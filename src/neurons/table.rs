@@ -75,6 +75,8 @@ impl Op {
     pub const Identity: Op = Op("identity");
     pub const Gate: Op = Op("gate");
     pub const Picture: Op = Op("picture");
+    /// The CPU backend runs a network's audio phasors in batches.
+    pub const Phasor: Op = Op("phasor");
     pub const AudioOut: Op = Op("audio_out");
     pub const Display: Op = Op("display");
 }

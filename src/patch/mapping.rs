@@ -7,7 +7,8 @@
 //! map osc /1/fader1 x.in <- k.out 0..1
 //! ```
 //!
-//! `cc CH:CC` (CH 0 = any channel, 1–16; CC 0–127) or `osc /address`; the weight
+//! `cc CH:CC` (CH 0 = any channel, 1–16; CC 0–127), `note CH:NOTE` (gate: the velocity 0–1
+//! while held, 0 once released) or `osc /address`; the weight
 //! `target.port <- source.port` (it must be type-correct in the patch); `MIN..MAX` (finite
 //! weights); `exp` for `MIN·(MAX/MIN)^x` (both ends non-zero, of one sign) or `lin` (the default);
 //! `smooth=SECONDS` (0..=60, default 0).
@@ -19,7 +20,15 @@ use std::fmt;
 /// The outside control of a mapping.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Control {
-    Cc { channel: u8, controller: u8 },
+    Cc {
+        channel: u8,
+        controller: u8,
+    },
+    /// A note: its velocity (0–1) while held, 0 once released.
+    Note {
+        channel: u8,
+        note: u8,
+    },
     Osc(String),
 }
 
@@ -35,8 +44,7 @@ pub struct MapSpec {
     pub smoothing: f64,
 }
 
-const GRAMMAR: &str =
-    "cc CH:CC|osc /ADDRESS target.port <- source.port MIN..MAX [exp|lin] [smooth=SECONDS]";
+const GRAMMAR: &str = "cc CH:CC|note CH:NOTE|osc /ADDRESS target.port <- source.port MIN..MAX [exp|lin] [smooth=SECONDS]";
 
 impl MapSpec {
     /// Parses one mapping; the error says which part is wrong and what was expected.
@@ -45,6 +53,23 @@ impl MapSpec {
         let bad = |why: String| format!("{why} (a mapping is `{GRAMMAR}`)");
         let (control, rest) = match words.as_slice() {
             ["cc", ch_cc, rest @ ..] => (cc(ch_cc).map_err(bad)?, rest),
+            ["note", ch_note, rest @ ..] => match cc(ch_note) {
+                Ok(Control::Cc {
+                    channel,
+                    controller,
+                }) => (
+                    Control::Note {
+                        channel,
+                        note: controller,
+                    },
+                    rest,
+                ),
+                _ => {
+                    return Err(bad(format!(
+                        "{ch_note:?}: expected CH:NOTE, channel 0..=16 (0: any) and note 0..=127"
+                    )));
+                }
+            },
             ["osc", addr, rest @ ..] => {
                 if !addr.starts_with('/') || addr.len() < 2 || addr.starts_with("/dmm/") {
                     return Err(bad(format!(
@@ -54,7 +79,7 @@ impl MapSpec {
                 (Control::Osc(addr.to_string()), rest)
             }
             [first, ..] => {
-                return Err(bad(format!("{first:?}: expected `cc` or `osc`")));
+                return Err(bad(format!("{first:?}: expected `cc`, `note` or `osc`")));
             }
             [] => return Err(bad("empty mapping".into())),
         };
@@ -136,6 +161,7 @@ impl fmt::Display for MapSpec {
                 channel,
                 controller,
             } => write!(f, "cc {channel}:{controller}")?,
+            Control::Note { channel, note } => write!(f, "note {channel}:{note}")?,
             Control::Osc(a) => write!(f, "osc {a}")?,
         }
         write!(
@@ -193,7 +219,7 @@ impl PerformMap {
     /// Whether `text` is meant as a performance mapping (its third word is `xfade` or `scene`).
     pub fn is_perform(text: &str) -> bool {
         matches!(text.split_whitespace().nth(2), Some("xfade" | "scene"))
-            || text.starts_with("note")
+            || (text.starts_with("note") && text.split_whitespace().nth(3) != Some("<-"))
     }
 
     /// Parses one performance mapping; the error says which part is wrong and what was expected.

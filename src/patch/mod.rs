@@ -32,8 +32,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// One problem in a patch file. Displays as one line: control characters anywhere in it (a
-/// file name, a quoted key) are escaped.
+/// One problem in a patch file. Displays as one line, `file:place: message` (`file:line:column:
+/// message` for text patches and syntax errors: the form Vim's quickfix and editors' problem
+/// matchers jump to); control characters anywhere in it (a file name, a quoted key) are escaped.
 #[derive(Clone, Debug, PartialEq, Error)]
 pub struct PatchError {
     pub file: String,
@@ -46,7 +47,7 @@ impl fmt::Display for PatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {}: {}",
+            "{}:{}: {}",
             one_line(&self.file),
             one_line(&self.place),
             one_line(&self.msg)

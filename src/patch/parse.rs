@@ -461,5 +461,12 @@ fn check_matrix_inits(net: &Network, e: &mut Errs) {
                 err.to_string(),
             );
         }
+        // A w_image's listed ports must exist (they may be of any kind).
+        if let Some(err) = n.params.view.as_ref().and_then(|v| v.check(net)) {
+            e.at(
+                key_path(&key_path("neurons", &n.name), "targets"),
+                err.to_string(),
+            );
+        }
     }
 }

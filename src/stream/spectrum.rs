@@ -1,6 +1,7 @@
 //! Magnitude spectrum of an audio block: Hann window, real FFT (realfft), one magnitude per bin.
-//! Shared by the UI's scope and any neuron that needs a spectrum; plan and buffers are made once
-//! in `Spectrum::new`, so `magnitudes` never allocates.
+//! The one implementation: `HannFft` windows and transforms (the `spectrum` neuron uses it with
+//! its own scale and bands); `Spectrum` is the UI scope's fixed-length view of it. Plan and
+//! buffers are made once, so `magnitudes` never allocates.
 //!
 //! Scale: a sine of amplitude `a` whose frequency sits on a bin centre reads `a` in that bin
 //! (the window's coherent gain is divided out), so 0 dB is a full-scale sine.
@@ -19,13 +20,80 @@ pub enum SpectrumError {
 /// Lowest level `to_db` reports (what a silent bin reads), dB.
 pub const FLOOR_DB: f32 = -200.0;
 
-/// A planned FFT of a fixed length with its Hann window and buffers.
-pub struct Spectrum {
-    fft: Arc<dyn RealToComplex<f32>>,
+/// A real FFT of Hann-windowed samples with its plan and buffers: the one spectrum
+/// implementation, used by the scope (`Spectrum`) and by the `spectrum` neuron. It is planned
+/// again (from the planner's cache) only when the length changes, so a caller that keeps its
+/// length allocates nothing after the first call.
+#[derive(Default)]
+pub struct HannFft {
+    planner: Option<RealFftPlanner<f32>>,
+    fft: Option<Arc<dyn RealToComplex<f32>>>,
     window: Vec<f32>,
     input: Vec<f32>,
     output: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
+}
+
+impl HannFft {
+    /// Samples of the current plan (0 before the first).
+    pub fn len(&self) -> usize {
+        self.window.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.window.is_empty()
+    }
+
+    /// Plans for `len` samples (at least 1) unless it already is.
+    fn plan(&mut self, len: usize) {
+        if self.len() == len && self.fft.is_some() {
+            return;
+        }
+        let fft = self
+            .planner
+            .get_or_insert_with(RealFftPlanner::new)
+            .plan_fft_forward(len);
+        self.input = fft.make_input_vec();
+        self.output = fft.make_output_vec();
+        self.scratch = fft.make_scratch_vec();
+        self.window = hann(len);
+        self.fft = Some(fft);
+    }
+
+    /// The FFT of the `len` samples `x(0), ..., x(len − 1)`, each times the periodic Hann window
+    /// (a non-finite sample counts as 0): calls `bin(k, X_k)` for k = 0..=len/2. Does nothing
+    /// for `len` 0 (or if the FFT refused its buffers, which come from its own plan).
+    pub fn run(
+        &mut self,
+        len: usize,
+        x: impl Fn(usize) -> f32,
+        mut bin: impl FnMut(usize, Complex<f32>),
+    ) {
+        if len == 0 {
+            return;
+        }
+        self.plan(len);
+        let Some(fft) = &self.fft else { return };
+        for (j, (v, &w)) in self.input.iter_mut().zip(&self.window).enumerate() {
+            let s = x(j);
+            *v = if s.is_finite() { s * w } else { 0.0 };
+        }
+        if fft
+            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
+            .is_err()
+        {
+            return;
+        }
+        for (k, c) in self.output.iter().enumerate() {
+            bin(k, *c);
+        }
+    }
+}
+
+/// A spectrum of a fixed length: `HannFft` with the scope's scale.
+pub struct Spectrum {
+    fft: HannFft,
+    len: usize,
     /// Divides |X_k| so a bin-centred sine of amplitude a reads a.
     norm: f32,
 }
@@ -44,27 +112,24 @@ impl Spectrum {
         if len < 2 || !len.is_multiple_of(2) {
             return Err(SpectrumError::BadLength(len));
         }
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(len);
-        let window = hann(len);
-        let sum: f32 = window.iter().sum();
+        let mut fft = HannFft::default();
+        fft.plan(len);
+        let sum: f32 = fft.window.iter().sum();
         Ok(Spectrum {
-            input: fft.make_input_vec(),
-            output: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            norm: sum / 2.0,
-            window,
             fft,
+            len,
+            norm: sum / 2.0,
         })
     }
 
     /// Samples per transform.
     pub fn len(&self) -> usize {
-        self.window.len()
+        self.len
     }
 
     /// Never true (a spectrum has at least 2 samples); for clippy's sake.
     pub fn is_empty(&self) -> bool {
-        self.window.is_empty()
+        self.len == 0
     }
 
     /// Bins per transform: `len / 2 + 1`, from 0 Hz to Nyquist.
@@ -84,29 +149,19 @@ impl Spectrum {
         let n = self.len();
         let tail = &samples[samples.len().saturating_sub(n)..];
         let pad = n - tail.len();
-        self.input[..pad].fill(0.0);
-        for ((x, &s), &w) in self.input[pad..]
-            .iter_mut()
-            .zip(tail)
-            .zip(&self.window[pad..])
-        {
-            *x = if s.is_finite() { s * w } else { 0.0 };
-        }
-        // Lengths come from the plan itself, so this cannot fail; zeros if it ever did.
-        if self
-            .fft
-            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
-            .is_err()
-        {
-            out.fill(0.0);
-            return;
-        }
-        let last = self.bins() - 1;
-        for (k, (o, c)) in out.iter_mut().zip(&self.output).enumerate() {
-            // DC and Nyquist have no mirror image in the negative frequencies.
-            let edge = if k == 0 || k == last { 0.5 } else { 1.0 };
-            *o = c.norm() * edge / self.norm;
-        }
+        let (last, norm) = (self.bins() - 1, self.norm);
+        out.fill(0.0);
+        self.fft.run(
+            n,
+            |j| if j < pad { 0.0 } else { tail[j - pad] },
+            |k, c| {
+                if let Some(o) = out.get_mut(k) {
+                    // DC and Nyquist have no mirror image in the negative frequencies.
+                    let edge = if k == 0 || k == last { 0.5 } else { 1.0 };
+                    *o = c.norm() * edge / norm;
+                }
+            },
+        );
     }
 }
 

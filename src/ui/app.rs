@@ -244,6 +244,9 @@ impl App {
         };
         let mut input = win.egui.take_egui_input(&win.gfx.window);
         input.events.extend(session.scripted_events());
+        if session.scripted_typing() {
+            input.focused = true;
+        }
         let output = self.ctx.run_ui(input, |ui| session.ui(ui));
         win.egui
             .handle_platform_output(&win.gfx.window, output.platform_output.clone());

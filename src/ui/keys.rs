@@ -33,6 +33,10 @@ pub const EDITOR_KEYS: &[(&str, &str)] = &[
         "evaluate the whole buffer as a diff against the running network (the hot-reload path)",
     ),
     ("Tab", "accept the completion shown under the cursor"),
+    (
+        "PageUp / PageDown",
+        "move the cursor a screen of lines (Shift selects); the pane keeps the cursor in view",
+    ),
 ];
 
 /// Every shortcut, for the README table and the help text: (keys, action, what it does).

@@ -1,10 +1,12 @@
 //! Learn in the panel (MIDI controls and OSC addresses, one learn state): the *learn* button beside the connection editor's weight slider, and
-//! the list of mappings (remove; edit min, max, curve, smoothing). Plain functions over the
+//! the list of mappings (remove; edit min, max, curve, smoothing), with the MIDI input ports seen
+//! (hot-plugged ones appear), each with a checkbox that takes or ignores it. Plain functions over the
 //! panel's `Editor`: they read `ed.learn` (what the mapper holds now) and leave what the performer
 //! asked for in `ed.map_actions`; the session hands those to the mapper (`apply`).
 
 use super::panel::Editor;
 use crate::control::learn::{Curve, Mapping, MidiMapper, OscMapping, Range};
+use crate::control::midi::PortView;
 use crate::patch::mapping::{PerformAim, PerformMap};
 use crate::stream::PortRef;
 use egui::Ui;
@@ -23,6 +25,8 @@ pub struct LearnView {
     pub osc: Vec<OscMapping>,
     /// MIDI and OSC onto the crossfader and scene recall.
     pub perform: Vec<PerformMap>,
+    /// The MIDI input ports seen so far, each on or off (empty when MIDI is off).
+    pub midi_ports: Vec<PortView>,
 }
 
 impl LearnView {
@@ -34,6 +38,7 @@ impl LearnView {
             mappings: m.mappings(),
             osc: m.osc_mappings(),
             perform: m.perform_list(),
+            midi_ports: m.midi_ports(),
         }
     }
 }
@@ -58,6 +63,11 @@ pub enum MapAction {
     UpdateOsc {
         addr: String,
         range: Range,
+    },
+    /// Takes (on) or ignores (off) a MIDI input port.
+    MidiPort {
+        name: String,
+        on: bool,
     },
 }
 
@@ -100,6 +110,14 @@ pub fn apply(m: &mut MidiMapper, actions: Vec<MapAction>) -> Vec<String> {
                 );
                 m.update_osc(&addr, range);
                 line
+            }
+            MapAction::MidiPort { name, on } => {
+                let state = if on { "on" } else { "off" };
+                if m.set_midi_port(&name, on) {
+                    format!("midi in: port {name} {state}")
+                } else {
+                    format!("midi in: no port {name} seen; nothing changed")
+                }
             }
             MapAction::Update(r) => {
                 let line = format!(
@@ -177,6 +195,7 @@ pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
         ui.label("MIDI and OSC in are off (start with --midi, or without --no-osc, to learn)");
         return;
     }
+    midi_ports(ui, ed);
     for m in &ed.learn.perform {
         ui.horizontal(|ui| {
             ui.label(m.to_string());
@@ -193,10 +212,7 @@ pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
     for (i, m) in ed.learn.mappings.iter_mut().enumerate() {
         let r = &mut m.range;
         ui.push_id(i, |ui| {
-            ui.label(format!(
-                "ch {} CC {} -> {} <- {}",
-                m.cc.channel, m.cc.controller, r.target, r.source
-            ));
+            ui.label(format!("{} -> {} <- {}", m.cc.name(), r.target, r.source));
             ui.horizontal(|ui| {
                 match range_row(ui, r) {
                     Some(Ok(new)) => actions.push(MapAction::Update(new)),
@@ -235,6 +251,35 @@ pub fn mappings_list(ui: &mut Ui, ed: &mut Editor) {
         ed.problem = Some(e);
     }
     ed.map_actions.extend(actions);
+}
+
+/// Label of the port list in the mappings section.
+pub const MIDI_PORTS_LABEL: &str = "MIDI input ports";
+
+/// The MIDI input ports seen so far, one checkbox each (on: its events are taken).
+fn midi_ports(ui: &mut Ui, ed: &mut Editor) {
+    if ed.learn.midi_ports.is_empty() {
+        return;
+    }
+    ui.label(MIDI_PORTS_LABEL);
+    for p in &mut ed.learn.midi_ports {
+        let text = if p.present {
+            p.name.clone()
+        } else {
+            format!("{} (unplugged)", p.name)
+        };
+        if ui
+            .checkbox(&mut p.on, text)
+            .on_hover_text("take this port's MIDI (off: its events are ignored)")
+            .changed()
+        {
+            ed.map_actions.push(MapAction::MidiPort {
+                name: p.name.clone(),
+                on: p.on,
+            });
+        }
+    }
+    ui.separator();
 }
 
 /// min, max, exp and smoothing of one mapping: `Some(Ok(new))` when changed (and taken into

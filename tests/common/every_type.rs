@@ -1,7 +1,7 @@
 //! The all-types test patch, generated from the neuron table (never a hand-written list): every
 //! type the backends run, once per kind it accepts (scalar, audio, image; matrix-kind neurons run
 //! in the engine), image types also at each extra shape, and every input port fed from a noise
-//! source of its own kind, shape and seed. A new type is in it as soon as it has a row.
+//! source of its own kind, shape and seed (a matrix input, a w_image's, from `self`: W). A new type is in it as soon as it has a row.
 
 use dmm_synth::neurons::{AssetDirs, Kinds, NeuronSpec, TYPES, TypeInfo, resolve};
 use dmm_synth::stream::{Kind, Settings};
@@ -80,7 +80,7 @@ fn source(kind: Kind, port: usize) -> (String, NeuronSpec) {
                 .with("rows", rows as u64)
                 .with("cols", cols as u64),
         ),
-        Kind::Matrix => unreachable!("matrix ports are engine-side"),
+        Kind::Matrix => unreachable!("matrix inputs read self (every_type_patch)"),
     };
     spec = spec.with("seed", 1000 + port as u64);
     (format!("src_{tag}_{port}"), spec)
@@ -100,6 +100,11 @@ pub fn every_type_patch(s: &Shape, assets: &AssetDirs) -> Json {
         let def = resolve(&name, &spec, &settings, assets)
             .unwrap_or_else(|e| panic!("{name}: {}: {}", e.field, e.msg));
         for (p, port) in def.inputs.iter().enumerate() {
+            if port.kind == Kind::Matrix {
+                // A matrix input of a backend neuron (w_image) reads W itself.
+                weights.insert(format!("{name}.{}", port.name), json!({ "self.out": 1.0 }));
+                continue;
+            }
             let (src, src_spec) = source(port.kind, p);
             neurons.insert(src.clone(), serde_json::to_value(src_spec).unwrap());
             weights.insert(

@@ -4,9 +4,12 @@
 
 use super::{Backend, BackendError, Frame, TickCtx, TickOutputs};
 use crate::neurons::clock;
-use crate::neurons::network::{DownPlan, Network, Row};
+use crate::neurons::elementwise::{phasor_blocks, phasor_dt};
+use crate::neurons::fastmath::wide;
+use crate::neurons::network::{DownPlan, Network, Row, Term};
 use crate::neurons::outputs::to_u8;
-use crate::neurons::{UpCtx, init_outputs, state_lens};
+use crate::neurons::table::Op;
+use crate::neurons::{NeuronDef, UpCtx, init_outputs, state_lens};
 use crate::stream::kind::Kind;
 use rayon::prelude::*;
 
@@ -17,6 +20,8 @@ pub struct CpuBackend {
     outs: Vec<Vec<Vec<f32>>>,
     /// Rows of the current plan by neuron: `row_of[n][p]` indexes `plan.rows`.
     row_of: Vec<Vec<Option<usize>>>,
+    /// Per row of the plan: all its sources are as long as its target (`row_lengths_match`).
+    row_exact: Vec<bool>,
     /// Ticks between up strokes, per neuron (the frame clock; 1 = every tick).
     period: Vec<u64>,
     /// Ticks between down strokes into each input, per neuron and port.
@@ -29,6 +34,11 @@ pub struct CpuBackend {
     parallel: bool,
     /// The layout size from which `parallel` is set (`PAR_WORK` unless chosen).
     par_work: usize,
+    /// The up stroke's batches of audio phasors, eight or four at a time (on the calling thread;
+    /// `phasor_blocks`); `batched[n]`: neuron `n` runs in one of them, not on its own.
+    phasors8: Vec<[usize; 8]>,
+    phasors4: Vec<[usize; 4]>,
+    batched: Vec<bool>,
     /// Display frames handed out on earlier ticks, their buffers kept for the next capture.
     spare_frames: Vec<Frame>,
 }
@@ -57,43 +67,190 @@ impl CpuBackend {
             ins: Vec::new(),
             outs: Vec::new(),
             row_of: Vec::new(),
+            row_exact: Vec::new(),
             period: Vec::new(),
             in_period: Vec::new(),
             plan_version: None,
             parallel: false,
             par_work: min_elements,
+            phasors8: Vec::new(),
+            phasors4: Vec::new(),
+            batched: Vec::new(),
             spare_frames: Vec::new(),
         }
     }
 }
 
-/// `dst = Σ w·src`, with the weight ramped from w0 to w1 across audio blocks. The first term
-/// writes, the others add: one pass per term, each a plain vectorisable loop.
-fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
+/// `dst = Σ w·src`, with the weight ramped from w0 to w1 across audio blocks. The sum is a left
+/// fold in the plan's term order (the first term writes, each next one adds), the GPU's order.
+/// Runs of up to eight constant-weight terms share one pass over `dst` (the same fold per
+/// element, so the same bits as one pass per term, with a fraction of the memory traffic); a
+/// ramping term takes a pass of its own. AVX2-wide where the CPU has it (`wide!`: same bits).
+/// `exact`: every source is as long as `dst` (checked once per plan, `row_lengths_match`).
+fn lincomb(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>], exact: bool) {
+    if !exact {
+        // Never in a type-correct plan; kept safe (the shorter length wins, as zip would).
+        return lincomb_zip(dst, row, outs);
+    }
+    wide!(lincomb_body(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]))
+}
+
+/// Whether every source of `row` is as long as its target input.
+fn row_lengths_match(row: &Row, ins: &[Vec<Vec<f32>>], outs: &[Vec<Vec<f32>>]) -> bool {
+    let len =
+        |v: &[Vec<Vec<f32>>], n: usize, p: usize| v.get(n).and_then(|x| x.get(p)).map(Vec::len);
+    let n = len(ins, row.neuron, row.port);
+    n.is_some() && row.terms.iter().all(|t| len(outs, t.neuron, t.port) == n)
+}
+
+#[inline(always)]
+fn lincomb_body(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
+    let src = |t: &Term| outs[t.neuron][t.port].as_slice();
+    let ramps = |t: &Term| row.kind == Kind::Audio && t.w0 != t.w1;
+    let mut first = true;
+    let mut rest = &row.terms[..];
+    while let Some(t) = rest.first() {
+        if ramps(t) {
+            ramp(dst, t.w0, t.w1, src(t), first);
+            rest = &rest[1..];
+            first = false;
+            continue;
+        }
+        // The longest run of constant weights that fits one pass (8, 4, 2 or 1 terms).
+        let run = match rest.iter().take(8).take_while(|t| !ramps(t)).count() {
+            8 => 8,
+            4..=7 => 4,
+            2 | 3 => 2,
+            _ => 1,
+        };
+        let terms = &rest[..run];
+        match run {
+            8 => fold::<8>(dst, terms, src, first),
+            4 => fold::<4>(dst, terms, src, first),
+            2 => fold::<2>(dst, terms, src, first),
+            _ => fold::<1>(dst, terms, src, first),
+        }
+        rest = &rest[run..];
+        first = false;
+    }
+    if row.terms.is_empty() {
+        dst.fill(0.0);
+    }
+}
+
+/// `dst = [dst] + w₀·s₀ + … + w_{N−1}·s_{N−1}` per element, added left to right (`first`: no
+/// `dst` term). Every source is `dst.len()` long.
+#[inline(always)]
+fn fold<'a, const N: usize>(
+    dst: &mut [f32],
+    terms: &[Term],
+    src: impl Fn(&Term) -> &'a [f32],
+    first: bool,
+) {
     let n = dst.len();
+    let w: [f32; N] = std::array::from_fn(|k| terms[k].w1);
+    // Every slice exactly n long and indexed by i < n: no bounds checks, and the whole block
+    // vectorises (an enumerate over dst left a scalar tail of up to 32 samples).
+    let s: [&[f32]; N] = std::array::from_fn(|k| &src(&terms[k])[..n]);
+    if first {
+        for i in 0..n {
+            let mut acc = w[0] * s[0][i];
+            for k in 1..N {
+                acc += w[k] * s[k][i];
+            }
+            dst[i] = acc;
+        }
+    } else {
+        for i in 0..n {
+            let mut acc = dst[i];
+            for k in 0..N {
+                acc += w[k] * s[k][i];
+            }
+            dst[i] = acc;
+        }
+    }
+}
+
+/// One audio term whose weight ramps from `w0` to `w1` across the block (no zipper noise).
+#[inline(always)]
+fn ramp(dst: &mut [f32], w0: f32, w1: f32, src: &[f32], first: bool) {
+    let step = (w1 - w0) / dst.len() as f32;
+    for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
+        let v = (w0 + step * (i + 1) as f32) * s;
+        *d = if first { v } else { *d + v };
+    }
+}
+
+/// `lincomb` one term at a time with zip's lengths: for sources of another length than `dst`.
+fn lincomb_zip(dst: &mut [f32], row: &Row, outs: &[Vec<Vec<f32>>]) {
     for (k, t) in row.terms.iter().enumerate() {
         let src = &outs[t.neuron][t.port];
         let first = k == 0;
         if row.kind == Kind::Audio && t.w0 != t.w1 {
-            let step = (t.w1 - t.w0) / n as f32;
-            for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
-                let v = (t.w0 + step * (i + 1) as f32) * s;
-                *d = if first { v } else { *d + v };
-            }
-        } else if first {
-            let w = t.w1;
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d = w * s;
-            }
+            ramp(dst, t.w0, t.w1, src, first);
         } else {
-            let w = t.w1;
             for (d, &s) in dst.iter_mut().zip(src) {
-                *d += w * s;
+                *d = if first { t.w1 * s } else { *d + t.w1 * s };
             }
         }
     }
     if row.terms.is_empty() {
         dst.fill(0.0);
+    }
+}
+
+/// A `write_output` to a port that is not there or of another length (a bug in the caller).
+pub(crate) fn write_error(
+    backend: &str,
+    net: &Network,
+    neuron: usize,
+    port: usize,
+    len: usize,
+) -> BackendError {
+    let name = net.neurons.get(neuron).map_or("?", |n| n.name.as_str());
+    BackendError::Failed {
+        backend: backend.into(),
+        msg: format!("cannot write {len} values into output {port} of neuron {name:?}"),
+    }
+}
+
+/// One neuron's up stroke: its CPU kernel, then the guard (NaN/Inf become 0, counted in `bad`).
+fn run_kernel(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], up: &UpCtx, bad: &mut u32) {
+    let Some(kernel) = def.info.cpu else { return };
+    kernel(def, ins, outs, up);
+    *bad = outs.iter_mut().map(|o| guard(o)).sum();
+}
+
+/// `K` audio phasors' up stroke in one `phasor_blocks` pass, each guarded as on its own.
+fn phasor_batch<const K: usize>(
+    net: &Network,
+    ins: &[Vec<Vec<f32>>],
+    outs: &mut [Vec<Vec<f32>>],
+    idx: [usize; K],
+    dt: f32,
+    up: &UpCtx,
+    nonfinite: &mut [u32],
+) {
+    match outs.get_disjoint_mut(idx) {
+        Ok(o) => {
+            let o = o.map(|v| v[0].as_mut_slice());
+            phasor_blocks(o, idx.map(|n| ins[n][0].as_slice()), dt);
+            for n in idx {
+                nonfinite[n] = guard(&mut outs[n][0]);
+            }
+        }
+        // Batches hold distinct neurons of the layout; should one not, run them one by one.
+        Err(_) => {
+            for n in idx {
+                run_kernel(
+                    &net.neurons[n],
+                    &ins[n],
+                    &mut outs[n],
+                    up,
+                    &mut nonfinite[n],
+                );
+            }
+        }
     }
 }
 
@@ -111,13 +268,24 @@ fn zeros(n: usize, neuron: &str) -> Result<Vec<f32>, BackendError> {
     Ok(v)
 }
 
-/// Replaces NaN/Inf by 0; returns how many there were.
+/// Replaces NaN/Inf by 0; returns how many there were. Counting first is a branch-free pass
+/// that vectorises (AVX2-wide where the CPU has it); the rare block with a bad value takes a
+/// second pass to clean it.
 pub fn guard(v: &mut [f32]) -> u32 {
-    let mut n = 0;
-    for x in v.iter_mut() {
-        if !x.is_finite() {
-            *x = 0.0;
-            n += 1;
+    wide!(guard_body(v: &mut [f32]) -> u32)
+}
+
+#[inline(always)]
+fn guard_body(v: &mut [f32]) -> u32 {
+    // Wrapping: a checked add (debug builds) would keep the loop from vectorising.
+    let n = v
+        .iter()
+        .fold(0u32, |n, x| n.wrapping_add(u32::from(!x.is_finite())));
+    if n > 0 {
+        for x in v.iter_mut() {
+            if !x.is_finite() {
+                *x = 0.0;
+            }
         }
     }
     n
@@ -194,6 +362,7 @@ impl Backend for CpuBackend {
         self.ins = ins;
         self.outs = outs;
         self.plan_version = None;
+        self.batch_phasors(net);
         Ok(())
     }
 
@@ -223,6 +392,22 @@ impl Backend for CpuBackend {
             .and_then(|n| n.get(port))
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn write_output(
+        &mut self,
+        net: &Network,
+        neuron: usize,
+        port: usize,
+        values: &[f32],
+    ) -> Result<(), BackendError> {
+        match self.outs.get_mut(neuron).and_then(|n| n.get_mut(port)) {
+            Some(o) if o.len() == values.len() => {
+                o.copy_from_slice(values);
+                Ok(())
+            }
+            _ => Err(write_error("cpu", net, neuron, port, values.len())),
+        }
     }
 
     fn read_port_into(
@@ -255,10 +440,14 @@ impl CpuBackend {
             for (r, row) in plan.rows.iter().enumerate() {
                 self.row_of[row.neuron][row.port] = Some(r);
             }
+            self.row_exact = (plan.rows.iter())
+                .map(|row| row_lengths_match(row, &self.ins, &self.outs))
+                .collect();
             self.plan_version = Some(plan.version);
         }
         let outs = &self.outs;
         let row_of = &self.row_of;
+        let exact = &self.row_exact;
         let in_period = &self.in_period;
         let one = |(n, ins): (usize, &mut Vec<Vec<f32>>)| {
             for (p, dst) in ins.iter_mut().enumerate() {
@@ -266,7 +455,7 @@ impl CpuBackend {
                     continue;
                 }
                 match row_of[n][p] {
-                    Some(r) => lincomb(dst, &plan.rows[r], outs),
+                    Some(r) => lincomb(dst, &plan.rows[r], outs, exact[r]),
                     None => dst.fill(0.0),
                 }
             }
@@ -279,7 +468,8 @@ impl CpuBackend {
     }
 
     /// Up stroke: every neuron's CPU kernel from its inputs (and its previous outputs, its
-    /// state); NaN/Inf outputs become 0 and are counted per neuron.
+    /// state); NaN/Inf outputs become 0 and are counted per neuron. Neurons are independent
+    /// within a stroke, so the batched phasors run after the others.
     fn up(&mut self, net: &Network, ctx: &TickCtx, nonfinite: &mut Vec<u32>) {
         let up = UpCtx {
             tick: ctx.tick,
@@ -292,15 +482,14 @@ impl CpuBackend {
         nonfinite.resize(net.neurons.len(), 0);
         let ins = &self.ins;
         let period = &self.period;
+        let batched = &self.batched;
         let one = |(n, (outs, bad)): (usize, (&mut Vec<Vec<f32>>, &mut u32))| {
             let def = &net.neurons[n];
             // Between its frame ticks an image-clocked neuron holds its outputs.
             if def.engine_side() || !clock::due(period[n], ctx.tick) {
                 return;
             }
-            let Some(kernel) = def.info.cpu else { return };
-            kernel(def, &ins[n], outs, &up);
-            *bad = outs.iter_mut().map(|o| guard(o)).sum();
+            run_kernel(def, &ins[n], outs, &up, bad);
         };
         if self.parallel {
             self.outs
@@ -308,12 +497,53 @@ impl CpuBackend {
                 .zip(nonfinite.par_iter_mut())
                 .enumerate()
                 .for_each(one);
-        } else {
-            self.outs
-                .iter_mut()
-                .zip(nonfinite.iter_mut())
-                .enumerate()
-                .for_each(one);
+            return;
+        }
+        self.outs
+            .iter_mut()
+            .zip(nonfinite.iter_mut())
+            .enumerate()
+            .filter(|(n, _)| !batched.get(*n).copied().unwrap_or(false))
+            .for_each(one);
+        let dt = phasor_dt(&up);
+        for &idx in &self.phasors8 {
+            phasor_batch(net, &self.ins, &mut self.outs, idx, dt, &up, nonfinite);
+        }
+        for &idx in &self.phasors4 {
+            phasor_batch(net, &self.ins, &mut self.outs, idx, dt, &up, nonfinite);
+        }
+    }
+
+    /// Groups the audio phasors of `net` into batches for the up stroke on the calling thread
+    /// (a parallel layout runs every neuron on its own).
+    fn batch_phasors(&mut self, net: &Network) {
+        let all: Vec<usize> = net
+            .neurons
+            .iter()
+            .enumerate()
+            .filter(|(n, d)| {
+                d.op() == Op::Phasor
+                    && d.kind == Kind::Audio
+                    && !d.engine_side()
+                    && self.period[*n] == 1
+                    && self.outs[*n].len() == 1
+                    && self.ins[*n].len() == 1
+            })
+            .map(|(n, _)| n)
+            .collect();
+        let all = if self.parallel { &[][..] } else { &all[..] };
+        let (eights, rest) = all.as_chunks::<8>();
+        let (fours, _) = rest.as_chunks::<4>();
+        self.phasors8 = eights.to_vec();
+        self.phasors4 = fours.to_vec();
+        self.batched = vec![false; net.neurons.len()];
+        for &n in self
+            .phasors8
+            .iter()
+            .flatten()
+            .chain(self.phasors4.iter().flatten())
+        {
+            self.batched[n] = true;
         }
     }
 

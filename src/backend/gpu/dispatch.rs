@@ -92,7 +92,7 @@ impl GpuBackend {
             .chain(&self.plan.tail)
             .chain(&self.plan.frames[..frames])
             .collect();
-        patch_params(&mut self.param_bytes, &all, net, ctx);
+        patch_params(&mut self.param_bytes, &mut self.host_outs, &all, net, ctx);
         let b = &self.bufs;
         self.ctx.queue.write_buffer(&b.params, 0, &self.param_bytes);
         let Some(bind) = b.bind.as_ref() else {
@@ -186,7 +186,13 @@ impl GpuBackend {
 /// A host-fed neuron's (up to three scalar) outputs this tick, from its row's CPU kernel: the
 /// GPU shows exactly what the CPU backend computes.
 /// Host-fed neurons have no inputs and scalar outputs only (packed: port i at `out0 + i`).
-fn host_values(net: &Network, n: usize, ctx: &TickCtx) -> ([f32; 3], u32) {
+/// `outs` is the kernel's output buffers, reused from tick to tick (zeroed first, as new).
+fn host_values(
+    net: &Network,
+    n: usize,
+    ctx: &TickCtx,
+    outs: &mut Vec<Vec<f32>>,
+) -> ([f32; 3], u32) {
     let mut v = [0.0f32; 3];
     let Some(def) = net.neurons.get(n) else {
         return (v, 0);
@@ -194,7 +200,15 @@ fn host_values(net: &Network, n: usize, ctx: &TickCtx) -> ([f32; 3], u32) {
     let Some(kernel) = def.info.cpu else {
         return (v, 0);
     };
-    let mut outs = vec![vec![0.0f32]; def.outputs.len()];
+    let k = def.outputs.len();
+    if outs.len() < k {
+        outs.resize(k, Vec::new());
+    }
+    let outs = &mut outs[..k];
+    for o in outs.iter_mut() {
+        o.clear();
+        o.push(0.0);
+    }
     let up = UpCtx {
         tick: ctx.tick,
         seed: ctx.seed,
@@ -202,15 +216,21 @@ fn host_values(net: &Network, n: usize, ctx: &TickCtx) -> ([f32; 3], u32) {
         sample_rate: net.settings.sample_rate as f64,
         midi: ctx.midi,
     };
-    kernel(def, &[], &mut outs, &up);
-    for (d, o) in v.iter_mut().zip(&outs) {
+    kernel(def, &[], outs, &up);
+    for (d, o) in v.iter_mut().zip(outs.iter()) {
         *d = o.first().copied().unwrap_or(0.0);
     }
     (v, def.outputs.len().min(3) as u32)
 }
 
 /// Every dispatch's parameters for this tick, one uniform slot each.
-fn patch_params(bytes: &mut Vec<u8>, all: &[&Dispatch], net: &Network, ctx: &TickCtx) {
+fn patch_params(
+    bytes: &mut Vec<u8>,
+    host: &mut Vec<Vec<f32>>,
+    all: &[&Dispatch],
+    net: &Network,
+    ctx: &TickCtx,
+) {
     bytes.clear();
     bytes.resize(all.len() * PARAM_SLOT as usize, 0);
     let seconds = (ctx.tick as f64 / net.settings.tick_rate) as f32;
@@ -228,7 +248,7 @@ fn patch_params(bytes: &mut Vec<u8>, all: &[&Dispatch], net: &Network, ctx: &Tic
                 p.f1 = seconds;
             }
             PerTick::Host => {
-                let ([a, b, c], count) = host_values(net, p.neuron as usize, ctx);
+                let ([a, b, c], count) = host_values(net, p.neuron as usize, ctx, host);
                 p.f0 = a;
                 p.f1 = b;
                 p.key = c.to_bits();

@@ -90,6 +90,8 @@ pub struct GpuBackend {
     up: Vec<Dispatch>,
     plan: Plan,
     param_bytes: Vec<u8>,
+    /// The host-fed (`midi_*`) kernels' outputs, kept between ticks: no allocation per tick.
+    host_outs: Vec<Vec<f32>>,
 }
 
 impl GpuBackend {
@@ -113,6 +115,7 @@ impl GpuBackend {
             up: Vec::new(),
             plan: Plan::default(),
             param_bytes: Vec::new(),
+            host_outs: Vec::new(),
         };
         b.ctx.check()?;
         Ok(b)
@@ -212,6 +215,32 @@ impl Backend for GpuBackend {
         }
         let read = self.encode_and_submit(net, ctx)?;
         self.read_tick(net, ctx, read, out)
+    }
+
+    fn write_output(
+        &mut self,
+        net: &Network,
+        neuron: usize,
+        port: usize,
+        values: &[f32],
+    ) -> Result<(), BackendError> {
+        match self.layout.port(neuron, port, true) {
+            Some((off, len)) if len as usize == values.len() => {
+                self.ctx.queue.write_buffer(
+                    &self.bufs.outs,
+                    off as u64 * 4,
+                    bytemuck::cast_slice(values),
+                );
+                Ok(())
+            }
+            _ => Err(super::cpu::write_error(
+                "gpu",
+                net,
+                neuron,
+                port,
+                values.len(),
+            )),
+        }
     }
 
     fn read_port(

@@ -81,7 +81,8 @@ impl GpuBackend {
         port: usize,
         output: bool,
     ) -> Result<Vec<f32>, BackendError> {
-        let Some((off, len)) = self.layout.port(neuron, port, output) else {
+        // A matrix-kind input (a w_image's) has no values here.
+        let Some((off, len)) = self.layout.port(neuron, port, output).filter(|p| p.1 > 0) else {
             return Ok(Vec::new());
         };
         let src = if output {

@@ -1,6 +1,6 @@
-//! `spectrum`: the magnitude spectrum of the last `size` samples (a Hann window and a real FFT
-//! from realfft on the CPU; a direct DFT in shaders/audio.wgsl), drawn as image rows, and the
-//! RMS of three bands.
+//! `spectrum`: the magnitude spectrum of the last `size` samples (on the CPU the shared Hann
+//! window and real FFT of `stream::spectrum`; a direct DFT in shaders/audio.wgsl), drawn as
+//! image rows, and the RMS of three bands.
 //!
 //! Memory: `[write position, size, block_len, sample_rate, max_hz, 0]`, the ring of the last `size` samples, then the
 //! `size/2 + 1` bin magnitudes (kept so the GPU can draw the columns from them).
@@ -8,8 +8,7 @@
 use super::super::NeuronDef;
 use super::super::table::{Memory, UpCtx};
 use crate::stream::kind::Settings;
-use realfft::RealFftPlanner;
-use realfft::num_complex::Complex;
+use crate::stream::spectrum::HannFft;
 use std::cell::RefCell;
 
 /// Band edges in Hz: low below the first, mid up to the second, high above.
@@ -67,24 +66,10 @@ pub(super) fn memory(def: &NeuronDef, s: &Settings) -> Result<Memory, (&'static 
     })
 }
 
-/// What a thread keeps between calls so that a tick allocates nothing: the planner caches one
-/// plan per size, the buffers grow once.
-#[derive(Default)]
-struct Fft {
-    planner: Option<RealFftPlanner<f32>>,
-    input: Vec<f32>,
-    output: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
-}
-
 thread_local! {
-    static FFT: RefCell<Fft> = RefCell::new(Fft::default());
-}
-
-/// The periodic Hann window (its sum is size/2, its sum of squares 3·size/8).
-#[inline]
-pub fn hann(j: usize, size: usize) -> f32 {
-    0.5 - 0.5 * (std::f32::consts::TAU * j as f32 / size as f32).cos()
+    /// Each thread's FFT (the shared implementation in `stream::spectrum`): planned once per
+    /// size, so a tick allocates nothing.
+    static FFT: RefCell<HannFft> = RefCell::new(HannFft::default());
 }
 
 pub(super) fn spectrum(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>], ctx: &UpCtx) {
@@ -107,29 +92,19 @@ pub(super) fn spectrum(def: &NeuronDef, ins: &[Vec<f32>], outs: &mut [Vec<f32>],
     let pos = (pos + x.len()) % size;
     head[0] = pos as f32;
     let mut energy = [0.0f32; 3];
+    let hz = ctx.sample_rate as f32 / size as f32;
     FFT.with_borrow_mut(|f| {
-        let plan = f
-            .planner
-            .get_or_insert_with(RealFftPlanner::new)
-            .plan_fft_forward(size);
-        f.input.resize(size, 0.0);
-        f.output.resize(spectrum_bins(size), Complex::default());
-        f.scratch.resize(plan.get_scratch_len(), Complex::default());
-        for (j, v) in f.input.iter_mut().enumerate() {
-            *v = ring[(pos + j) % size] * hann(j, size);
-        }
-        if plan
-            .process_with_scratch(&mut f.input, &mut f.output, &mut f.scratch)
-            .is_err()
-        {
-            return;
-        }
-        let hz = ctx.sample_rate as f32 / size as f32;
-        for (k, (m, c)) in mags.iter_mut().zip(&f.output).enumerate() {
-            let e = c.re * c.re + c.im * c.im;
-            *m = e.sqrt() * (4.0 / size as f32);
-            energy[band_of(k as f32 * hz)] += e;
-        }
+        f.run(
+            size,
+            |j| ring[(pos + j) % size],
+            |k, c| {
+                let e = c.re * c.re + c.im * c.im;
+                if let Some(m) = mags.get_mut(k) {
+                    *m = e.sqrt() * (4.0 / size as f32);
+                }
+                energy[band_of(k as f32 * hz)] += e;
+            },
+        )
     });
     // Band RMS by Parseval: 2·Σ|X|² / (size · Σw²), Σw² = 3·size/8.
     let rms = |e: f32| (e * (16.0 / 3.0) / (size as f32 * size as f32)).sqrt();

@@ -598,6 +598,19 @@ impl<'a> Builder<'a> {
                     format!("in the targets/sources of `{}`: {e}", n.name),
                 );
             }
+            // A w_image's listed ports must exist (they may be of any kind).
+            if let Some(e) = n.params.view.as_ref().and_then(|v| v.check(net)) {
+                let decl = doc.stmts.iter().find_map(|(line, s)| match s {
+                    Stmt::Decl(d) if d.name.v == n.name => Some((*line, d)),
+                    _ => None,
+                });
+                let (line, span) = decl.map_or((1, 0..1), |(l, d)| (l, field_span(d, "targets")));
+                self.err(
+                    line,
+                    span,
+                    format!("in the targets/sources of `{}`: {e}", n.name),
+                );
+            }
         }
         w
     }

@@ -15,6 +15,7 @@
 pub mod complete;
 pub mod file;
 mod overlay;
+pub mod popup;
 pub mod region;
 pub mod script;
 pub mod sync;
@@ -95,12 +96,21 @@ pub struct CodeEditor {
     pub settings_morph: Option<f64>,
     /// Give the text keyboard focus on the next frame.
     pub focus: bool,
+    /// Typing comes from a script (`--type`): the window acts as focused whether or not the OS
+    /// gave it focus, so the cursor, the completion popup and captures show what a performer sees.
+    pub scripted: bool,
     /// Requests made outside a frame (disk reloads), taken by the next `view`.
     pub queued: Vec<Request>,
     /// Wall time the pane took to lay out and draw last frame, seconds (for the perf figure).
     pub frame_seconds: f64,
     /// Last frame's laid-out text and where it was drawn (to find the text under a point).
     placed: Option<(std::sync::Arc<egui::Galley>, egui::Pos2)>,
+    /// Last frame's text cursor glyph on screen, and whether the completion popup was open there.
+    pub cursor_at: Option<(egui::Rect, bool)>,
+    /// Last frame's visible part of the text (the scroll area's viewport on screen).
+    pub view: Option<egui::Rect>,
+    /// Last frame's cursor (char index) and text length: a change scrolls the cursor into view.
+    last_cursor: Option<(usize, usize)>,
 }
 
 impl CodeEditor {
@@ -117,9 +127,13 @@ impl CodeEditor {
             disk_notice: None,
             settings_morph: None,
             focus: true,
+            scripted: false,
             queued: Vec::new(),
             frame_seconds: 0.0,
             placed: None,
+            cursor_at: None,
+            view: None,
+            last_cursor: None,
         }
     }
 

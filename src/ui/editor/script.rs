@@ -45,7 +45,10 @@ pub fn parse_key(s: &str) -> Result<(Key, Modifiers), String> {
         .ok_or_else(|| format!("empty key {s:?}"))?;
     for m in mods {
         match m.to_ascii_lowercase().as_str() {
-            "ctrl" | "cmd" | "command" => modifiers |= Modifiers::COMMAND,
+            // Ctrl as Linux and Windows send it: egui's Ctrl+Home/End look at `ctrl`, its
+            // shortcuts at `command`.
+            "ctrl" => modifiers |= Modifiers::CTRL | Modifiers::COMMAND,
+            "cmd" | "command" => modifiers |= Modifiers::COMMAND,
             "shift" => modifiers |= Modifiers::SHIFT,
             "alt" => modifiers |= Modifiers::ALT,
             other => {
@@ -124,7 +127,10 @@ mod tests {
     fn keys_and_lines_parse() {
         assert_eq!(
             parse_key("ctrl+shift+enter"),
-            Ok((Key::Enter, Modifiers::COMMAND | Modifiers::SHIFT))
+            Ok((
+                Key::Enter,
+                Modifiers::CTRL | Modifiers::COMMAND | Modifiers::SHIFT
+            ))
         );
         assert_eq!(parse_key("alt+Enter"), Ok((Key::Enter, Modifiers::ALT)));
         assert_eq!(parse_key("e"), Ok((Key::E, Modifiers::NONE)));

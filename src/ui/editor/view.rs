@@ -7,14 +7,13 @@
 use super::complete::{self, is_word_char};
 use super::overlay::Overlay;
 pub use super::overlay::error_label;
+use super::popup;
 use super::region::{byte_of_char, lines};
 use super::{CodeEditor, Request, Running, Scope};
 use crate::patch::text::{TokenClass, highlight};
 use crate::ui::state::PanelState;
 use egui::text::{LayoutJob, TextFormat};
-use egui::{
-    Color32, CompletionPopup, FontId, Key, Modifiers, RichText, Suggestion, TextEdit, TextStyle, Ui,
-};
+use egui::{Color32, FontId, Key, Modifiers, RichText, Suggestion, TextEdit, TextStyle, Ui};
 use std::time::Instant;
 
 /// Accessible label of the code text (tests find it by this name).
@@ -90,6 +89,64 @@ fn eval_key(ui: &Ui) -> Option<Scope> {
     })
 }
 
+/// Rows of text one page move goes (the visible rows less one, at least one).
+fn page_rows(ui: &Ui, view_h: f32) -> usize {
+    let row = ui.text_style_height(&TextStyle::Monospace).max(1.0);
+    ((view_h / row) as usize).saturating_sub(1).max(1)
+}
+
+/// PageUp / PageDown (with or without Shift) taken from this frame's input: (-1 or 1, shift).
+fn page_key(ui: &Ui) -> Option<(isize, bool)> {
+    ui.input_mut(|i| {
+        for (m, shift) in [(Modifiers::NONE, false), (Modifiers::SHIFT, true)] {
+            if i.consume_key(m, Key::PageUp) {
+                return Some((-1, shift));
+            }
+            if i.consume_key(m, Key::PageDown) {
+                return Some((1, shift));
+            }
+        }
+        None
+    })
+}
+
+/// Moves the text's cursor `rows` lines (keeping its column where the line is long enough;
+/// Shift keeps the anchor, extending the selection). The pane scrolls to it in the same frame.
+fn page_move(ctx: &egui::Context, id: egui::Id, text: &str, rows: isize, shift: bool) {
+    use egui::text::{CCursor, CCursorRange};
+    let Some(mut state) = TextEdit::load_state(ctx, id) else {
+        return;
+    };
+    let range = state.cursor.char_range().unwrap_or_default();
+    let at = target_char(text, range.primary.index.0, rows);
+    let new = if shift {
+        CCursorRange::two(range.secondary, CCursor::new(at))
+    } else {
+        CCursorRange::one(CCursor::new(at))
+    };
+    state.cursor.set_char_range(Some(new));
+    state.store(ctx, id);
+}
+
+/// The char index `rows` lines from char `at` of `text`, at the same column (or the line's end).
+pub fn target_char(text: &str, at: usize, rows: isize) -> usize {
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(
+            text.chars()
+                .enumerate()
+                .filter(|&(_, c)| c == '\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect();
+    let total = text.chars().count();
+    let at = at.min(total);
+    let line = starts.partition_point(|&s| s <= at) - 1;
+    let col = at - starts[line];
+    let to = (line as isize + rows).clamp(0, starts.len() as isize - 1) as usize;
+    let end = starts.get(to + 1).map_or(total, |&s| s - 1);
+    (starts[to] + col).min(end)
+}
+
 /// The code pane in `ui`'s area. `run` is the running network (None before the first snapshot).
 pub fn code_pane(
     ui: &mut Ui,
@@ -113,11 +170,18 @@ pub fn code_pane(
         header(ui, ed, run, now, &mut out);
         let status_h = ui.text_style_height(&TextStyle::Monospace) + 8.0;
         let h = (ui.available_height() - status_h).max(40.0);
-        egui::ScrollArea::both()
+        let rows = page_rows(ui, h);
+        if let Some((dir, shift)) = page_key(ui) {
+            page_move(ui.ctx(), id, &ed.text, dir * rows as isize, shift);
+        }
+        let view = egui::ScrollArea::both()
             .id_salt("code scroll")
             .max_height(h)
             .auto_shrink([false, false])
-            .show(ui, |ui| sel = text_area(ui, ed, st, id, now, &mut out));
+            .show(ui, |ui| {
+                sel = text_area(ui, ed, st, id, now, scope.is_some(), &mut out)
+            });
+        ed.view = Some(view.inner_rect);
         status_line(ui, ed);
     });
     if let Some(scope) = scope {
@@ -194,6 +258,7 @@ fn text_area(
     st: &PanelState,
     id: egui::Id,
     now: f64,
+    evaluated: bool,
     out: &mut Vec<Request>,
 ) -> Option<(usize, usize)> {
     let font = TextStyle::Monospace.resolve(ui.style());
@@ -216,10 +281,32 @@ fn text_area(
             .desired_width(f32::INFINITY)
             .desired_rows(n_lines.max(10))
             .layouter(&mut layouter);
-        let output = CompletionPopup::new(id)
-            .word_boundary(|c| !is_word_char(c))
-            .accept_keys([Key::Tab])
-            .show(ui, edit, |q| suggestions(q.text, q.word_range.end.0, st));
+        let output = popup::show(ui, id, edit, evaluated, is_word_char, |text, cursor| {
+            suggestions(text, cursor, st)
+        });
+        ed.cursor_at = Some((output.cursor_rect, output.is_open));
+        // Keep the cursor in view whenever it moved, the text changed or a key went to the text:
+        // jumps (Ctrl+End, Ctrl+Home, pages), typing past the bottom or the right edge,
+        // scripted typing. Scrolling with the wheel or the bars leaves it where it is.
+        let now_cursor = (output.cursor, ed.text.len());
+        let typed = output.text_edit.response.response.has_focus()
+            && ui.input(|i| {
+                i.events.iter().any(|e| {
+                    matches!(
+                        e,
+                        egui::Event::Key { pressed: true, .. } | egui::Event::Text(_)
+                    )
+                })
+            });
+        if typed || ed.last_cursor.is_some_and(|c| c != now_cursor) {
+            // At once: a jump should land, not glide past the lines it skipped.
+            ui.scroll_to_rect_animation(
+                output.cursor_rect.expand(4.0),
+                None,
+                egui::style::ScrollAnimation::none(),
+            );
+        }
+        ed.last_cursor = Some(now_cursor);
         let te = &output.text_edit;
         let sel = te
             .cursor_range

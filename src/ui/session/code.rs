@@ -54,7 +54,14 @@ impl Session {
     pub fn type_later(&mut self, typed: Vec<TimedInput>) {
         let mut t = typed;
         t.sort_by_key(|i| i.tick);
+        self.code.scripted |= !t.is_empty();
         self.typed = t.into();
+    }
+
+    /// Whether the code pane is typed into by a script (`--type`): the shell then gives egui the
+    /// window focus the OS may not (a window under Xvfb without a window manager never gets it).
+    pub fn scripted_typing(&self) -> bool {
+        self.code.scripted
     }
 
     /// The scripted input due at the newest snapshot's tick, as egui events (the shell adds them
