@@ -462,10 +462,10 @@ impl Sketch {
             let h = format!("h{:02}", j + 1);
             decl.push((h.clone(), "sin audio".into()));
             rows.push(format!("{h}.x <- ph"));
-            rows.push(format!(
-                "{h}.a <- {}",
-                2.0 * std::f64::consts::PI * (j + 1) as f64
-            ));
+            // Written as the printer writes numbers (`tau`, `4 pi`), so that the text survives
+            // a conversion to JSON and back unchanged.
+            let a = 2.0 * std::f64::consts::PI * (j + 1) as f64;
+            rows.push(format!("{h}.a <- {}", super::text::format_number(a)));
         }
         decl.push(("mix".into(), "identity audio".into()));
         // The master fade: 0.3 · clamp((tick − 49) / 600, 0, 1) = 0.3 · (relu(u) − relu(u − 1)).
