@@ -472,12 +472,13 @@ impl Sketch {
         decl.push(("clock".into(), "time".into()));
         decl.push(("fin".into(), "relu".into()));
         decl.push(("fin_top".into(), "relu".into()));
+        // The constant first, as the printer writes a row (the text survives JSON unchanged).
         rows.push(format!(
-            "fin.x <- {FADE_SLOPE} clock.ticks - {}",
+            "fin.x <- -{} + {FADE_SLOPE} clock.ticks",
             FADE_SLOPE * FADE_START
         ));
         rows.push(format!(
-            "fin_top.x <- {FADE_SLOPE} clock.ticks - {}",
+            "fin_top.x <- -{} + {FADE_SLOPE} clock.ticks",
             FADE_SLOPE * FADE_START + 1.0
         ));
         decl.push(("fade".into(), "hold".into()));
