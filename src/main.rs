@@ -346,10 +346,10 @@ struct RenderArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.command.is_some() {
-        // SAFETY: first thing in `main`, before any other thread exists.
-        unsafe { dmm_synth::backend::gpu::context::quiet_gpu_probe() };
-    }
+    // Also for the window: without XDG_RUNTIME_DIR no Wayland compositor can be reached, so the
+    // device-selection layer has nothing to learn there and would only print its complaint.
+    // SAFETY: first thing in `main`, before any other thread exists.
+    unsafe { dmm_synth::backend::gpu::context::quiet_gpu_probe() };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -52,12 +52,12 @@ pub fn adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
-/// Tools without a window need no display server. Mesa's Vulkan device-selection layer
-/// connects to one anyway to learn which GPU drives it, and where there is none
-/// (`XDG_RUNTIME_DIR` unset: a server, a container, CI) libwayland prints
-/// `error: XDG_RUNTIME_DIR is invalid or not set` on every GPU probe. The layer only reorders
-/// adapters; wgpu picks its own. This turns it off (`NODEVICE_SELECT=1`), unless the user set
-/// it; the CLI's commands without a window and the benchmark call it.
+/// Mesa's Vulkan device-selection layer connects to a Wayland display server to learn which GPU
+/// drives it, and where none can be reached (`XDG_RUNTIME_DIR` unset: a server, a container,
+/// CI, an X session under xvfb-run) libwayland prints `error: XDG_RUNTIME_DIR is invalid or not
+/// set` on every GPU probe. The layer only reorders adapters; wgpu picks its own. This turns it
+/// off (`NODEVICE_SELECT=1`) when `XDG_RUNTIME_DIR` is unset, unless the user set it; `main`
+/// (every command, the window included) and the benchmark call it.
 ///
 /// # Safety
 /// It sets an environment variable: call it before any other thread exists (first thing in
