@@ -40,6 +40,19 @@ pub struct Range {
 }
 
 impl Range {
+    /// The patch file's form of a mapping of `control` onto this range.
+    fn spec(&self, control: crate::patch::mapping::Control) -> crate::patch::mapping::MapSpec {
+        crate::patch::mapping::MapSpec {
+            control,
+            target: self.target.clone(),
+            source: self.source.clone(),
+            min: self.min,
+            max: self.max,
+            exp: self.curve == Curve::Exp,
+            smoothing: self.smoothing,
+        }
+    }
+
     /// Checks the numbers: finite weights, an exponential range on one side of 0, smoothing 0..60 s.
     pub fn new(
         target: PortRef,
@@ -132,25 +145,17 @@ impl Mapping {
 
     /// The mapping as the patch file holds it.
     pub fn spec(&self) -> crate::patch::mapping::MapSpec {
-        crate::patch::mapping::MapSpec {
-            control: if self.cc.note {
-                crate::patch::mapping::Control::Note {
-                    channel: self.cc.channel,
-                    note: self.cc.controller,
-                }
-            } else {
-                crate::patch::mapping::Control::Cc {
-                    channel: self.cc.channel,
-                    controller: self.cc.controller,
-                }
-            },
-            target: self.range.target.clone(),
-            source: self.range.source.clone(),
-            min: self.range.min,
-            max: self.range.max,
-            exp: self.range.curve == Curve::Exp,
-            smoothing: self.range.smoothing,
-        }
+        self.range.spec(if self.cc.note {
+            crate::patch::mapping::Control::Note {
+                channel: self.cc.channel,
+                note: self.cc.controller,
+            }
+        } else {
+            crate::patch::mapping::Control::Cc {
+                channel: self.cc.channel,
+                controller: self.cc.controller,
+            }
+        })
     }
 }
 
@@ -210,15 +215,8 @@ impl OscMapping {
 
     /// The mapping as the patch file holds it.
     pub fn spec(&self) -> crate::patch::mapping::MapSpec {
-        crate::patch::mapping::MapSpec {
-            control: crate::patch::mapping::Control::Osc(self.addr.clone()),
-            target: self.range.target.clone(),
-            source: self.range.source.clone(),
-            min: self.range.min,
-            max: self.range.max,
-            exp: self.range.curve == Curve::Exp,
-            smoothing: self.range.smoothing,
-        }
+        self.range
+            .spec(crate::patch::mapping::Control::Osc(self.addr.clone()))
     }
 }
 
