@@ -587,11 +587,7 @@ impl<'a> Builder<'a> {
                 .as_ref()
                 .and_then(|b| net.check_matrix(&b.pattern()).into_iter().next())
             {
-                let decl = doc.stmts.iter().find_map(|(line, s)| match s {
-                    Stmt::Decl(d) if d.name.v == n.name => Some((*line, d)),
-                    _ => None,
-                });
-                let (line, span) = decl.map_or((1, 0..1), |(l, d)| (l, field_span(d, "targets")));
+                let (line, span) = targets_place(doc, &n.name);
                 self.err(
                     line,
                     span,
@@ -600,11 +596,7 @@ impl<'a> Builder<'a> {
             }
             // A w_image's listed ports must exist (they may be of any kind).
             if let Some(e) = n.params.view.as_ref().and_then(|v| v.check(net)) {
-                let decl = doc.stmts.iter().find_map(|(line, s)| match s {
-                    Stmt::Decl(d) if d.name.v == n.name => Some((*line, d)),
-                    _ => None,
-                });
-                let (line, span) = decl.map_or((1, 0..1), |(l, d)| (l, field_span(d, "targets")));
+                let (line, span) = targets_place(doc, &n.name);
                 self.err(
                     line,
                     span,
@@ -740,4 +732,14 @@ fn layout_of(doc: &Doc, rows: &[RRow]) -> Layout {
         }
     }
     Layout { items }
+}
+
+/// Where a neuron's `targets` setting is written (its declaration line), for errors about the
+/// ports it lists; line 1 when the neuron has no declaration.
+fn targets_place(doc: &Doc, name: &str) -> (usize, std::ops::Range<usize>) {
+    let decl = doc.stmts.iter().find_map(|(line, s)| match s {
+        Stmt::Decl(d) if d.name.v == name => Some((*line, d)),
+        _ => None,
+    });
+    decl.map_or((1, 0..1), |(l, d)| (l, field_span(d, "targets")))
 }
